@@ -1,0 +1,2 @@
+export * from './issuer.ts';
+export * from './verifier.ts';

@@ -1,0 +1,59 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+
+// int8 (counts, sums) as JS numbers: every such value here is far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
+
+export type ConnectOptions = {
+  /** Connections in this pool. */
+  max?: number;
+  /** A statement running longer is cancelled by the server. */
+  statementTimeoutMs?: number;
+  /** Waiting longer for a free connection fails the request instead of hanging it. */
+  acquireTimeoutMs?: number;
+  /** Called once per statement sent (metrics). */
+  onQuery?: () => void;
+};
+
+/**
+ * A Kysely instance over its own `pg` pool. Each database gets its own instance, so pools,
+ * prepared statements and session state are never shared between databases.
+ */
+export function connect<DB>(url: string, options: ConnectOptions = {}): Kysely<DB> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: options.acquireTimeoutMs ?? 2_000,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: options.statementTimeoutMs ?? 5_000,
+    application_name: 'tenantgraph',
+  });
+  // An idle connection dropped by the server must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  const onQuery = options.onQuery;
+  return new Kysely<DB>({
+    dialect: new PostgresDialect({ pool }),
+    log: onQuery
+      ? (event) => {
+          if (event.level === 'query') onQuery();
+        }
+      : undefined,
+  });
+}
+
+/** The same server and credentials, another database. */
+export function withDatabaseName(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${encodeURIComponent(database)}`;
+  return parsed.toString();
+}
+
+/** The database a URL names. */
+export function databaseNameOf(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.slice(1));
+}
+
+/** Name of a tenant's dedicated database beside a service's shared one: `product_db__mango`. */
+export function dedicatedDatabaseName(sharedDatabase: string, tenantId: string): string {
+  return `${sharedDatabase}__${tenantId.replaceAll('-', '_')}`;
+}

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+
+/**
+ * The settings every subgraph reads. A service extends this object with its own.
+ * Defaults are the local ones of `pnpm start`; containers set every URL.
+ */
+export const subgraphEnvironment = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().default('0.0.0.0'),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
+  AUTH_JWKS_URL: z.url(),
+  AUTH_ISSUER: z.string().min(1),
+  AUTH_AUDIENCE: z.string().min(1),
+  TENANT_REGISTRY_URL: z.url().default('http://127.0.0.1:4001/internal/tenants'),
+  REGISTRY_TOKEN: z.string().min(16),
+  /** Connections per database pool, and over all pools of the service. */
+  DB_POOL_SIZE: z.coerce.number().int().positive().default(5),
+  DB_MAX_CONNECTIONS: z.coerce.number().int().positive().default(40),
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+});
+
+/**
+ * Parses `env` with `schema`; on any problem prints every one of them at once and exits 1.
+ * @example export const environment = loadEnvironment(subgraphEnvironment.extend({ PORT: port(4002) }))
+ */
+export function loadEnvironment<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  console.error(`Invalid environment:\n${problems.join('\n')}`);
+  process.exit(1);
+}
+
+/** A port with a default. */
+export const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);

@@ -1,0 +1,47 @@
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { type Logger, errorCode, isClientErrorCode } from '@tenantgraph/core';
+import type { GraphQLFormattedError } from 'graphql';
+
+/**
+ * `formatError` for Apollo Server: errors with a client code keep their message, path and code
+ * (and `field` for bad input); everything else becomes a generic INTERNAL_SERVER_ERROR. No stack
+ * trace, SQL text, service name or URL ever reaches the client.
+ */
+export function maskError(formatted: GraphQLFormattedError): GraphQLFormattedError {
+  const code = errorCode(formatted);
+  const field = formatted.extensions?.field;
+  if (isClientErrorCode(code)) {
+    return {
+      message: formatted.message,
+      ...(formatted.locations ? { locations: formatted.locations } : {}),
+      ...(formatted.path ? { path: formatted.path } : {}),
+      extensions: { code, ...(typeof field === 'string' ? { field } : {}) },
+    };
+  }
+  return {
+    message: 'Internal server error',
+    ...(formatted.path ? { path: formatted.path } : {}),
+    extensions: { code: 'INTERNAL_SERVER_ERROR' },
+  };
+}
+
+/** Logs, with the request id, every error that `maskError` hides from the client. */
+export function logUnexpectedErrors<C extends BaseContext & { requestId: string }>(logger: Logger): ApolloServerPlugin<C> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue }) {
+          for (const error of errors) {
+            if (!isClientErrorCode(errorCode(error))) {
+              logger.error('unexpected error', {
+                requestId: contextValue.requestId,
+                error: error.originalError ?? error,
+                path: error.path,
+              });
+            }
+          }
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
+import { ERROR_STATUS, type ErrorCode, type Logger, errorCode } from '@tenantgraph/core';
+import type { GraphQLError } from 'graphql';
+
+/** Requests bodies larger than this are refused with 413 before they are parsed. */
+export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export type Route = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+export type GraphQLHttpOptions<C extends BaseContext> = {
+  apollo: ApolloServer<C>;
+  logger: Logger;
+  /**
+   * Runs on the headers alone, before the body is read: verifies the caller and builds the
+   * request context. A GraphQLError with an HTTP status (401, 403) ends the request there.
+   */
+  authenticate(req: IncomingMessage, requestId: string): Promise<C>;
+  /** Wraps the execution of one request (metrics, async-local request state). */
+  around?<T>(context: C, run: () => Promise<T>): Promise<T>;
+  /** Extra routes by "METHOD /path", e.g. "GET /health". */
+  routes?: Record<string, Route>;
+  maxBodyBytes?: number;
+  /** Headers set on every GraphQL response. */
+  responseHeaders?: Record<string, string>;
+};
+
+/** The request id: the caller's `x-request-id` when it looks like one, a new UUID otherwise. */
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
+}
+
+/**
+ * A `node:http` server for an Apollo Server instance: `/graphql` (POST and GET) plus extra routes.
+ * Authentication happens on the headers, before any body is read or parsed.
+ */
+export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLHttpOptions<C>): Server {
+  const { apollo, logger, routes = {}, maxBodyBytes = DEFAULT_MAX_BODY_BYTES, responseHeaders = {} } = options;
+  const around = options.around ?? ((_context, run) => run());
+
+  const handleGraphQL = async (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = requestIdOf(req);
+    res.setHeader('x-request-id', requestId);
+    let context: C;
+    try {
+      context = await options.authenticate(req, requestId);
+    } catch (error) {
+      return sendError(res, error, logger, requestId);
+    }
+    let body: unknown;
+    if (req.method === 'POST') {
+      const text = await readBody(req, maxBodyBytes).catch(() => undefined);
+      if (text === undefined) return sendJson(res, 413, { errors: [{ message: 'Request body too large.', extensions: { code: 'BAD_REQUEST' } }] });
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
+      }
+    }
+    const headers = new HeaderMap();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const response = await around(context, () =>
+      apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+        context: async () => context,
+      }),
+    );
+    for (const [name, value] of response.headers) res.setHeader(name, value);
+    for (const [name, value] of Object.entries(responseHeaders)) res.setHeader(name, value);
+    res.statusCode = response.status ?? 200;
+    if (response.body.kind === 'complete') {
+      res.end(response.body.string);
+    } else {
+      for await (const chunk of response.body.asyncIterator) res.write(chunk);
+      res.end();
+    }
+  };
+
+  return createServer({ maxHeaderSize: 16_384 }, (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const route = routes[`${req.method} ${path}`];
+    const work = route ? route(req, res) : path === '/graphql' ? handleGraphQL(req, res) : notFound(res);
+    Promise.resolve(work).catch((error: unknown) => {
+      logger.error('request failed', { error, path });
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      else res.destroy();
+    });
+  });
+}
+
+/** Answers with the error's code and HTTP status; anything unexpected is logged and masked. */
+function sendError(res: ServerResponse, error: unknown, logger: Logger, requestId: string) {
+  const code = errorCode(error);
+  if (code && code in ERROR_STATUS && code !== 'INTERNAL_SERVER_ERROR') {
+    const status = ERROR_STATUS[code as ErrorCode];
+    return sendJson(res, status === 200 ? 400 : status, {
+      errors: [{ message: (error as GraphQLError).message, extensions: { code } }],
+    });
+  }
+  logger.error('request failed before execution', { error, requestId });
+  return sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+function notFound(res: ServerResponse) {
+  sendJson(res, 404, { error: 'not found' });
+}
+
+export function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      req.resume();
+      return reject(new Error('body too large'));
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new Error('body too large'));
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** Listens and resolves with the bound port (0 picks a free one). */
+export async function listen(server: Server, port: number, host = '0.0.0.0'): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : port;
+}
+
+/** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes the rest. */
+export function closeGracefully(server: Server, graceMs = 10_000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+    timer.unref();
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

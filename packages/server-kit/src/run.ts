@@ -1,0 +1,23 @@
+import type { Logger } from '@tenantgraph/core';
+
+/**
+ * Runs a long-lived service: on SIGTERM or SIGINT it stops accepting, drains in-flight
+ * requests, closes its resources and exits 0; a second signal exits at once.
+ */
+export function stopOnSignals(stop: () => Promise<void>, logger: Logger) {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info('stopping', { signal });
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error('stop failed', { error });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

@@ -1,0 +1,5 @@
+export * from './auth.ts';
+export * from './client.ts';
+export * from './databases.ts';
+export * from './postgres.ts';
+export * from './registry.ts';
