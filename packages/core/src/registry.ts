@@ -17,45 +17,35 @@ export type TenantRegistry = {
   get(tenantId: string): Promise<TenantRecord | undefined>;
 };
 
-export type RegistryClientOptions = {
-  /** The tenant subgraph's registry endpoint, e.g. http://localhost:4001/internal/tenants */
-  url: string;
-  /** Shared secret sent as `Authorization: Bearer`, proving the caller is a platform service. */
-  token: string;
+export type CachedRegistryOptions = {
   /** How long a fetched list is trusted. */
   ttlMs?: number;
   /** An unknown id triggers a refresh at most this often, so a flood of bad tenants costs nothing. */
   missRefreshMs?: number;
-  fetch?: typeof fetch;
 };
 
 /**
- * The other services' view of the tenant registry: the whole list, cached for `ttlMs`,
- * refreshed on a miss (at most once per `missRefreshMs`), one fetch at a time. When the
- * registry cannot be reached the last list keeps serving.
+ * A registry over a loader of the whole tenant list: cached for `ttlMs`, refreshed on a miss
+ * (at most once per `missRefreshMs`), one load at a time. When a load fails, the last list
+ * keeps serving.
  */
-export function createRegistryClient(options: RegistryClientOptions): TenantRegistry & { refresh(): Promise<void> } {
-  const { url, token, ttlMs = 5_000, missRefreshMs = 1_000 } = options;
-  const doFetch = options.fetch ?? fetch;
+export function cachedRegistry(
+  load: () => Promise<TenantRecord[]>,
+  { ttlMs = 5_000, missRefreshMs = 1_000 }: CachedRegistryOptions = {},
+): TenantRegistry & { refresh(): Promise<void> } {
   let tenants = new Map<string, TenantRecord>();
   let fetchedAt = Number.NEGATIVE_INFINITY;
   let inFlight: Promise<void> | undefined;
 
   const refresh = () => {
-    inFlight ??= (async () => {
-      try {
-        const response = await doFetch(url, {
-          headers: { authorization: `Bearer ${token}` },
-          signal: AbortSignal.timeout(3_000),
-        });
-        if (!response.ok) throw new Error(`tenant registry answered ${response.status}`);
-        const list = (await response.json()) as { tenants: TenantRecord[] };
-        tenants = new Map(list.tenants.map((tenant) => [tenant.id, tenant]));
+    inFlight ??= load()
+      .then((list) => {
+        tenants = new Map(list.map((tenant) => [tenant.id, tenant]));
         fetchedAt = Date.now();
-      } finally {
+      })
+      .finally(() => {
         inFlight = undefined;
-      }
-    })();
+      });
     return inFlight;
   };
 
@@ -64,7 +54,7 @@ export function createRegistryClient(options: RegistryClientOptions): TenantRegi
       await refresh();
     } catch (error) {
       if (fetchedAt === Number.NEGATIVE_INFINITY) throw error;
-      // The registry is unreachable: keep answering from the last list until it returns.
+      // The registry is unreachable: keep answering from the last list, retrying soon.
       fetchedAt = Date.now() - ttlMs + missRefreshMs;
     }
   };
@@ -72,12 +62,32 @@ export function createRegistryClient(options: RegistryClientOptions): TenantRegi
   return {
     refresh,
     async get(tenantId) {
-      const age = Date.now() - fetchedAt;
-      if (age > ttlMs) await refreshQuietly();
+      if (Date.now() - fetchedAt > ttlMs) await refreshQuietly();
       const known = tenants.get(tenantId);
       if (known || Date.now() - fetchedAt < missRefreshMs) return known;
       await refreshQuietly();
       return tenants.get(tenantId);
     },
   };
+}
+
+export type RegistryClientOptions = CachedRegistryOptions & {
+  /** The tenant subgraph's registry endpoint, e.g. http://localhost:4001/internal/tenants */
+  url: string;
+  /** Shared secret sent as `Authorization: Bearer`, proving the caller is a platform service. */
+  token: string;
+  fetch?: typeof fetch;
+};
+
+/** The other services' view of the registry: the tenant subgraph's list over HTTP, cached. */
+export function createRegistryClient(options: RegistryClientOptions) {
+  const doFetch = options.fetch ?? fetch;
+  return cachedRegistry(async () => {
+    const response = await doFetch(options.url, {
+      headers: { authorization: `Bearer ${options.token}` },
+      signal: AbortSignal.timeout(3_000),
+    });
+    if (!response.ok) throw new Error(`tenant registry answered ${response.status}`);
+    return ((await response.json()) as { tenants: TenantRecord[] }).tenants;
+  }, options);
 }

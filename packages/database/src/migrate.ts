@@ -1,9 +1,27 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { FileMigrationProvider, type Kysely, type MigrationResult, Migrator } from 'kysely';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type Kysely, type Migration, type MigrationProvider, type MigrationResult, Migrator } from 'kysely';
+
+/**
+ * Migrations are TypeScript files named by ISO timestamp. They are imported from here, not from
+ * inside Kysely, so that whatever runs this code (tsx, vitest) also loads them.
+ */
+class TypeScriptFileProvider implements MigrationProvider {
+  constructor(private readonly folder: string) {}
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const files = (await readdir(this.folder)).filter((file) => /\.(ts|js)$/.test(file) && !file.endsWith('.d.ts')).sort();
+    const migrations: Record<string, Migration> = {};
+    for (const file of files) {
+      migrations[file.replace(/\.(ts|js)$/, '')] = await import(pathToFileURL(join(this.folder, file)).href);
+    }
+    return migrations;
+  }
+}
 
 function migratorFor(db: Kysely<any>, folder: string) {
-  return new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder: folder }) });
+  return new Migrator({ db, provider: new TypeScriptFileProvider(folder) });
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
 import type { TokenVerifier } from '@tenantgraph/auth';
@@ -55,7 +55,8 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
     formatError: maskError,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
-    plugins: [ApolloServerPluginLandingPageDisabled(), metrics.plugin, logUnexpectedErrors(logger)],
+    // Inline traces would hand resolver timings to any caller who asks for them.
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), metrics.plugin, logUnexpectedErrors(logger)],
   });
   const http = createGraphQLHttpServer<C>({
     apollo,

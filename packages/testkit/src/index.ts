@@ -3,3 +3,4 @@ export * from './client.ts';
 export * from './databases.ts';
 export * from './postgres.ts';
 export * from './registry.ts';
+export * from './fixtures.ts';

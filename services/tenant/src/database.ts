@@ -1,0 +1,5 @@
+import type { TenantTable } from './tenant/tenant.table.ts';
+
+export interface Database {
+  tenant: TenantTable;
+}

@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import type { TokenVerifier } from '@tenantgraph/auth';
+import { type Logger, cachedRegistry } from '@tenantgraph/core';
+import { migrationState } from '@tenantgraph/database';
+import { DateTime, type Metrics, createSubgraphServer } from '@tenantgraph/server-kit';
+import { parse } from 'graphql';
+import type { Kysely } from 'kysely';
+import { createContext } from './context.ts';
+import type { Database } from './database.ts';
+import { migrationsFolder } from './migrations.ts';
+import { registryRoute } from './registry/registry.route.ts';
+import { listTenants } from './tenant/tenant.repository.ts';
+import { tenantResolvers } from './tenant/tenant.resolvers.ts';
+
+export { migrationsFolder, SERVICE } from './migrations.ts';
+
+export const typeDefs = parse(readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8'));
+
+export type TenantServerDeps = {
+  db: Kysely<Database>;
+  verifier: TokenVerifier;
+  logger: Logger;
+  metrics: Metrics;
+  /** Secret the other services present to read the registry. */
+  registryToken: string;
+};
+
+/** The tenant subgraph: the `Tenant` entity's owner and the tenant registry. */
+export type { SubgraphServer } from "@tenantgraph/server-kit";
+
+export function createTenantServer(deps: TenantServerDeps) {
+  // The registry's own view of itself, cached like everyone else's.
+  const registry = cachedRegistry(() => listTenants(deps.db));
+  return createSubgraphServer({
+    name: 'tenant',
+    typeDefs,
+    resolvers: { DateTime, ...tenantResolvers },
+    verifier: deps.verifier,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    createContext: (base) => createContext(base, deps.db, registry),
+    async ready() {
+      const state = await migrationState(deps.db, migrationsFolder);
+      if (state.pending.length > 0) throw new Error(`pending migrations: ${state.pending.join(', ')}`);
+    },
+    routes: { 'GET /internal/tenants': registryRoute(deps.db, deps.registryToken) },
+    onStop: () => deps.db.destroy(),
+  });
+}
