@@ -5,3 +5,4 @@ export * from './loaders.ts';
 export * from './metrics.ts';
 export * from './run.ts';
 export * from './subgraph.ts';
+export * from './deps.ts';

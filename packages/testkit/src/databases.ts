@@ -3,6 +3,13 @@ import { connect, dedicatedDatabaseName, dropDatabase, ensureDatabase, migrateTo
 import pg from 'pg';
 import { inject } from 'vitest';
 
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Superuser URL of the run's PostgreSQL, from the global setup. */
+    pgAdminUrl: string;
+  }
+}
+
 export type ServiceDatabases = {
   /** The shared database, as the service's own (non-superuser) login role. */
   sharedUrl: string;
@@ -12,6 +19,8 @@ export type ServiceDatabases = {
   adminUrl: string;
   /** The service's login role. */
   role: string;
+  /** The same database as `url`, as the superuser: row-level security does not apply. */
+  asAdmin(url: string): string;
   drop(): Promise<void>;
 };
 
@@ -44,6 +53,13 @@ export async function createServiceDatabases(options: {
     dedicatedUrl: (tenantId) => urlFor(adminUrl, dedicatedDatabaseName(shared, tenantId), role),
     adminUrl,
     role: role.name,
+    asAdmin(url) {
+      const admin = new URL(adminUrl);
+      const target = new URL(url);
+      target.username = admin.username;
+      target.password = admin.password;
+      return target.toString();
+    },
     async drop() {
       for (const name of names) await dropDatabase(adminUrl, name);
       const client = new pg.Client({ connectionString: adminUrl });

@@ -1,6 +1,11 @@
+import type { TokenVerifier } from '@tenantgraph/auth';
+import { type Logger, type TenantRegistry, createLogger } from '@tenantgraph/core';
+import { type DatabaseRouter, createDatabaseRouter } from '@tenantgraph/database';
+import { type Metrics, type SubgraphServer, createMetrics } from '@tenantgraph/server-kit';
 import { test } from 'vitest';
 import { type TestAuth, createTestAuth } from './auth.ts';
 import { type ServiceDatabases, createServiceDatabases } from './databases.ts';
+import { staticRegistry } from './registry.ts';
 
 export type SubgraphFixtures = {
   /** A real identity provider for the file: key pair, JWKS over HTTP, token minting. */
@@ -16,7 +21,7 @@ export type SubgraphFixtures = {
  * it('hides avocado from mango', async ({ auth, databases }) => { ... })
  */
 export function subgraphTest(options: { service: string; migrationsFolder: string; dedicatedTenants?: string[] }) {
-  return test.extend<object, SubgraphFixtures>({
+  return test.extend<SubgraphFixtures>({
     auth: [
       // biome-ignore lint/correctness/noEmptyPattern: vitest reads the fixture's dependencies from this pattern
       async ({}, use) => {
@@ -32,6 +37,52 @@ export function subgraphTest(options: { service: string; migrationsFolder: strin
         const databases = await createServiceDatabases({ dedicatedTenants: ['mango'], ...options });
         await use(databases);
         await databases.drop();
+      },
+      { scope: 'file' },
+    ],
+  });
+}
+
+export type DataSubgraphDeps<DB> = {
+  databases: DatabaseRouter<DB>;
+  verifier: TokenVerifier;
+  logger: Logger;
+  metrics: Metrics;
+  ready(): Promise<void>;
+};
+
+/**
+ * `it` for a data subgraph: the fixtures above, plus the subgraph itself, started once per file
+ * over the real databases with the demo registry (`avocado` shared, `mango` dedicated).
+ * `url` is its `/graphql` endpoint.
+ * @example
+ * const it = dataSubgraphTest({ service: 'product', migrationsFolder, create: createProductServer })
+ * it('lists products', async ({ auth, url }) => { ... })
+ */
+export function dataSubgraphTest<DB>(options: {
+  service: string;
+  migrationsFolder: string;
+  create(deps: DataSubgraphDeps<DB>): SubgraphServer;
+  registry?: TenantRegistry;
+}) {
+  return subgraphTest(options).extend<{ url: string; metrics: Metrics }>({
+    metrics: [
+      // biome-ignore lint/correctness/noEmptyPattern: vitest reads the fixture's dependencies from this pattern
+      async ({}, use) => use(createMetrics(options.service)),
+      { scope: 'file' },
+    ],
+    url: [
+      async ({ auth, databases, metrics }, use) => {
+        const router = createDatabaseRouter<DB>({
+          sharedUrl: databases.sharedUrl,
+          registry: options.registry ?? staticRegistry(),
+          onQuery: metrics.countQuery,
+        });
+        const logger = createLogger({ service: options.service }, process.env.TEST_LOG_LEVEL ?? 'silent');
+        const server = options.create({ databases: router, verifier: auth.verifier, logger, metrics, ready: async () => {} });
+        const port = await server.start(0, '127.0.0.1');
+        await use(`http://127.0.0.1:${port}/graphql`);
+        await server.stop();
       },
       { scope: 'file' },
     ],

@@ -9,7 +9,7 @@ import { createTenantServer, migrationsFolder } from '../src/server.ts';
 
 const registryToken = 'registry-token-for-tests-0123456789';
 
-const it = subgraphTest({ service: 'tenant', migrationsFolder, dedicatedTenants: [] }).extend<object, { url: string }>({
+const it = subgraphTest({ service: 'tenant', migrationsFolder, dedicatedTenants: [] }).extend<{ url: string }>({
   url: [
     async ({ auth, databases }, use) => {
       const db = connect<Database>(databases.sharedUrl);
@@ -43,7 +43,7 @@ describe('tenant subgraph', () => {
   it('answers 401 without a valid token, before reading the body', async ({ auth, url: base }) => {
     const none = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' });
     expect(none.status).toBe(401);
-    expect((await none.json()).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    expect(((await none.json()) as any).errors[0].extensions.code).toBe('UNAUTHENTICATED');
     const forged = await graphql(`${base}/graphql`, { token: `${await auth.token('avocado')}x`, query: '{ tenant { id } }' });
     expect(forged.status).toBe(401);
   });
@@ -77,10 +77,10 @@ describe('tenant subgraph', () => {
     expect(avocado.body.data.tenant.name).toBe('Avocado Inc');
   });
 
-  it('publishes the registry only to holders of the registry token', async ({ auth, url: base }) => {
+  it('publishes the registry only to holders of the registry token', async ({ url: base }) => {
     expect((await fetch(`${base}/internal/tenants`)).status).toBe(401);
     const listed = await fetch(`${base}/internal/tenants`, { headers: { authorization: `Bearer ${registryToken}` } });
-    const { tenants } = await listed.json();
+    const { tenants } = (await listed.json()) as { tenants: { id: string }[] };
     expect(tenants.map((tenant: { id: string }) => tenant.id)).toEqual(['avocado', 'mango']);
   });
 

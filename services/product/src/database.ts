@@ -1,0 +1,5 @@
+import type { ProductTable } from './product/product.table.ts';
+
+export interface Database {
+  product: ProductTable;
+}
