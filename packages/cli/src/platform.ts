@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { startEmbeddedPostgres, urlFor } from '@tenantgraph/database';
+import { migrationsFolder as orderMigrations } from '@tenantgraph/order/migrations';
+import { migrationsFolder as productMigrations } from '@tenantgraph/product/migrations';
+import { migrationsFolder as projectMigrations } from '@tenantgraph/project/migrations';
+import { migrationsFolder as tenantMigrations } from '@tenantgraph/tenant/migrations';
+
+import { DATA_DIR, ROOT } from './paths.ts';
+
+export type Service = { name: string; port: number; migrationsFolder: string; dir: string };
+
+/** The four subgraphs, in start order: the tenant registry first, the others route by it. */
+export const SERVICES: Service[] = [
+  { name: 'tenant', port: 4001, migrationsFolder: tenantMigrations, dir: join(ROOT, 'services/tenant') },
+  { name: 'product', port: 4002, migrationsFolder: productMigrations, dir: join(ROOT, 'services/product') },
+  { name: 'order', port: 4003, migrationsFolder: orderMigrations, dir: join(ROOT, 'services/order') },
+  { name: 'project', port: 4004, migrationsFolder: projectMigrations, dir: join(ROOT, 'services/project') },
+];
+
+/** The subgraphs whose tenants' rows can live in dedicated databases. */
+export const DATA_SERVICES = SERVICES.filter((service) => service.name !== 'tenant');
+
+/** The embedded server's fixed local port, so URLs stay the same across runs. */
+export const EMBEDDED_PG_PORT = 54329;
+
+export type Secrets = { registryToken: string; passwords: Record<string, string> };
+
+export type Platform = {
+  /** A superuser URL of the PostgreSQL server holding every database. */
+  adminUrl: string;
+  secrets: Secrets;
+};
+
+export const sharedDatabase = (service: string) => `${service}_db`;
+export const roleOf = (service: string) => ({ name: `${service}_svc` });
+
+/** The login role and password of a service. */
+export function serviceRole(platform: Platform, service: string) {
+  return { name: roleOf(service).name, password: platform.secrets.passwords[service] ?? '' };
+}
+
+/** A service's URL for one of its databases (its shared one by default), as its own login role. */
+export function serviceDatabaseUrl(platform: Platform, service: string, database = sharedDatabase(service)) {
+  return urlFor(platform.adminUrl, database, serviceRole(platform, service));
+}
+
+/** Passwords of the service roles and the registry token: made once, kept in `.data/secrets.json`. */
+export async function loadSecrets(): Promise<Secrets> {
+  const file = join(DATA_DIR, 'secrets.json');
+  if (existsSync(file)) return JSON.parse(await readFile(file, 'utf8'));
+  const secret = () => randomBytes(18).toString('base64url');
+  const secrets: Secrets = {
+    registryToken: secret(),
+    passwords: Object.fromEntries(SERVICES.map((service) => [service.name, secret()])),
+  };
+  await mkdir(DATA_DIR, { recursive: true });
+  await writeFile(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+/**
+ * The PostgreSQL server: `PG_ADMIN_URL` when set, otherwise the embedded server with its data
+ * in `.data/postgres` (started here unless `pnpm start` already runs it).
+ */
+export async function openPlatform(log: (line: string) => void): Promise<Platform & { close(): Promise<void> }> {
+  const secrets = await loadSecrets();
+  if (process.env.PG_ADMIN_URL) {
+    return { adminUrl: process.env.PG_ADMIN_URL, secrets, close: async () => {} };
+  }
+  const adminUrl = `postgres://postgres:postgres@127.0.0.1:${EMBEDDED_PG_PORT}/postgres`;
+  if (await isListening(EMBEDDED_PG_PORT)) return { adminUrl, secrets, close: async () => {} };
+  log(`starting embedded PostgreSQL (data in .data/postgres, port ${EMBEDDED_PG_PORT})`);
+  const server = await startEmbeddedPostgres({ dir: join(DATA_DIR, 'postgres'), port: EMBEDDED_PG_PORT, persistent: true });
+  return { adminUrl: server.url, secrets, close: server.stop };
+}
+
+function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

@@ -1,0 +1,116 @@
+// `pnpm start`: the whole supergraph on one machine.
+import { DEV_AUDIENCE, DEV_ISSUER, type Issuer, loadDevIssuer, serveJwks } from '@tenantgraph/auth';
+import { ALL_SCOPES, DEMO_TENANTS, seedDemo } from './demo.ts';
+import { DATA_DIR, ROOT } from './paths.ts';
+import { type Platform, SERVICES, openPlatform, serviceDatabaseUrl } from './platform.ts';
+import { type Child, runService, stopChild, waitUntilHealthy } from './processes.ts';
+import { createTenant, provisionServices } from './tenants.ts';
+
+const GATEWAY_PORT = 4000;
+const log = (line: string) => console.log(`[start  ] ${line}`);
+const children: Child[] = [];
+const cleanups: (() => Promise<void>)[] = [];
+let stopping = false;
+
+async function main() {
+  const platform = await openPlatform(log);
+  cleanups.push(platform.close);
+  log(`PostgreSQL: ${process.env.PG_ADMIN_URL ? 'PG_ADMIN_URL' : 'embedded'}; creating roles and databases, migrating`);
+  await provisionServices(platform, log);
+  for (const tenant of DEMO_TENANTS) await createTenant(platform, tenant, log);
+
+  const auth = await identityProvider();
+  const common = {
+    AUTH_JWKS_URL: auth.jwksUrl,
+    AUTH_ISSUER: auth.issuer,
+    AUTH_AUDIENCE: auth.audience,
+    REGISTRY_TOKEN: platform.secrets.registryToken,
+    TENANT_REGISTRY_URL: 'http://127.0.0.1:4001/internal/tenants',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  };
+  for (const service of SERVICES) {
+    const child = runService(service.name, service.dir, 'src/index.ts', {
+      ...common,
+      ...serviceEnvironment(platform, service.name),
+      PORT: String(service.port),
+    });
+    watch(child);
+    await waitUntilHealthy(`http://127.0.0.1:${service.port}/health`, child);
+  }
+  const gateway = runService('gateway', `${ROOT}services/gateway`, 'src/index.ts', { ...common, PORT: String(GATEWAY_PORT) });
+  watch(gateway);
+  await waitUntilHealthy(`http://127.0.0.1:${GATEWAY_PORT}/health`, gateway);
+
+  const endpoint = `http://localhost:${GATEWAY_PORT}/graphql`;
+  if (auth.devIssuer) await seedDemo(endpoint, auth.devIssuer, log);
+  printBanner(endpoint, auth.devIssuer);
+}
+
+function serviceEnvironment(platform: Platform, service: string): Record<string, string> {
+  const env: Record<string, string> = { DATABASE_URL: serviceDatabaseUrl(platform, service) };
+  if (service === 'order') env.PRODUCT_SUBGRAPH_URL = 'http://127.0.0.1:4002/graphql';
+  return env;
+}
+
+/** The configured identity provider, or the development issuer with its JWKS served locally. */
+async function identityProvider(): Promise<{ jwksUrl: string; issuer: string; audience: string; devIssuer?: Issuer }> {
+  const { AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE } = process.env;
+  if (AUTH_JWKS_URL) {
+    if (!AUTH_ISSUER || !AUTH_AUDIENCE) throw new Error('AUTH_JWKS_URL needs AUTH_ISSUER and AUTH_AUDIENCE');
+    log(`identity provider: ${AUTH_JWKS_URL}`);
+    return { jwksUrl: AUTH_JWKS_URL, issuer: AUTH_ISSUER, audience: AUTH_AUDIENCE };
+  }
+  const devIssuer = await loadDevIssuer(DATA_DIR);
+  const jwks = await serveJwks(devIssuer);
+  cleanups.push(jwks.close);
+  log(`identity provider: development issuer (key in .data/), JWKS at ${jwks.url}`);
+  return { jwksUrl: jwks.url, issuer: DEV_ISSUER, audience: DEV_AUDIENCE, devIssuer };
+}
+
+/** A service that dies takes the whole stack down: a half-running supergraph helps nobody. */
+function watch(child: Child) {
+  children.push(child);
+  void child.exited.then((code) => {
+    if (!stopping) {
+      log(`${child.name} exited with code ${code}; stopping everything`);
+      void shutdown(1);
+    }
+  });
+}
+
+async function shutdown(code: number) {
+  if (stopping) return;
+  stopping = true;
+  log('stopping: gateway first, then the subgraphs, then PostgreSQL (data stays in .data/)');
+  for (const child of [...children].reverse()) await stopChild(child);
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  log('stopped');
+  process.exit(code);
+}
+
+function printBanner(endpoint: string, devIssuer: Issuer | undefined) {
+  const lines = [
+    '',
+    `  Gateway    ${endpoint}   (health: http://localhost:${GATEWAY_PORT}/health)`,
+    `  Subgraphs  ${SERVICES.map((service) => `${service.name} :${service.port}`).join(', ')}`,
+    `  Tenants    ${DEMO_TENANTS.map((tenant) => `${tenant.id} (${tenant.dedicated ? 'dedicated databases' : 'shared databases'})`).join(', ')}`,
+  ];
+  if (devIssuer) {
+    lines.push(
+      '',
+      '  A demo token (development issuer):',
+      `    TOKEN=$(npx pnpm@10 token --tenant avocado --scope "${ALL_SCOPES.join(' ')}")`,
+      `    curl -s ${endpoint} -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`,
+      `      -d '{"query":"{ tenant { name plan products(first: 3) { nodes { name priceCents } } } }"}'`,
+    );
+  }
+  lines.push('', '  Ctrl-C stops everything.', '');
+  console.log(lines.join('\n'));
+}
+
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+main().catch((error: unknown) => {
+  console.error(`[start  ] failed: ${error instanceof Error ? error.message : String(error)}`);
+  void shutdown(1);
+});

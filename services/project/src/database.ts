@@ -1,0 +1,11 @@
+import type { MemberTable } from './organization/member.table.ts';
+import type { OrganizationTable } from './organization/organization.table.ts';
+import type { ProjectTable } from './project/project.table.ts';
+import type { TaskTable } from './task/task.table.ts';
+
+export interface Database {
+  organization: OrganizationTable;
+  member: MemberTable;
+  project: ProjectTable;
+  task: TaskTable;
+}

@@ -1,0 +1,49 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../database.ts';
+import type { NewProjectRow, ProjectRow } from './project.table.ts';
+
+export type ProjectPage = { limit: number; after?: [createdAt: string, id: string] };
+
+/** A page of the tenant's projects in (created_at, id) order, with one extra row to tell if more follow. */
+export async function findProjects(db: Kysely<Database>, tenantId: string, page: ProjectPage): Promise<ProjectRow[]> {
+  let query = db.selectFrom('project').selectAll().where('tenant_id', '=', tenantId);
+  if (page.after) {
+    const [createdAt, id] = page.after;
+    query = query.where((eb) => eb(eb.refTuple('created_at', 'id'), '>', eb.tuple(new Date(createdAt), id)));
+  }
+  return query.orderBy('created_at').orderBy('id').limit(page.limit + 1).execute();
+}
+
+export async function countProjects(db: Kysely<Database>, tenantId: string): Promise<number> {
+  const { count } = await db
+    .selectFrom('project')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('tenant_id', '=', tenantId)
+    .executeTakeFirstOrThrow();
+  return count;
+}
+
+export async function findProjectsByIds(db: Kysely<Database>, tenantId: string, ids: readonly string[]): Promise<ProjectRow[]> {
+  return db.selectFrom('project').selectAll().where('tenant_id', '=', tenantId).where('id', 'in', ids).execute();
+}
+
+/** The projects of several organizations at once, each organization's oldest first. */
+export async function findProjectsByOrganizationIds(db: Kysely<Database>, tenantId: string, organizationIds: readonly string[]) {
+  return db
+    .selectFrom('project')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('organization_id', 'in', organizationIds)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+}
+
+/** Inserts all the projects in one statement: a unique violation on any of them inserts none. */
+export async function insertProjects(db: Kysely<Database>, tenantId: string, projects: Omit<NewProjectRow, 'tenant_id'>[]) {
+  return db
+    .insertInto('project')
+    .values(projects.map((project) => ({ ...project, tenant_id: tenantId })))
+    .returningAll()
+    .execute();
+}

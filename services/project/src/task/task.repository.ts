@@ -1,0 +1,45 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../database.ts';
+import type { NewTaskRow, TaskRow, TaskStatus } from './task.table.ts';
+
+/** The tasks of several projects at once, each project's oldest first. */
+export async function findTasksByProjectIds(db: Kysely<Database>, tenantId: string, projectIds: readonly string[]): Promise<TaskRow[]> {
+  return db
+    .selectFrom('task')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('project_id', 'in', projectIds)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+}
+
+/** The number of tasks of each project that has any. */
+export async function countTasksByProjectIds(db: Kysely<Database>, tenantId: string, projectIds: readonly string[]) {
+  return db
+    .selectFrom('task')
+    .select((eb) => ['project_id as key', eb.fn.countAll<number>().as('count')])
+    .where('tenant_id', '=', tenantId)
+    .where('project_id', 'in', projectIds)
+    .groupBy('project_id')
+    .execute();
+}
+
+export async function insertTask(db: Kysely<Database>, tenantId: string, task: Omit<NewTaskRow, 'tenant_id'>) {
+  return db
+    .insertInto('task')
+    .values({ ...task, tenant_id: tenantId })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** The updated task, or undefined when the tenant has no task with this id. */
+export async function updateTaskStatus(db: Kysely<Database>, tenantId: string, id: string, status: TaskStatus) {
+  return db
+    .updateTable('task')
+    .set({ status })
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst();
+}
