@@ -1,0 +1,11 @@
+import { dataSubgraphDeps, stopOnSignals } from '@tenantgraph/server-kit';
+import type { Database } from './database.ts';
+import { environment } from './environment.ts';
+import { SERVICE, migrationsFolder } from './migrations.ts';
+import { createProductClient } from './product/product.client.ts';
+import { createOrderServer } from './server.ts';
+
+const deps = dataSubgraphDeps<Database>(SERVICE, environment, migrationsFolder);
+const server = createOrderServer({ ...deps, products: createProductClient(environment.PRODUCT_SUBGRAPH_URL) });
+await server.start(environment.PORT, environment.HOST);
+stopOnSignals(server.stop, deps.logger);
