@@ -17,8 +17,9 @@ export function createMetrics(service: string) {
   const httpRequests = new Counter({ name: 'http_requests_total', help: 'GraphQL requests served', labelNames, registers: [registry] });
   const dbQueries = new Counter({ name: 'db_queries_total', help: 'SQL statements sent', labelNames, registers: [registry] });
   const current = new AsyncLocalStorage<RequestLabels>();
-  // Totals per tenant kept beside the counters so tests and the benchmark can read them cheaply.
+  // Plain totals beside the counters, so tests and the benchmark read them without parsing.
   let queries = 0;
+  let requests = 0;
 
   return {
     registry,
@@ -33,6 +34,8 @@ export function createMetrics(service: string) {
     },
     /** Statements sent since start. */
     queryCount: () => queries,
+    /** GraphQL requests executed since start (not those refused before execution). */
+    requestCount: () => requests,
     plugin: {
       async requestDidStart() {
         return {
@@ -41,6 +44,7 @@ export function createMetrics(service: string) {
             if (labels) labels.operation = operation?.operation ?? "unknown";
           },
           async willSendResponse() {
+            requests += 1;
             const labels = current.getStore();
             if (labels) httpRequests.inc(labels);
           },

@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { type IncomingHttpHeaders, createServer, request } from 'node:http';
+import { createLogger, createRegistryClient } from '@tenantgraph/core';
+import { connect, createDatabaseRouter, withTenant } from '@tenantgraph/database';
+import { createOrderServer, createProductClient, migrationsFolder as orderMigrations } from '@tenantgraph/order';
+import { createProductServer, migrationsFolder as productMigrations } from '@tenantgraph/product';
+import { createProjectServer, migrationsFolder as projectMigrations } from '@tenantgraph/project';
+import { type Metrics, type SubgraphServer, createMetrics, listen } from '@tenantgraph/server-kit';
+import { createTenantServer, migrationsFolder as tenantMigrations } from '@tenantgraph/tenant';
+import { type ServiceDatabases, type TestAuth, createServiceDatabases, createTestAuth } from '@tenantgraph/testkit';
+import { createGatewayServer, staticSupergraph } from '../src/server.ts';
+
+const SUPERGRAPH = new URL('../../../supergraph/supergraph.graphql', import.meta.url);
+const SUBGRAPHS = ['tenant', 'product', 'order', 'project'] as const;
+type Subgraph = (typeof SUBGRAPHS)[number];
+
+/** The demo tenants, plus `papaya` (shared) for tests that need a third one. */
+export const TENANTS = [
+  { id: 'avocado', name: 'Avocado Inc', plan: 'PRO', placement: 'shared' },
+  { id: 'mango', name: 'Mango Inc', plan: 'ENTERPRISE', placement: 'dedicated' },
+  { id: 'papaya', name: 'Papaya Inc', plan: 'FREE', placement: 'shared' },
+] as const;
+
+export type Stack = {
+  /** The gateway's `/graphql`. */
+  gatewayUrl: string;
+  /** Each subgraph's `/graphql`, for calling them directly. */
+  subgraphUrls: Record<Subgraph, string>;
+  auth: TestAuth;
+  metrics: Record<Subgraph, Metrics>;
+  databases: Record<Subgraph, ServiceDatabases>;
+  /** Headers of every request the gateway sent to the product subgraph (seen by a recording hop). */
+  productRequests: IncomingHttpHeaders[];
+  stop(): Promise<void>;
+};
+
+/**
+ * The whole supergraph in one process, over real HTTP: the four subgraphs on their own
+ * databases (mango in dedicated ones), the tenant subgraph as the registry, and the gateway on
+ * the committed supergraph.
+ */
+export async function startStack(): Promise<Stack> {
+  const auth = await createTestAuth();
+  const logger = (service: string) => createLogger({ service }, process.env.TEST_LOG_LEVEL ?? 'silent');
+  const registryToken = randomBytes(16).toString('hex');
+  const metrics = Object.fromEntries(SUBGRAPHS.map((name) => [name, createMetrics(name)])) as Record<Subgraph, Metrics>;
+  const migrations = { tenant: tenantMigrations, product: productMigrations, order: orderMigrations, project: projectMigrations };
+  const databases = {} as Record<Subgraph, ServiceDatabases>;
+  for (const name of SUBGRAPHS) {
+    databases[name] = await createServiceDatabases({
+      service: name,
+      migrationsFolder: migrations[name],
+      dedicatedTenants: name === 'tenant' ? [] : ['mango'],
+    });
+  }
+  const started: { stop(): Promise<void> }[] = [];
+  const run = async (server: SubgraphServer) => {
+    started.push(server);
+    return `http://127.0.0.1:${await server.start(0, '127.0.0.1')}`;
+  };
+
+  const tenantDb = connect<any>(databases.tenant.sharedUrl);
+  for (const tenant of TENANTS) {
+    await withTenant(tenantDb, tenant.id, (trx) => trx.insertInto('tenant').values({ ...tenant, slug: tenant.id }).execute());
+  }
+  const tenantUrl = await run(
+    createTenantServer({ db: tenantDb, verifier: auth.verifier, logger: logger('tenant'), metrics: metrics.tenant, registryToken }),
+  );
+  const registry = () => createRegistryClient({ url: `${tenantUrl}/internal/tenants`, token: registryToken });
+  const deps = (name: Subgraph) => ({
+    databases: createDatabaseRouter<any>({ sharedUrl: databases[name].sharedUrl, registry: registry(), onQuery: metrics[name].countQuery }),
+    verifier: auth.verifier,
+    logger: logger(name),
+    metrics: metrics[name],
+    ready: async () => {},
+  });
+  const productUrl = await run(createProductServer(deps('product')));
+  const orderUrl = await run(createOrderServer({ ...deps('order'), products: createProductClient(`${productUrl}/graphql`) }));
+  const projectUrl = await run(createProjectServer(deps('project')));
+  const recorder = await recordingHop(productUrl);
+
+  const gateway = createGatewayServer({
+    supergraph: staticSupergraph(await readFile(SUPERGRAPH, 'utf8')),
+    verifier: auth.verifier,
+    registry: registry(),
+    logger: logger('gateway'),
+    subgraphUrls: {
+      tenant: `${tenantUrl}/graphql`,
+      product: `${recorder.url}/graphql`,
+      order: `${orderUrl}/graphql`,
+      project: `${projectUrl}/graphql`,
+    },
+  });
+  const gatewayPort = await gateway.start(0, '127.0.0.1');
+
+  return {
+    gatewayUrl: `http://127.0.0.1:${gatewayPort}/graphql`,
+    subgraphUrls: {
+      tenant: `${tenantUrl}/graphql`,
+      product: `${productUrl}/graphql`,
+      order: `${orderUrl}/graphql`,
+      project: `${projectUrl}/graphql`,
+    },
+    auth,
+    metrics,
+    databases,
+    productRequests: recorder.requests,
+    async stop() {
+      await gateway.stop();
+      await recorder.close();
+      for (const server of started.reverse()) await server.stop();
+      for (const name of SUBGRAPHS) await databases[name].drop();
+      await auth.close();
+    },
+  };
+}
+
+/** A plain HTTP hop that forwards to `target` and remembers each request's headers. */
+async function recordingHop(target: string) {
+  const requests: IncomingHttpHeaders[] = [];
+  const server = createServer((req, res) => {
+    requests.push(req.headers);
+    const upstream = request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    req.pipe(upstream);
+  });
+  const port = await listen(server, 0, '127.0.0.1');
+  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
