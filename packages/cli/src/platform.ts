@@ -66,16 +66,34 @@ export async function loadSecrets(): Promise<Secrets> {
  * The PostgreSQL server: `PG_ADMIN_URL` when set, otherwise the embedded server with its data
  * in `.data/postgres` (started here unless `pnpm start` already runs it).
  */
-export async function openPlatform(log: (line: string) => void): Promise<Platform & { close(): Promise<void> }> {
+export async function openPlatform(
+  log: (line: string) => void,
+  { owner = false } = {},
+): Promise<Platform & { close(): Promise<void> }> {
   const secrets = await loadSecrets();
   if (process.env.PG_ADMIN_URL) {
     return { adminUrl: process.env.PG_ADMIN_URL, secrets, close: async () => {} };
   }
+  const dir = join(DATA_DIR, 'postgres');
   const adminUrl = `postgres://postgres:postgres@127.0.0.1:${EMBEDDED_PG_PORT}/postgres`;
-  if (await isListening(EMBEDDED_PG_PORT)) return { adminUrl, secrets, close: async () => {} };
+  if (await isListening(EMBEDDED_PG_PORT)) {
+    // Running already: `pnpm start` is up (the CLI borrows it), or a start was killed and
+    // left it behind (the new start adopts it and stops it at the end).
+    return { adminUrl, secrets, close: owner ? () => stopLeftover(dir) : async () => {} };
+  }
   log(`starting embedded PostgreSQL (data in .data/postgres, port ${EMBEDDED_PG_PORT})`);
-  const server = await startEmbeddedPostgres({ dir: join(DATA_DIR, 'postgres'), port: EMBEDDED_PG_PORT, persistent: true });
+  const server = await startEmbeddedPostgres({ dir, port: EMBEDDED_PG_PORT, persistent: true });
   return { adminUrl: server.url, secrets, close: server.stop };
+}
+
+/** Fast shutdown of the embedded server through its postmaster pid. */
+async function stopLeftover(dir: string) {
+  const pid = Number((await readFile(join(dir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+  if (!pid) return;
+  process.kill(pid, 'SIGINT');
+  for (let waited = 0; waited < 10_000 && (await isListening(EMBEDDED_PG_PORT)); waited += 200) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 function isListening(port: number): Promise<boolean> {

@@ -9,8 +9,8 @@ export type Child = { name: string; process: ChildProcess; exited: Promise<numbe
 export function runService(name: string, cwd: string, entry: string, env: Record<string, string>): Child {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env, STOP_WITH_PARENT: '1' },
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => console.log(`[${name.padEnd(7)}] ${compact(line)}`));

@@ -13,7 +13,7 @@ const cleanups: (() => Promise<void>)[] = [];
 let stopping = false;
 
 async function main() {
-  const platform = await openPlatform(log);
+  const platform = await openPlatform(log, { owner: true });
   cleanups.push(platform.close);
   log(`PostgreSQL: ${process.env.PG_ADMIN_URL ? 'PG_ADMIN_URL' : 'embedded'}; creating roles and databases, migrating`);
   await provisionServices(platform, log);

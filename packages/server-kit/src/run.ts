@@ -20,4 +20,9 @@ export function stopOnSignals(stop: () => Promise<void>, logger: Logger) {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Under `pnpm start` the parent holds our stdin: when it goes away, however it died, so do we.
+  if (process.env.STOP_WITH_PARENT === '1') {
+    process.stdin.on('close', () => onSignal('SIGHUP'));
+    process.stdin.resume();
+  }
 }
