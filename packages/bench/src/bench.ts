@@ -1,0 +1,276 @@
+// `pnpm bench [--quick]`: our gateway under load, side by side with plain @apollo/gateway and the
+// slowest subgraph alone, on the same seeded data, in alternating rounds. See BENCHMARKS.md.
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { createIssuer, serveJwks } from '@tenantgraph/auth';
+import { type Child, runService, stopChild, waitUntilHealthy } from '@tenantgraph/cli/processes';
+import { connect, dropDatabase, ensureDatabase, freePort, migrateToLatest, startEmbeddedPostgres, urlFor, withDatabaseName } from '@tenantgraph/database';
+import { migrationsFolder as orderMigrations } from '@tenantgraph/order/migrations';
+import { migrationsFolder as productMigrations } from '@tenantgraph/product/migrations';
+import { migrationsFolder as projectMigrations } from '@tenantgraph/project/migrations';
+import { migrationsFolder as tenantMigrations } from '@tenantgraph/tenant/migrations';
+import { type LoadRequest, type LoadResult, load, memoryOf, recordingHop, sqlCount } from './load.ts';
+import { type Round, writeReport } from './report.ts';
+import { type Volume, seedVolume, tenantIds } from './seed.ts';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const SUBGRAPHS = ['tenant', 'product', 'order', 'project'] as const;
+type Subgraph = (typeof SUBGRAPHS)[number];
+const MIGRATIONS: Record<Subgraph, string> = { tenant: tenantMigrations, product: productMigrations, order: orderMigrations, project: projectMigrations };
+const SCOPES = ['tenant:admin', 'products:write', 'orders:write', 'projects:write'];
+
+const DASHBOARD = `query Dashboard($first: Int!) {
+  tenant {
+    id name plan
+    products(first: $first) { totalCount nodes { id sku name priceCents stock unitsOrdered } }
+    orders(first: $first) { totalCount nodes { id number status totalCents lines { quantity unitPriceCents product { id name } } } }
+    organizations { id name memberCount projects { id name taskCount } }
+  }
+}`;
+const PAGE = 'query Page { tenant { products(first: 20) { nodes { id sku name priceCents } pageInfo { endCursor } } } }';
+
+const quick = process.argv.includes('--quick');
+const arg = (name: string, fallback: number) => {
+  const index = process.argv.indexOf(`--${name}`);
+  return index > 0 ? Number(process.argv[index + 1]) : fallback;
+};
+const volume: Volume = quick
+  ? { tenants: 5, products: 200, orders: 300, smallProducts: 20, smallOrders: 30 }
+  : { tenants: arg('tenants', 200), products: arg('products', 2_000), orders: arg('orders', 5_000), smallProducts: 40, smallOrders: 100 };
+const connections = arg('connections', quick ? 10 : 20);
+const seconds = arg('duration', quick ? 3 : 15);
+const rounds = arg('rounds', quick ? 1 : 3);
+const log = (line: string) => console.log(`[bench] ${line}`);
+
+const children: Child[] = [];
+const cleanups: (() => Promise<void>)[] = [];
+
+async function main() {
+  const started = Date.now();
+  const adminUrl = process.env.PG_ADMIN_URL ?? (await embedded());
+  const suffix = randomBytes(3).toString('hex');
+  const databases = {} as Record<Subgraph, { appUrl: string; adminUrl: string }>;
+  for (const name of SUBGRAPHS) {
+    const database = `bench_${name}_${suffix}`;
+    const role = { name: `bench_${name}_${suffix}`, password: randomBytes(12).toString('hex') };
+    await ensureDatabase(adminUrl, database, role);
+    cleanups.push(() => dropDatabase(adminUrl, database));
+    const appUrl = urlFor(adminUrl, database, role);
+    const db = connect(appUrl, { max: 1 });
+    await migrateToLatest(db, MIGRATIONS[name]).finally(() => db.destroy());
+    databases[name] = { appUrl, adminUrl: withDatabaseName(adminUrl, database) };
+  }
+  log(`seeding ${volume.tenants} tenants`);
+  await seedVolume({ tenant: databases.tenant.adminUrl, product: databases.product.adminUrl, order: databases.order.adminUrl, project: databases.project.adminUrl }, volume, log);
+
+  const issuer = await createIssuer();
+  const jwks = await serveJwks(issuer);
+  cleanups.push(jwks.close);
+  const registryToken = randomBytes(16).toString('hex');
+  const ports = Object.fromEntries(await Promise.all(SUBGRAPHS.map(async (name) => [name, await freePort()]))) as Record<Subgraph, number>;
+  const common = {
+    AUTH_JWKS_URL: jwks.url,
+    AUTH_ISSUER: issuer.issuer,
+    AUTH_AUDIENCE: issuer.audience,
+    REGISTRY_TOKEN: registryToken,
+    TENANT_REGISTRY_URL: `http://127.0.0.1:${ports.tenant}/internal/tenants`,
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+    APOLLO_TELEMETRY_DISABLED: 'true',
+  };
+  for (const name of SUBGRAPHS) {
+    const child = runService(name, `${ROOT}services/${name}`, 'src/index.ts', {
+      ...common,
+      DATABASE_URL: databases[name].appUrl,
+      PORT: String(ports[name]),
+      PRODUCT_SUBGRAPH_URL: `http://127.0.0.1:${ports.product}/graphql`,
+      DB_POOL_SIZE: '10',
+    });
+    children.push(child);
+    await waitUntilHealthy(`http://127.0.0.1:${ports[name]}/health`, child);
+  }
+  const subgraphUrl = (name: Subgraph) => `http://127.0.0.1:${ports[name]}/graphql`;
+  const overrides = Object.fromEntries(SUBGRAPHS.map((name) => [`SUBGRAPH_${name.toUpperCase()}_URL`, subgraphUrl(name)]));
+  const [oursPort, plainPort, capturePort] = [await freePort(), await freePort(), await freePort()];
+  const ours = runService('ours', `${ROOT}services/gateway`, 'src/index.ts', { ...common, ...overrides, PORT: String(oursPort) });
+  children.push(ours);
+  await waitUntilHealthy(`http://127.0.0.1:${oursPort}/health`, ours);
+  const supergraph = { SUPERGRAPH_PATH: `${ROOT}supergraph/supergraph.graphql` };
+  const plain = runService('plain', `${ROOT}packages/bench`, 'src/plain-gateway.ts', {
+    ...common,
+    ...supergraph,
+    PORT: String(plainPort),
+    SUBGRAPH_URLS: JSON.stringify(Object.fromEntries(SUBGRAPHS.map((name) => [name, subgraphUrl(name)]))),
+  });
+  children.push(plain);
+
+  // One virtual user per connection, each with its own token, spread over the tenants.
+  const tenants = tenantIds(volume);
+  const tokens = await Promise.all(
+    Array.from({ length: connections }, (_, i) => issuer.sign({ tenant: tenants[i % tenants.length]!, scopes: SCOPES, subject: `vu-${i}` })),
+  );
+  const auth = (token: string) => ({ authorization: `Bearer ${token}` });
+  const dashboard = (first: number) => JSON.stringify({ query: DASHBOARD, variables: { first } });
+  const oursUrl = `http://127.0.0.1:${oursPort}/graphql`;
+  const plainUrl = `http://127.0.0.1:${plainPort}/graphql`;
+  await waitForGraphQL(plainUrl, tokens[0]!);
+
+  // The ceiling: what each subgraph is asked for one dashboard, captured from a real plan.
+  const shares = await captureShares(capturePort, subgraphUrl, tokens, dashboard(20), common, supergraph);
+
+  const sqlTotal = () => Promise.all(SUBGRAPHS.map((name) => sqlCount(`http://127.0.0.1:${ports[name]}/metrics`))).then((counts) => counts.reduce((a, b) => a + b, 0));
+  const sqlPerDashboard = async (first: number) => {
+    const before = await sqlTotal();
+    const response = await post(oursUrl, dashboard(first), tokens[0]!);
+    if (response.includes('"errors"')) throw new Error(`dashboard failed: ${response.slice(0, 300)}`);
+    return (await sqlTotal()) - before;
+  };
+  const sql5 = await sqlPerDashboard(5);
+  const sql100 = await sqlPerDashboard(100);
+  log(`SQL statements per dashboard: page of 5 → ${sql5}, page of 100 → ${sql100}`);
+
+  const mutationMix = await mutationSequences(oursUrl, tokens);
+  const dashboardLoad = tokens.map((token) => [{ body: dashboard(20), headers: auth(token) }]);
+  const results: Round[] = [];
+  const memory: number[] = [(await memoryOf(ours.process.pid!)).rss];
+  for (let round = 1; round <= rounds; round++) {
+    const sqlBefore = await sqlTotal();
+    const oursResult = await load(oursUrl, dashboardLoad, connections, seconds);
+    const sqlPerRequest = ((await sqlTotal()) - sqlBefore) / Math.max(1, oursResult.requests);
+    memory.push((await memoryOf(ours.process.pid!)).rss);
+    const plainResult = await load(plainUrl, dashboardLoad, connections, seconds);
+    const ceilings: Record<string, LoadResult> = {};
+    for (const name of SUBGRAPHS) {
+      const sequences = shares[name];
+      if (!sequences?.length) continue;
+      const result = await load(subgraphUrl(name), sequences, connections, Math.max(2, Math.round(seconds / 3)));
+      // A "request" here is one dashboard's worth of this subgraph's work.
+      ceilings[name] = { ...result, requestsPerSecond: result.requestsPerSecond / sequences[0]!.length };
+    }
+    const [slowest, ceiling] = Object.entries(ceilings).sort((a, b) => a[1].requestsPerSecond - b[1].requestsPerSecond)[0]!;
+    const mutations = await load(oursUrl, mutationMix, connections, Math.max(2, Math.round(seconds / 2)));
+    results.push({ round, ours: oursResult, plain: plainResult, slowest, ceiling, ceilings, mutations, sqlPerRequest });
+    log(
+      `round ${round}: ours ${oursResult.requestsPerSecond.toFixed(0)} req/s (p99 ${oursResult.p99} ms), plain ${plainResult.requestsPerSecond.toFixed(0)}, ` +
+        `ceiling (${slowest}) ${ceiling.requestsPerSecond.toFixed(0)}, mutations ${mutations.requestsPerSecond.toFixed(0)}`,
+    );
+  }
+  const peak = (await memoryOf(ours.process.pid!)).peak;
+
+  const largest = await load(oursUrl, [[{ body: JSON.stringify({ query: PAGE }), headers: auth(tokens[0]!) }]], connections, Math.max(2, Math.round(seconds / 3)));
+  const smallTokens = tokens.filter((_, i) => i % tenants.length !== 0);
+  const smallest = await load(oursUrl, smallTokens.map((token) => [{ body: JSON.stringify({ query: PAGE }), headers: auth(token) }]), connections, Math.max(2, Math.round(seconds / 3)));
+
+  const summary = { volume, connections, seconds, rounds: results, sql5, sql100, memory, peak, largest, smallest, quick, elapsed: (Date.now() - started) / 1000 };
+  const report = writeReport(summary);
+  console.log(report.text);
+  if (!quick) {
+    await writeFile(`${ROOT}BENCHMARKS.md`, report.markdown);
+    log('wrote BENCHMARKS.md');
+  }
+  const errors = results.reduce((sum, round) => sum + round.ours.errors + round.mutations.errors, 0);
+  if (errors > 0 || sql5 !== sql100) {
+    console.error(`[bench] FAILED: ${errors} error(s); SQL per dashboard ${sql5} (page of 5) vs ${sql100} (page of 100)`);
+    return 1;
+  }
+  return 0;
+}
+
+async function embedded() {
+  log('starting embedded PostgreSQL');
+  const server = await startEmbeddedPostgres({ persistent: false });
+  cleanups.push(server.stop);
+  return server.url;
+}
+
+async function post(url: string, body: string, token: string) {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+  return response.text();
+}
+
+async function waitForGraphQL(url: string, token: string) {
+  for (let attempt = 0; attempt < 150; attempt++) {
+    try {
+      if ((await post(url, '{"query":"{ __typename }"}', token)).includes('"data"')) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${url} did not answer`);
+}
+
+/**
+ * Runs the dashboard once per virtual user through a throwaway plain gateway whose subgraph
+ * URLs are recording hops, and returns, per subgraph, each user's sequence of fetches.
+ */
+async function captureShares(
+  port: number,
+  subgraphUrl: (name: Subgraph) => string,
+  tokens: string[],
+  body: string,
+  common: Record<string, string>,
+  supergraph: Record<string, string>,
+): Promise<Record<Subgraph, LoadRequest[][]>> {
+  const hops = Object.fromEntries(await Promise.all(SUBGRAPHS.map(async (name) => [name, await recordingHop(subgraphUrl(name).replace('/graphql', ''))]))) as Record<
+    Subgraph,
+    Awaited<ReturnType<typeof recordingHop>>
+  >;
+  const capture = runService('capture', `${ROOT}packages/bench`, 'src/plain-gateway.ts', {
+    ...common,
+    ...supergraph,
+    PORT: String(port),
+    SUBGRAPH_URLS: JSON.stringify(Object.fromEntries(SUBGRAPHS.map((name) => [name, `${hops[name].url}/graphql`]))),
+  });
+  const url = `http://127.0.0.1:${port}/graphql`;
+  await waitForGraphQL(url, tokens[0]!);
+  const shares = Object.fromEntries(SUBGRAPHS.map((name) => [name, [] as LoadRequest[][]])) as Record<Subgraph, LoadRequest[][]>;
+  for (const token of tokens) {
+    for (const hop of Object.values(hops)) hop.seen.length = 0;
+    await post(url, body, token);
+    for (const name of SUBGRAPHS) {
+      shares[name].push(hops[name].seen.map((seen) => ({ body: seen.body, headers: { authorization: String(seen.headers.authorization) } })));
+    }
+  }
+  await stopChild(capture);
+  await Promise.all(Object.values(hops).map((hop) => hop.close()));
+  return shares;
+}
+
+/** Per virtual user: place an order for one of its tenant's products, then create a task. */
+async function mutationSequences(url: string, tokens: string[]): Promise<LoadRequest[][]> {
+  const sequences: LoadRequest[][] = [];
+  for (const token of tokens) {
+    const ids = JSON.parse(await post(url, JSON.stringify({ query: '{ tenant { products(first: 1) { nodes { id } } projects(first: 1) { nodes { id } } } }' }), token)).data.tenant;
+    const headers = { authorization: `Bearer ${token}` };
+    sequences.push([
+      {
+        headers,
+        body: JSON.stringify({
+          query: 'mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id number totalCents } }',
+          variables: { i: { lines: [{ productId: ids.products.nodes[0].id, quantity: 1 }] } },
+        }),
+      },
+      {
+        headers,
+        body: JSON.stringify({
+          query: 'mutation($i: CreateTaskInput!) { createTask(input: $i) { id status } }',
+          variables: { i: { projectId: ids.projects.nodes[0].id, title: 'Benchmark task' } },
+        }),
+      },
+    ]);
+  }
+  return sequences;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (error) {
+  console.error(`[bench] failed: ${error instanceof Error ? error.stack : String(error)}`);
+} finally {
+  for (const child of children.reverse()) await stopChild(child);
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+}
+process.exit(code);

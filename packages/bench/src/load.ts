@@ -1,0 +1,84 @@
+import { readFile } from 'node:fs/promises';
+import { type IncomingHttpHeaders, createServer, request } from 'node:http';
+import autocannon from 'autocannon';
+
+export type LoadRequest = { body: string; headers: Record<string, string> };
+
+export type LoadResult = {
+  requestsPerSecond: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  /** Transport errors, non-2xx answers, timeouts and answers carrying GraphQL errors. */
+  errors: number;
+  requests: number;
+};
+
+/**
+ * Runs autocannon against `url` for `seconds`; connection `i` sends `sequences[i % n]` in a
+ * loop (a distinct virtual user per connection). A 200 answer with `"errors"` counts as an error.
+ */
+export async function load(url: string, sequences: LoadRequest[][], connections: number, seconds: number): Promise<LoadResult> {
+  let next = 0;
+  const result = await autocannon({
+    url,
+    connections,
+    duration: seconds,
+    method: 'POST',
+    setupClient(client) {
+      const sequence = sequences[next++ % sequences.length]!;
+      client.setRequests(sequence.map((item) => ({ method: 'POST', body: item.body, headers: { 'content-type': 'application/json', ...item.headers } })));
+    },
+    verifyBody: (body) => !String(body).includes('"errors"'),
+  });
+  return {
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p90: result.latency.p90,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx + result.timeouts + result.mismatches,
+    requests: result.requests.total,
+  };
+}
+
+/** Resident and peak memory of a process, in MiB, from /proc. */
+export async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
+}
+
+/**
+ * The sum of `db_queries_total` over a service's `/metrics`, counting only statements sent for
+ * GraphQL requests (the registry's periodic refresh is labelled `tenant="none"`).
+ */
+export async function sqlCount(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('db_queries_total{') && !line.includes('tenant="none"')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+/** An HTTP hop that forwards to `target` and remembers each request (the subgraph fetches of a plan). */
+export async function recordingHop(target: string) {
+  const seen: { headers: IncomingHttpHeaders; body: string }[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      seen.push({ headers: req.headers, body });
+      const upstream = request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
