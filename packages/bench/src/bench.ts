@@ -10,7 +10,7 @@ import { migrationsFolder as orderMigrations } from '@tenantgraph/order/migratio
 import { migrationsFolder as productMigrations } from '@tenantgraph/product/migrations';
 import { migrationsFolder as projectMigrations } from '@tenantgraph/project/migrations';
 import { migrationsFolder as tenantMigrations } from '@tenantgraph/tenant/migrations';
-import { type LoadRequest, type LoadResult, load, memoryOf, recordingHop, sqlCount } from './load.ts';
+import { type LoadRequest, type LoadResult, cpuSecondsOf, load, memoryOf, postgresCpuSeconds, recordingHop, sqlCount } from './load.ts';
 import { type Round, writeReport } from './report.ts';
 import { type Volume, seedVolume, tenantIds } from './seed.ts';
 
@@ -79,6 +79,10 @@ async function main() {
     NODE_ENV: 'production',
     APOLLO_TELEMETRY_DISABLED: 'true',
   };
+  // --profile: V8 CPU profiles of the gateway and every subgraph, written to .data/profile/ when they stop.
+  const profile = (name: string) =>
+    process.argv.includes('--profile') ? ['--cpu-prof', `--cpu-prof-dir=${ROOT}.data/profile/${name}`] : [];
+  const processes: Record<string, Child> = {};
   for (const name of SUBGRAPHS) {
     const child = runService(name, `${ROOT}services/${name}`, 'src/index.ts', {
       ...common,
@@ -86,14 +90,15 @@ async function main() {
       PORT: String(ports[name]),
       PRODUCT_SUBGRAPH_URL: `http://127.0.0.1:${ports.product}/graphql`,
       DB_POOL_SIZE: '10',
-    });
+    }, profile(name));
     children.push(child);
+    processes[name] = child;
     await waitUntilHealthy(`http://127.0.0.1:${ports[name]}/health`, child);
   }
   const subgraphUrl = (name: Subgraph) => `http://127.0.0.1:${ports[name]}/graphql`;
   const overrides = Object.fromEntries(SUBGRAPHS.map((name) => [`SUBGRAPH_${name.toUpperCase()}_URL`, subgraphUrl(name)]));
   const [oursPort, plainPort, capturePort] = [await freePort(), await freePort(), await freePort()];
-  const ours = runService('ours', `${ROOT}services/gateway`, 'src/index.ts', { ...common, ...overrides, PORT: String(oursPort) });
+  const ours = runService('ours', `${ROOT}services/gateway`, 'src/index.ts', { ...common, ...overrides, PORT: String(oursPort) }, profile('gateway'));
   children.push(ours);
   await waitUntilHealthy(`http://127.0.0.1:${oursPort}/health`, ours);
   const supergraph = { SUPERGRAPH_PATH: `${ROOT}supergraph/supergraph.graphql` };
@@ -134,10 +139,22 @@ async function main() {
   const dashboardLoad = tokens.map((token) => [{ body: dashboard(20), headers: auth(token) }]);
   const results: Round[] = [];
   const memory: number[] = [(await memoryOf(ours.process.pid!)).rss];
+  processes.gateway = ours;
+  const cpu = async (): Promise<Record<string, number>> => ({
+    ...Object.fromEntries(await Promise.all(Object.entries(processes).map(async ([name, child]) => [name, await cpuSecondsOf(child.process.pid!)]))),
+    postgres: await postgresCpuSeconds(),
+  });
+  let cpuPerRequest: Record<string, number> = {};
   for (let round = 1; round <= rounds; round++) {
     const sqlBefore = await sqlTotal();
+    const cpuBefore = await cpu();
     const oursResult = await load(oursUrl, dashboardLoad, connections, seconds);
+    const cpuAfter = await cpu();
     const sqlPerRequest = ((await sqlTotal()) - sqlBefore) / Math.max(1, oursResult.requests);
+    // Where the time goes: CPU milliseconds per dashboard request, per process.
+    cpuPerRequest = Object.fromEntries(
+      Object.entries(cpuAfter).map(([name, seconds]) => [name, ((seconds - cpuBefore[name]!) * 1000) / Math.max(1, oursResult.requests)]),
+    );
     memory.push((await memoryOf(ours.process.pid!)).rss);
     const plainResult = await load(plainUrl, dashboardLoad, connections, seconds);
     const ceilings: Record<string, LoadResult> = {};
@@ -162,7 +179,7 @@ async function main() {
   const smallTokens = tokens.filter((_, i) => i % tenants.length !== 0);
   const smallest = await load(oursUrl, smallTokens.map((token) => [{ body: JSON.stringify({ query: PAGE }), headers: auth(token) }]), connections, Math.max(2, Math.round(seconds / 3)));
 
-  const summary = { volume, connections, seconds, rounds: results, sql5, sql100, memory, peak, largest, smallest, quick, elapsed: (Date.now() - started) / 1000 };
+  const summary = { volume, connections, seconds, rounds: results, sql5, sql100, memory, peak, largest, smallest, quick, cpuPerRequest, elapsed: (Date.now() - started) / 1000 };
   const report = writeReport(summary);
   console.log(report.text);
   if (!quick) {

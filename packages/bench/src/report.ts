@@ -26,6 +26,8 @@ export type Summary = {
   largest: LoadResult;
   smallest: LoadResult;
   quick: boolean;
+  /** CPU milliseconds per dashboard request, per process, in the last round of ours. */
+  cpuPerRequest: Record<string, number>;
   elapsed: number;
 };
 
@@ -89,7 +91,16 @@ export function writeReport(summary: Summary) {
           .join(', ')} | ${fixed(round.sqlPerRequest, 1)} | ${fixed(round.mutations.requestsPerSecond)} |`,
     ),
   ];
+  const cpuTotal = Object.values(summary.cpuPerRequest).reduce((a, b) => a + b, 0);
+  const cpuTable = [
+    '| process | CPU ms per dashboard request | share |',
+    '| --- | ---: | ---: |',
+    ...Object.entries(summary.cpuPerRequest)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, ms]) => `| ${name} | ${fixed(ms, 2)} | ${fixed((ms / cpuTotal) * 100)} % |`),
+    `| all | ${fixed(cpuTotal, 2)} | 100 % |`,
+  ];
   const setup = `${summary.volume.tenants} tenants (largest: ${summary.volume.products} products, ${summary.volume.orders} orders; others ${summary.volume.smallProducts}/${summary.volume.smallOrders}), ${summary.connections} connections, one distinct token per connection, ${summary.seconds} s per run, ${rounds.length} alternating round(s); ${summary.elapsed.toFixed(0)} s in all.`;
-  const text = ['', `Benchmark: ${setup}`, '', ...table, '', ...goals, '', ...perRound, ''].join('\n');
+  const text = ['', `Benchmark: ${setup}`, '', ...table, '', ...goals, '', ...perRound, '', 'Where the time goes (our gateway\'s rounds):', '', ...cpuTable, ''].join('\n');
   return { text, markdown: text };
 }

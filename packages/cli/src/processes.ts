@@ -6,8 +6,8 @@ export type Child = { name: string; process: ChildProcess; exited: Promise<numbe
 /**
  * Runs a TypeScript entry point in its own Node.js process, its log lines prefixed with its name.
  */
-export function runService(name: string, cwd: string, entry: string, env: Record<string, string>): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+export function runService(name: string, cwd: string, entry: string, env: Record<string, string>, nodeArgs: string[] = []): Child {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
     cwd,
     env: { ...process.env, ...env, STOP_WITH_PARENT: '1' },
     stdio: ['pipe', 'pipe', 'pipe'],
