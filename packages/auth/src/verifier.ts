@@ -1,11 +1,15 @@
 import { type Viewer, isTenantId, unauthenticated } from '@tenantgraph/core';
-import { type JWTVerifyGetKey, type JWK, createLocalJWKSet, createRemoteJWKSet, jwtVerify } from 'jose';
+import { type JSONWebKeySet, type JWK, type JWTVerifyGetKey, createLocalJWKSet, errors, jwtVerify } from 'jose';
 
 /** Asymmetric algorithms only: never `none`, never HMAC (a public key must not become a secret). */
 export const ALLOWED_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const;
 
 /** Tokens longer than this are refused before any parsing. */
 const MAX_TOKEN_LENGTH = 8_192;
+/** A JWKS document larger than this is refused (an identity provider publishes a few keys). */
+const MAX_JWKS_BYTES = 262_144;
+/** Header parameters that name a key elsewhere: a token carrying one is refused outright. */
+const KEY_POINTER_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'] as const;
 
 export type VerifierOptions = {
   issuer: string;
@@ -16,6 +20,10 @@ export type VerifierOptions = {
   jwks?: { keys: JWK[] };
   /** Seconds of clock skew accepted on `exp`, `nbf` and `iat`. */
   clockToleranceSeconds?: number;
+  /** The JWKS is fetched again (for an unknown `kid`) at most once per this many ms. Default 30 s. */
+  jwksCooldownMs?: number;
+  /** A JWKS fetch slower than this fails. Default 3 s. */
+  jwksTimeoutMs?: number;
 };
 
 export type TokenVerifier = {
@@ -25,13 +33,15 @@ export type TokenVerifier = {
 
 /**
  * One verification for the gateway and every subgraph: explicit algorithms, issuer, audience,
- * required `exp` and `tenant`, and a tenant id of the expected shape. Any failure, whatever
- * jose throws, becomes UNAUTHENTICATED.
+ * required `exp` and `tenant`, no `iat` in the future, and a tenant id of the expected shape.
+ * Any failure, whatever jose throws (including its TypeError for an HMAC token "signed" with a
+ * public key), becomes UNAUTHENTICATED.
  *
- * Remote keys are cached without expiry and refetched only for an unknown `kid` (at most once
- * per 30 s), so an outage of the identity provider leaves the known keys working.
- * Header parameters that point elsewhere (`jku`, `x5u`, an embedded `jwk`) are never followed:
- * only the configured key set is consulted.
+ * Remote keys are cached without expiry and fetched again only for an unknown `kid`, at most
+ * once per cooldown whether the fetch succeeds or not, so neither a burst of forged `kid`s nor
+ * an outage of the identity provider turns into a flood of fetches, and known keys keep working
+ * through the outage. Header parameters that point elsewhere (`jku`, `x5u`, `x5c`, an embedded
+ * `jwk`) are never followed: a token carrying one is refused.
  *
  * @example
  * const verifier = createTokenVerifier({ issuer, audience, jwksUrl: process.env.AUTH_JWKS_URL })
@@ -39,13 +49,19 @@ export type TokenVerifier = {
  */
 export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
   const keys = keySet(options);
+  const getKey: JWTVerifyGetKey = (header, token) => {
+    for (const name of KEY_POINTER_HEADERS) {
+      if (name in header) throw new errors.JOSENotSupported(`the "${name}" header parameter is not accepted`);
+    }
+    return keys(header, token);
+  };
   const clockTolerance = options.clockToleranceSeconds ?? 5;
   return {
     async verify(authorization) {
       const token = bearerToken(authorization);
       let payload: Record<string, unknown>;
       try {
-        ({ payload } = await jwtVerify(token, keys, {
+        ({ payload } = await jwtVerify(token, getKey, {
           algorithms: [...ALLOWED_ALGORITHMS],
           issuer: options.issuer,
           audience: options.audience,
@@ -62,7 +78,7 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
       if (!isTenantId(tenantId)) throw unauthenticated('The bearer token names no valid tenant.');
       const scope = typeof payload.scope === 'string' ? payload.scope : '';
       return {
-        subject: typeof payload.sub === 'string' ? payload.sub : 'anonymous',
+        subject: typeof payload.sub === 'string' ? payload.sub.slice(0, 256) : 'anonymous',
         tenantId,
         scopes: scope.split(' ').filter(Boolean),
         token,
@@ -74,16 +90,69 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
 function keySet(options: VerifierOptions): JWTVerifyGetKey {
   if (options.jwks) return createLocalJWKSet(options.jwks);
   if (!options.jwksUrl) throw new Error('createTokenVerifier needs jwksUrl or jwks');
-  return createRemoteJWKSet(new URL(options.jwksUrl), {
-    cacheMaxAge: Number.POSITIVE_INFINITY,
-    cooldownDuration: 30_000,
-    timeoutDuration: 3_000,
+  return remoteKeySet(new URL(options.jwksUrl), options.jwksCooldownMs ?? 30_000, options.jwksTimeoutMs ?? 3_000);
+}
+
+/**
+ * Like jose's `createRemoteJWKSet`, except that a failed fetch also starts the cooldown: jose
+ * retries a failing JWKS on every unknown `kid`, which an attacker can turn into one fetch per
+ * forged token while the identity provider is down.
+ */
+function remoteKeySet(url: URL, cooldownMs: number, timeoutMs: number): JWTVerifyGetKey {
+  let local: ReturnType<typeof createLocalJWKSet> | undefined;
+  let lastAttempt = Number.NEGATIVE_INFINITY;
+  let pending: Promise<void> | undefined;
+  const refresh = () => {
+    pending ??= (async () => {
+      lastAttempt = Date.now();
+      try {
+        local = createLocalJWKSet(await fetchJwks(url, timeoutMs));
+      } finally {
+        pending = undefined;
+      }
+    })();
+    return pending;
+  };
+  // Until a first fetch succeeds, retry sooner: a blip at start must not lock everyone out.
+  const mayRefresh = () => Date.now() - lastAttempt >= (local ? cooldownMs : Math.min(cooldownMs, 1_000));
+  return async (header, token) => {
+    if (pending) await pending.catch(() => {});
+    if (!local) {
+      if (!mayRefresh()) throw new errors.JWKSNoMatchingKey();
+      await refresh();
+    }
+    const used = local as NonNullable<typeof local>;
+    try {
+      return await used(header, token);
+    } catch (error) {
+      if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
+      // A fetch started meanwhile (by a concurrent request) counts as ours.
+      if (pending) await pending.catch(() => {});
+      else if (mayRefresh()) await refresh();
+      if (!local || local === used) throw error;
+      return local(header, token);
+    }
+  };
+}
+
+async function fetchJwks(url: URL, timeoutMs: number): Promise<JSONWebKeySet> {
+  const response = await fetch(url, {
+    headers: { accept: 'application/json, application/jwk-set+json' },
+    redirect: 'error',
+    signal: AbortSignal.timeout(timeoutMs),
   });
+  if (response.status !== 200) throw new errors.JWKSInvalid(`JWKS answered ${response.status}`);
+  const text = await response.text();
+  if (text.length > MAX_JWKS_BYTES) throw new errors.JWKSInvalid('JWKS too large');
+  const json = JSON.parse(text) as JSONWebKeySet;
+  if (!json || !Array.isArray(json.keys)) throw new errors.JWKSInvalid('not a JWKS');
+  return json;
 }
 
 function bearerToken(authorization: string | undefined | null): string {
   if (!authorization) throw unauthenticated();
+  if (authorization.length > MAX_TOKEN_LENGTH + 7) throw unauthenticated('Expected "Authorization: Bearer <token>".');
   const match = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(authorization);
-  if (!match?.[1] || match[1].length > MAX_TOKEN_LENGTH) throw unauthenticated('Expected "Authorization: Bearer <token>".');
+  if (!match?.[1]) throw unauthenticated('Expected "Authorization: Bearer <token>".');
   return match[1];
 }

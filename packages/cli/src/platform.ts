@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
-import { startEmbeddedPostgres, urlFor } from '@tenantgraph/database';
+import { dedicatedDatabaseName, startEmbeddedPostgres, urlFor } from '@tenantgraph/database';
 import { migrationsFolder as orderMigrations } from '@tenantgraph/order/migrations';
 import { migrationsFolder as productMigrations } from '@tenantgraph/product/migrations';
 import { migrationsFolder as projectMigrations } from '@tenantgraph/project/migrations';
@@ -33,19 +33,27 @@ export type Platform = {
   /** A superuser URL of the PostgreSQL server holding every database. */
   adminUrl: string;
   secrets: Secrets;
+  /** Put before every database and role name (tests keep theirs apart with it); empty in production. */
+  prefix?: string;
 };
 
-export const sharedDatabase = (service: string) => `${service}_db`;
-export const roleOf = (service: string) => ({ name: `${service}_svc` });
+export const sharedDatabase = (service: string, prefix = '') => `${prefix}${service}_db`;
+export const roleOf = (service: string, prefix = '') => ({ name: `${prefix}${service}_svc` });
 
 /** The login role and password of a service. */
 export function serviceRole(platform: Platform, service: string) {
-  return { name: roleOf(service).name, password: platform.secrets.passwords[service] ?? '' };
+  return { name: roleOf(service, platform.prefix).name, password: platform.secrets.passwords[service] ?? '' };
 }
 
 /** A service's URL for one of its databases (its shared one by default), as its own login role. */
-export function serviceDatabaseUrl(platform: Platform, service: string, database = sharedDatabase(service)) {
+export function serviceDatabaseUrl(platform: Platform, service: string, database = sharedDatabase(service, platform.prefix)) {
   return urlFor(platform.adminUrl, database, serviceRole(platform, service));
+}
+
+/** The database holding a tenant's rows of a service: its shared one, or `<shared>__<tenant>`. */
+export function tenantDatabase(platform: Platform, service: string, tenantId: string, placement: 'shared' | 'dedicated') {
+  const shared = sharedDatabase(service, platform.prefix);
+  return placement === 'dedicated' ? dedicatedDatabaseName(shared, tenantId) : shared;
 }
 
 /** Passwords of the service roles and the registry token: made once, kept in `.data/secrets.json`. */

@@ -63,3 +63,11 @@ export function errorCode(error: unknown): string | undefined {
   const code = (error as { extensions?: { code?: unknown } } | null)?.extensions?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+/**
+ * A tenant's database is unreachable, or briefly refuses writes while the tenant moves; the
+ * client may retry. It keeps HTTP 200 so that, inside one field, the rest of the response is
+ * still delivered (and a gateway passes the code on).
+ */
+export const serviceUnavailable = (message: string) =>
+  new GraphQLError(message, { extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 200 } } });

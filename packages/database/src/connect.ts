@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type PostgresPool } from 'kysely';
 import pg from 'pg';
 
 // int8 (counts, sums) as JS numbers: every such value here is far below 2^53.
@@ -20,6 +20,11 @@ export type ConnectOptions = {
  * prepared statements and session state are never shared between databases.
  */
 export function connect<DB>(url: string, options: ConnectOptions = {}): Kysely<DB> {
+  return kyselyOver<DB>(createPool(url, options), options);
+}
+
+/** A `pg` pool with the settings of `connect`. */
+export function createPool(url: string, options: ConnectOptions = {}): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 10,
@@ -30,6 +35,11 @@ export function connect<DB>(url: string, options: ConnectOptions = {}): Kysely<D
   });
   // An idle connection dropped by the server must not crash the process; the pool replaces it.
   pool.on('error', () => {});
+  return pool;
+}
+
+/** A Kysely instance over any pool with `connect()` and `end()` (the router's bounded pools). */
+export function kyselyOver<DB>(pool: PostgresPool, options: Pick<ConnectOptions, 'onQuery'> = {}): Kysely<DB> {
   const onQuery = options.onQuery;
   return new Kysely<DB>({
     dialect: new PostgresDialect({ pool }),

@@ -1,6 +1,6 @@
 import { createTokenVerifier } from '@tenantgraph/auth';
-import { createLogger, createRegistryClient } from '@tenantgraph/core';
-import { connect, createDatabaseRouter, migrationState } from '@tenantgraph/database';
+import { type Logger, createLogger, createRegistryClient } from '@tenantgraph/core';
+import { connect, createDatabaseRouter, migrateToLatest, migrationState } from '@tenantgraph/database';
 import type { z } from 'zod';
 import type { subgraphEnvironment } from './environment.ts';
 import { createMetrics } from './metrics.ts';
@@ -8,6 +8,7 @@ import { createMetrics } from './metrics.ts';
 /**
  * What a data subgraph's `index.ts` wires from its environment: logger, metrics, token
  * verifier, the registry client, the per-tenant database router and a readiness check.
+ * With `MIGRATE_ON_START=true` it also starts migrating the shared database (see `migrateOnStart`).
  */
 export function dataSubgraphDeps<DB>(service: string, env: z.infer<typeof subgraphEnvironment>, migrationsFolder: string) {
   const logger = createLogger({ service });
@@ -22,14 +23,52 @@ export function dataSubgraphDeps<DB>(service: string, env: z.infer<typeof subgra
     onQuery: metrics.countQuery,
   });
   const probe = connect(env.DATABASE_URL, { max: 1 });
+  // Not awaited: the server listens at once and `/ready` answers 503 until the migrations are in.
+  void migrateOnStart(env, migrationsFolder, logger);
   return {
     logger,
     metrics,
-    databases,
+    // Closing the router (the server's `onStop`) closes the readiness probe's pool too.
+    databases: { ...databases, destroy: () => Promise.all([databases.destroy(), probe.destroy()]).then(() => {}) },
     verifier: createTokenVerifier({ issuer: env.AUTH_ISSUER, audience: env.AUTH_AUDIENCE, jwksUrl: env.AUTH_JWKS_URL }),
     async ready() {
       const state = await migrationState(probe, migrationsFolder);
       if (state.pending.length > 0) throw new Error(`pending migrations: ${state.pending.join(', ')}`);
     },
   };
+}
+
+/**
+ * With `MIGRATE_ON_START=true`, brings the service's shared database to the latest migration
+ * in `migrationsFolder`, as `MIGRATION_DATABASE_URL` or else `DATABASE_URL`; does nothing otherwise.
+ * A database that is not up yet is retried (every `retryMs`, `attempts` times); it never throws:
+ * a failure is logged and readiness stays 503. Dedicated tenant databases are migrated when the
+ * tenant is provisioned (`pnpm tenant`), not here.
+ * @example void migrateOnStart(environment, migrationsFolder, logger)
+ */
+export async function migrateOnStart(
+  env: Pick<z.infer<typeof subgraphEnvironment>, 'MIGRATE_ON_START' | 'MIGRATION_DATABASE_URL' | 'DATABASE_URL'>,
+  migrationsFolder: string,
+  logger: Logger,
+  { attempts = 30, retryMs = 2_000 } = {},
+): Promise<boolean> {
+  if (!env.MIGRATE_ON_START) return false;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const db = connect(env.MIGRATION_DATABASE_URL ?? env.DATABASE_URL, { max: 1, statementTimeoutMs: 60_000 });
+    try {
+      const results = await migrateToLatest(db, migrationsFolder);
+      logger.info('migrated at start', { applied: results.map((result) => result.migrationName) });
+      return true;
+    } catch (error) {
+      const last = attempt === attempts;
+      logger[last ? 'error' : 'warn'](last ? 'migration at start failed; giving up' : 'migration at start failed; retrying', {
+        attempt,
+        error,
+      });
+      if (!last) await new Promise((resolve) => setTimeout(resolve, retryMs).unref());
+    } finally {
+      await db.destroy();
+    }
+  }
+  return false;
 }

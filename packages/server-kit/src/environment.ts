@@ -17,6 +17,10 @@ export const subgraphEnvironment = z.object({
   DB_POOL_SIZE: z.coerce.number().int().positive().default(5),
   DB_MAX_CONNECTIONS: z.coerce.number().int().positive().default(40),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  /** Containers: migrate the shared database at start (`pnpm start` migrates on its own). */
+  MIGRATE_ON_START: z.stringbool().default(false),
+  /** Who runs those migrations, when not the service's own `DATABASE_URL` role (e.g. a schema owner). */
+  MIGRATION_DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
 });
 
 /**

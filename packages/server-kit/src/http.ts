@@ -99,6 +99,8 @@ function sendError(res: ServerResponse, error: unknown, logger: Logger, requestI
   const code = errorCode(error);
   if (code && code in ERROR_STATUS && code !== 'INTERNAL_SERVER_ERROR') {
     const status = ERROR_STATUS[code as ErrorCode];
+    const retryAfter = (error as GraphQLError).extensions?.retryAfterSeconds;
+    if (typeof retryAfter === 'number') res.setHeader('retry-after', String(retryAfter));
     return sendJson(res, status === 200 ? 400 : status, {
       errors: [{ message: (error as GraphQLError).message, extensions: { code } }],
     });
@@ -156,8 +158,13 @@ export function closeGracefully(server: Server, graceMs = 10_000): Promise<void>
   return new Promise((resolve) => {
     const timer = setTimeout(() => server.closeAllConnections(), graceMs);
     timer.unref();
+    // Keep-alive connections that finish their request after `close` would otherwise linger
+    // until their keep-alive timeout: close each as soon as it is idle.
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    sweep.unref();
     server.close(() => {
       clearTimeout(timer);
+      clearInterval(sweep);
       resolve();
     });
     server.closeIdleConnections();

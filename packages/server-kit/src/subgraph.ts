@@ -5,7 +5,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
 import type { TokenVerifier } from '@tenantgraph/auth';
 import { type Logger, type Viewer, requireSameTenant } from '@tenantgraph/core';
-import { type DocumentNode, GraphQLScalarType, Kind } from 'graphql';
+import { type DocumentNode, GraphQLError, GraphQLScalarType, Kind, type ValidationRule } from 'graphql';
 import { logUnexpectedErrors, maskError } from './errors.ts';
 import { type Route, closeGracefully, createGraphQLHttpServer, listen, sendJson } from './http.ts';
 import type { Metrics } from './metrics.ts';
@@ -55,6 +55,12 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
     formatError: maskError,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    // Composition reads the SDL files and the gateway runs on a static supergraph: nobody needs
+    // a subgraph to describe itself, so neither introspection nor `_service` is served.
+    introspection: false,
+    validationRules: [noServiceSdl],
+    hideSchemaDetailsFromClientErrors: true,
+    allowBatchedHttpRequests: false,
     // Inline traces would hand resolver timings to any caller who asks for them.
     plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), metrics.plugin, logUnexpectedErrors(logger)],
   });
@@ -102,6 +108,18 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
     },
   };
 }
+
+/**
+ * Refuses `_service` (the subgraph's SDL, with every type and directive): composition is from
+ * the committed schema files only, so no caller, the gateway included, ever needs it.
+ */
+export const noServiceSdl: ValidationRule = (context) => ({
+  Field(node) {
+    if (node.name.value === '_service') {
+      context.reportError(new GraphQLError('Cannot query field "_service": composition is from schema files.', { nodes: [node] }));
+    }
+  },
+});
 
 /**
  * `Tenant` as every subgraph resolves it by key: only the caller's own tenant, any other is

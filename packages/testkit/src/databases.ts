@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { connect, dedicatedDatabaseName, dropDatabase, ensureDatabase, migrateToLatest, urlFor } from '@tenantgraph/database';
+import { dedicatedDatabaseName, dropDatabase, ensureDatabase, migrateAsOwner, urlFor } from '@tenantgraph/database';
 import pg from 'pg';
 import { inject } from 'vitest';
 
@@ -19,15 +19,20 @@ export type ServiceDatabases = {
   adminUrl: string;
   /** The service's login role. */
   role: string;
+  /** The role owning the databases and their tables (migrations run as it). */
+  owner: string;
   /** The same database as `url`, as the superuser: row-level security does not apply. */
   asAdmin(url: string): string;
+  /** Creates and migrates one more tenant's dedicated database (a tenant onboarded while tests run). */
+  addDedicated(tenantId: string): Promise<string>;
   drop(): Promise<void>;
 };
 
 /**
- * Fresh databases for one test file, as `pnpm start` makes them: a login role that is neither
- * superuser nor BYPASSRLS owns a shared database and one database per dedicated tenant, each
- * migrated with the service's real migrations.
+ * Fresh databases for one test file: a shared database and one per dedicated tenant, owned by
+ * a NOLOGIN owner role that runs the service's real migrations, and a login role (the one the
+ * service connects as) that is neither owner, superuser nor BYPASSRLS and may only read and
+ * write rows.
  */
 export async function createServiceDatabases(options: {
   service: string;
@@ -39,20 +44,17 @@ export async function createServiceDatabases(options: {
   const role = { name: `t_${options.service}_${suffix}`, password: randomBytes(12).toString('hex') };
   const shared = `t_${options.service}_${suffix}`;
   const names = [shared, ...(options.dedicatedTenants ?? []).map((tenant) => dedicatedDatabaseName(shared, tenant))];
+  const owner = `${role.name}_owner`;
   for (const name of names) {
-    await ensureDatabase(adminUrl, name, role);
-    const db = connect(urlFor(adminUrl, name, role), { max: 1 });
-    try {
-      await migrateToLatest(db, options.migrationsFolder);
-    } finally {
-      await db.destroy();
-    }
+    await ensureDatabase(adminUrl, name, role, { owner });
+    await migrateAsOwner(adminUrl, name, { owner, app: role.name }, options.migrationsFolder);
   }
   return {
     sharedUrl: urlFor(adminUrl, shared, role),
     dedicatedUrl: (tenantId) => urlFor(adminUrl, dedicatedDatabaseName(shared, tenantId), role),
     adminUrl,
     role: role.name,
+    owner,
     asAdmin(url) {
       const admin = new URL(adminUrl);
       const target = new URL(url);
@@ -60,11 +62,19 @@ export async function createServiceDatabases(options: {
       target.password = admin.password;
       return target.toString();
     },
+    async addDedicated(tenantId) {
+      const name = dedicatedDatabaseName(shared, tenantId);
+      if (!names.includes(name)) names.push(name);
+      await ensureDatabase(adminUrl, name, role, { owner });
+      await migrateAsOwner(adminUrl, name, { owner, app: role.name }, options.migrationsFolder);
+      return urlFor(adminUrl, name, role);
+    },
     async drop() {
       for (const name of names) await dropDatabase(adminUrl, name);
       const client = new pg.Client({ connectionString: adminUrl });
       await client.connect();
       await client.query(`drop role if exists "${role.name}"`).catch(() => {});
+      await client.query(`drop role if exists "${owner}"`).catch(() => {});
       await client.end();
     },
   };

@@ -5,3 +5,4 @@ export { freePort } from '@tenantgraph/database';
 export * from './postgres.ts';
 export * from './registry.ts';
 export * from './fixtures.ts';
+export * from './rls-audit.ts';

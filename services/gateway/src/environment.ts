@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { loadEnvironment, port } from '@tenantgraph/server-kit';
 import { z } from 'zod';
+import { DEFAULT_QUERY_LIMITS } from './limits.ts';
+import { DEFAULT_PLAN_LIMITS, type PlanLimits } from './rate-limit.ts';
 
 const SUBGRAPHS = ['tenant', 'product', 'order', 'project'] as const;
 
@@ -16,8 +18,25 @@ export const environment = loadEnvironment(
     TENANT_REGISTRY_URL: z.url().default('http://127.0.0.1:4001/internal/tenants'),
     REGISTRY_TOKEN: z.string().min(16),
     SUPERGRAPH_PATH: z.string().default(fileURLToPath(new URL('../../../supergraph/supergraph.graphql', import.meta.url))),
+    /** When set, the supergraph is polled from this URL (with ETag) instead of read from SUPERGRAPH_PATH. */
+    SUPERGRAPH_URL: z.url().optional(),
+    /** Poll interval of the supergraph source: 10 000 for SUPERGRAPH_URL, 1 000 for the file by default. */
+    SUPERGRAPH_POLL_MS: z.coerce.number().int().positive().optional(),
     SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
     SUBGRAPH_MAX_SOCKETS: z.coerce.number().int().positive().default(64),
+    // Bounds on one operation (see limits.ts); the defaults let the contract's dashboard through.
+    QUERY_MAX_DEPTH: z.coerce.number().int().positive().default(DEFAULT_QUERY_LIMITS.maxDepth),
+    QUERY_MAX_ALIASES: z.coerce.number().int().nonnegative().default(DEFAULT_QUERY_LIMITS.maxAliases),
+    QUERY_MAX_TOKENS: z.coerce.number().int().positive().default(DEFAULT_QUERY_LIMITS.maxTokens),
+    QUERY_MAX_DIRECTIVES: z.coerce.number().int().nonnegative().default(DEFAULT_QUERY_LIMITS.maxDirectives),
+    QUERY_MAX_COST: z.coerce.number().int().positive().default(DEFAULT_QUERY_LIMITS.maxCost),
+    // Requests per second per tenant, by plan; a tenant may burst to RATE_LIMIT_BURST_FACTOR times that.
+    RATE_LIMIT_FREE_RPS: z.coerce.number().positive().default(DEFAULT_PLAN_LIMITS.FREE.perSecond),
+    RATE_LIMIT_PRO_RPS: z.coerce.number().positive().default(DEFAULT_PLAN_LIMITS.PRO.perSecond),
+    RATE_LIMIT_ENTERPRISE_RPS: z.coerce.number().positive().default(DEFAULT_PLAN_LIMITS.ENTERPRISE.perSecond),
+    RATE_LIMIT_BURST_FACTOR: z.coerce.number().min(1).default(2),
+    // Shared rate-limit buckets for several gateway replicas; in memory when unset.
+    REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
     ...Object.fromEntries(SUBGRAPHS.map((name) => [`SUBGRAPH_${name.toUpperCase()}_URL`, z.url().optional()])),
   }),
 );
@@ -29,3 +48,20 @@ export const subgraphUrls: Record<string, string> = Object.fromEntries(
     return typeof url === 'string' ? [[name, url]] : [];
   }),
 );
+
+/** Token buckets by plan, from `RATE_LIMIT_*`. */
+export const planLimits: PlanLimits = Object.fromEntries(
+  (['FREE', 'PRO', 'ENTERPRISE'] as const).map((plan) => {
+    const perSecond = environment[`RATE_LIMIT_${plan}_RPS`];
+    return [plan, { perSecond, burst: Math.max(1, Math.floor(perSecond * environment.RATE_LIMIT_BURST_FACTOR)) }];
+  }),
+) as PlanLimits;
+
+/** Query limits from `QUERY_MAX_*`. */
+export const queryLimits = {
+  maxDepth: environment.QUERY_MAX_DEPTH,
+  maxAliases: environment.QUERY_MAX_ALIASES,
+  maxTokens: environment.QUERY_MAX_TOKENS,
+  maxDirectives: environment.QUERY_MAX_DIRECTIVES,
+  maxCost: environment.QUERY_MAX_COST,
+};

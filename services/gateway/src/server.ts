@@ -2,13 +2,17 @@ import { ApolloGateway, type SupergraphSdlHook } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { TokenVerifier } from '@tenantgraph/auth';
-import { type Logger, type TenantRegistry, unknownTenant } from '@tenantgraph/core';
+import { type Logger, type TenantRegistry, appError, unknownTenant } from '@tenantgraph/core';
 import { closeGracefully, createGraphQLHttpServer, listen, logUnexpectedErrors, maskError, sendJson } from '@tenantgraph/server-kit';
 import type { GatewayContext } from './context.ts';
 import { TenantDataSource } from './datasource.ts';
 import { createSubgraphFetcher } from './fetcher.ts';
+import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryLimits } from './limits.ts';
+import { DEFAULT_PLAN_LIMITS, type PlanLimits, type RateLimiter, memoryRateLimiter } from './rate-limit.ts';
 
 export { staticSupergraph, supergraphFromFile } from './supergraph.ts';
+export { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
+export { DEFAULT_PLAN_LIMITS, type PlanLimits, type RateLimiter, memoryRateLimiter, redisRateLimiter } from './rate-limit.ts';
 
 export type GatewayServerDeps = {
   supergraph: SupergraphSdlHook;
@@ -21,6 +25,12 @@ export type GatewayServerDeps = {
   maxSocketsPerSubgraph?: number;
   /** Production hides introspection and schema hints from clients. */
   production?: boolean;
+  /** Bounds on each operation (depth, aliases, tokens, directives, cost); defaults otherwise. */
+  limits?: Partial<QueryLimits>;
+  /** Per-tenant token buckets (in memory unless given, e.g. the Redis one; closed by `stop`) ... */
+  rateLimiter?: RateLimiter;
+  /** ... and their sizes by plan. */
+  planLimits?: Partial<PlanLimits>;
 };
 
 /**
@@ -30,6 +40,9 @@ export type GatewayServerDeps = {
  */
 export function createGatewayServer(deps: GatewayServerDeps) {
   const { logger, subgraphUrls = {}, production = false } = deps;
+  const limits = queryLimits({ ...DEFAULT_QUERY_LIMITS, ...deps.limits }, { hideSuggestions: production });
+  const rateLimiter = deps.rateLimiter ?? memoryRateLimiter();
+  const planLimits = { ...DEFAULT_PLAN_LIMITS, ...deps.planLimits };
   const fetcher = createSubgraphFetcher({
     maxSockets: deps.maxSocketsPerSubgraph ?? 64,
     timeoutMs: deps.subgraphTimeoutMs ?? 5_000,
@@ -46,14 +59,21 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     csrfPrevention: true,
     introspection: !production,
     hideSchemaDetailsFromClientErrors: production,
-    plugins: [ApolloServerPluginLandingPageDisabled(), logUnexpectedErrors(logger)],
+    // One operation per request: a JSON array would multiply every limit below by its length.
+    allowBatchedHttpRequests: false,
+    validationRules: limits.validationRules,
+    parseOptions: limits.parseOptions,
+    plugins: [ApolloServerPluginLandingPageDisabled(), logUnexpectedErrors(logger), ...limits.plugins],
   });
   const http = createGraphQLHttpServer<GatewayContext>({
     apollo,
     logger,
     async authenticate(req, requestId) {
       const viewer = await deps.verifier.verify(req.headers.authorization);
-      if (!(await deps.registry.get(viewer.tenantId))) throw unknownTenant();
+      const tenant = await deps.registry.get(viewer.tenantId);
+      if (!tenant) throw unknownTenant();
+      const { allowed, retryAfterSeconds } = await rateLimiter.take(tenant.id, planLimits[tenant.plan] ?? planLimits.FREE);
+      if (!allowed) throw appError('TOO_MANY_REQUESTS', 'Too many requests for this tenant; retry later.', { retryAfterSeconds });
       return { viewer, requestId, logger: logger.child({ requestId, tenant: viewer.tenantId }) };
     },
     // Every answer is one tenant's data: no shared cache may keep it.
@@ -73,6 +93,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     async stop() {
       await closeGracefully(http);
       await apollo.stop();
+      await rateLimiter.close();
     },
   };
 }

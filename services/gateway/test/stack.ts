@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { type IncomingHttpHeaders, createServer, request } from 'node:http';
-import { createLogger, createRegistryClient } from '@tenantgraph/core';
+import type { SupergraphSdlHook } from '@apollo/gateway';
+import { type Logger, type TenantRegistry, createLogger, createRegistryClient } from '@tenantgraph/core';
 import { connect, createDatabaseRouter, withTenant } from '@tenantgraph/database';
 import { createOrderServer, createProductClient, migrationsFolder as orderMigrations } from '@tenantgraph/order';
 import { createProductServer, migrationsFolder as productMigrations } from '@tenantgraph/product';
@@ -9,7 +10,7 @@ import { createProjectServer, migrationsFolder as projectMigrations } from '@ten
 import { type Metrics, type SubgraphServer, createMetrics, listen } from '@tenantgraph/server-kit';
 import { createTenantServer, migrationsFolder as tenantMigrations } from '@tenantgraph/tenant';
 import { type ServiceDatabases, type TestAuth, createServiceDatabases, createTestAuth } from '@tenantgraph/testkit';
-import { createGatewayServer, staticSupergraph } from '../src/server.ts';
+import { type GatewayServerDeps, createGatewayServer, staticSupergraph } from '../src/server.ts';
 
 const SUPERGRAPH = new URL('../../../supergraph/supergraph.graphql', import.meta.url);
 const SUBGRAPHS = ['tenant', 'product', 'order', 'project'] as const;
@@ -32,7 +33,24 @@ export type Stack = {
   databases: Record<Subgraph, ServiceDatabases>;
   /** Headers of every request the gateway sent to the product subgraph (seen by a recording hop). */
   productRequests: IncomingHttpHeaders[];
+  /** The registry client the gateway uses (for extra gateways). */
+  registry(): TenantRegistry;
+  /**
+   * Another gateway over the same subgraphs (direct, without the recording hop), with some
+   * dependencies replaced: other limits, a slow or dead subgraph URL, a short timeout. Stopped
+   * with the stack unless stopped before.
+   */
+  startGateway(overrides?: Partial<GatewayServerDeps>): Promise<{ url: string; stop(): Promise<void> }>;
   stop(): Promise<void>;
+};
+
+export type StackOptions = {
+  /** The gateway's supergraph source (e.g. `supergraphFromFile` on a temp file); the committed supergraph, fixed, by default. */
+  supergraph?: SupergraphSdlHook;
+  /** The gateway's logger, to read its log lines; silent by default. */
+  gatewayLogger?: Logger;
+  /** Per-plan rate limits of the gateway (tests that load it on purpose raise them). */
+  planLimits?: GatewayServerDeps['planLimits'];
 };
 
 /**
@@ -40,7 +58,7 @@ export type Stack = {
  * databases (mango in dedicated ones), the tenant subgraph as the registry, and the gateway on
  * the committed supergraph.
  */
-export async function startStack(): Promise<Stack> {
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const auth = await createTestAuth();
   const logger = (service: string) => createLogger({ service }, process.env.TEST_LOG_LEVEL ?? 'silent');
   const registryToken = randomBytes(16).toString('hex');
@@ -81,10 +99,11 @@ export async function startStack(): Promise<Stack> {
   const recorder = await recordingHop(productUrl);
 
   const gateway = createGatewayServer({
-    supergraph: staticSupergraph(await readFile(SUPERGRAPH, 'utf8')),
+    supergraph: options.supergraph ?? staticSupergraph(await readFile(SUPERGRAPH, 'utf8')),
     verifier: auth.verifier,
     registry: registry(),
-    logger: logger('gateway'),
+    logger: options.gatewayLogger ?? logger('gateway'),
+    planLimits: options.planLimits,
     subgraphUrls: {
       tenant: `${tenantUrl}/graphql`,
       product: `${recorder.url}/graphql`,
@@ -93,20 +112,47 @@ export async function startStack(): Promise<Stack> {
     },
   });
   const gatewayPort = await gateway.start(0, '127.0.0.1');
+  const subgraphUrls = {
+    tenant: `${tenantUrl}/graphql`,
+    product: `${productUrl}/graphql`,
+    order: `${orderUrl}/graphql`,
+    project: `${projectUrl}/graphql`,
+  };
+  const extraGateways = new Set<{ stop(): Promise<void> }>();
+  const startGateway = async (overrides: Partial<GatewayServerDeps> = {}) => {
+    const extra = createGatewayServer({
+      supergraph: staticSupergraph(await readFile(SUPERGRAPH, 'utf8')),
+      verifier: auth.verifier,
+      registry: registry(),
+      logger: logger('gateway'),
+      ...overrides,
+      subgraphUrls: { ...subgraphUrls, ...overrides.subgraphUrls },
+    });
+    const port = await extra.start(0, '127.0.0.1');
+    let stopped: Promise<void> | undefined;
+    const handle = {
+      url: `http://127.0.0.1:${port}/graphql`,
+      stop: () => {
+        extraGateways.delete(handle);
+        stopped ??= extra.stop();
+        return stopped;
+      },
+    };
+    extraGateways.add(handle);
+    return handle;
+  };
 
   return {
     gatewayUrl: `http://127.0.0.1:${gatewayPort}/graphql`,
-    subgraphUrls: {
-      tenant: `${tenantUrl}/graphql`,
-      product: `${productUrl}/graphql`,
-      order: `${orderUrl}/graphql`,
-      project: `${projectUrl}/graphql`,
-    },
+    subgraphUrls,
     auth,
     metrics,
     databases,
     productRequests: recorder.requests,
+    registry,
+    startGateway,
     async stop() {
+      for (const extra of [...extraGateways]) await extra.stop();
       await gateway.stop();
       await recorder.close();
       for (const server of started.reverse()) await server.stop();

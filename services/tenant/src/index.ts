@@ -1,10 +1,10 @@
 import { createTokenVerifier } from '@tenantgraph/auth';
 import { createLogger } from '@tenantgraph/core';
 import { connect } from '@tenantgraph/database';
-import { createMetrics, stopOnSignals } from '@tenantgraph/server-kit';
+import { createMetrics, migrateOnStart, stopOnSignals } from '@tenantgraph/server-kit';
 import type { Database } from './database.ts';
 import { environment as env } from './environment.ts';
-import { SERVICE } from './migrations.ts';
+import { SERVICE, migrationsFolder } from './migrations.ts';
 import { createTenantServer } from './server.ts';
 
 const logger = createLogger({ service: SERVICE });
@@ -21,5 +21,7 @@ const server = createTenantServer({
   metrics,
   registryToken: env.REGISTRY_TOKEN,
 });
+// As every subgraph (see dataSubgraphDeps): not awaited, `/ready` is 503 until migrated.
+void migrateOnStart(env, migrationsFolder, logger);
 await server.start(env.PORT, env.HOST);
 stopOnSignals(server.stop, logger);
