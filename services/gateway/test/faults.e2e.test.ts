@@ -5,20 +5,10 @@ import { createDatabaseRouter } from '@tenantgraph/database';
 import { createProductServer } from '@tenantgraph/product';
 import { createMetrics, listen } from '@tenantgraph/server-kit';
 import { codes, freePort, graphql, staticRegistry } from '@tenantgraph/testkit';
-import { describe, expect, test } from 'vitest';
-import { type Stack, startStack } from './stack.ts';
+import { describe, expect, } from 'vitest';
+import { stackTest } from './stack.ts';
 
-const it = test.extend<{ stack: Stack }>({
-  stack: [
-    // biome-ignore lint/correctness/noEmptyPattern: vitest reads the fixture's dependencies from this pattern
-    async ({}, use) => {
-      const stack = await startStack();
-      await use(stack);
-      await stack.stop();
-    },
-    { scope: 'file' },
-  ],
-});
+const it = stackTest;
 
 /** An HTTP hop to `target` that waits `delayMs` before forwarding, counting what it receives. */
 async function slowHop(target: string, delayMs: number, port = 0) {

@@ -1,18 +1,8 @@
 import { codes, graphql } from '@tenantgraph/testkit';
-import { describe, expect, test } from 'vitest';
-import { type Stack, startStack } from './stack.ts';
+import { describe, expect, } from 'vitest';
+import { type Stack, stackTest } from './stack.ts';
 
-const it = test.extend<{ stack: Stack }>({
-  stack: [
-    // biome-ignore lint/correctness/noEmptyPattern: vitest reads the fixture's dependencies from this pattern
-    async ({}, use) => {
-      const stack = await startStack();
-      await use(stack);
-      await stack.stop();
-    },
-    { scope: 'file' },
-  ],
-});
+const it = stackTest;
 
 const WRITE_ALL = ['tenant:admin', 'products:write', 'orders:write', 'projects:write'];
 

@@ -1,19 +1,9 @@
 import { connect, withTenant } from '@tenantgraph/database';
 import { graphql } from '@tenantgraph/testkit';
-import { describe, expect, test } from 'vitest';
-import { type Stack, startStack } from './stack.ts';
+import { describe, expect, } from 'vitest';
+import { stackTest } from './stack.ts';
 
-const it = test.extend<{ stack: Stack }>({
-  stack: [
-    // biome-ignore lint/correctness/noEmptyPattern: vitest reads the fixture's dependencies from this pattern
-    async ({}, use) => {
-      const stack = await startStack();
-      await use(stack);
-      await stack.stop();
-    },
-    { scope: 'file' },
-  ],
-});
+const it = stackTest;
 
 /** The product rows per tenant in one database, as the superuser (row-level security off). */
 async function productTenants(url: string): Promise<Record<string, number>> {

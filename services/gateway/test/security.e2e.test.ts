@@ -4,21 +4,11 @@ import { createIssuer } from '@tenantgraph/auth';
 import { connect, withTenant } from '@tenantgraph/database';
 import { auditConnectionRole, auditRowLevelSecurity, codes, freePort, graphql, sql } from '@tenantgraph/testkit';
 import { Redis } from 'ioredis';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, } from 'vitest';
 import { memoryRateLimiter, redisRateLimiter } from '../src/server.ts';
-import { type Stack, startStack } from './stack.ts';
+import { type Stack, stackTest } from './stack.ts';
 
-const it = test.extend<{ stack: Stack }>({
-  stack: [
-    // biome-ignore lint/correctness/noEmptyPattern: vitest reads the fixture's dependencies from this pattern
-    async ({}, use) => {
-      const stack = await startStack();
-      await use(stack);
-      await stack.stop();
-    },
-    { scope: 'file' },
-  ],
-});
+const it = stackTest;
 
 const SUBGRAPHS = ['tenant', 'product', 'order', 'project'] as const;
 type Transaction = Parameters<Parameters<typeof withTenant<any, unknown>>[2]>[0];

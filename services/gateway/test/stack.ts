@@ -10,6 +10,7 @@ import { createProjectServer, migrationsFolder as projectMigrations } from '@ten
 import { type Metrics, type SubgraphServer, createMetrics, listen } from '@tenantgraph/server-kit';
 import { createTenantServer, migrationsFolder as tenantMigrations } from '@tenantgraph/tenant';
 import { type ServiceDatabases, type TestAuth, createServiceDatabases, createTestAuth } from '@tenantgraph/testkit';
+import { test } from 'vitest';
 import { type GatewayServerDeps, createGatewayServer, staticSupergraph } from '../src/server.ts';
 
 const SUPERGRAPH = new URL('../../../supergraph/supergraph.graphql', import.meta.url);
@@ -176,3 +177,20 @@ async function recordingHop(target: string) {
   const port = await listen(server, 0, '127.0.0.1');
   return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
+
+/**
+ * `it` with the whole stack as a file-scoped fixture: started by the first test that asks for
+ * it, stopped after the file.
+ * @example it('serves the tenant', async ({ stack }) => { ... })
+ */
+export const stackTest = test.extend<{ stack: Stack }>({
+  stack: [
+    // biome-ignore lint/correctness/noEmptyPattern: vitest reads the fixture's dependencies from this pattern
+    async ({}, use) => {
+      const stack = await startStack();
+      await use(stack);
+      await stack.stop();
+    },
+    { scope: 'file' },
+  ],
+});
