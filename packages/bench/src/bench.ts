@@ -98,7 +98,7 @@ async function main() {
   const subgraphUrl = (name: Subgraph) => `http://127.0.0.1:${ports[name]}/graphql`;
   const overrides = Object.fromEntries(SUBGRAPHS.map((name) => [`SUBGRAPH_${name.toUpperCase()}_URL`, subgraphUrl(name)]));
   const [oursPort, plainPort, capturePort] = [await freePort(), await freePort(), await freePort()];
-  const ours = runService('ours', `${ROOT}services/gateway`, 'src/index.ts', { ...common, ...overrides, PORT: String(oursPort) }, profile('gateway'));
+  const ours = runService('ours', `${ROOT}services/gateway`, 'src/index.ts', { ...common, ...overrides, PORT: String(oursPort), GATEWAY_WORKERS: String(arg('workers', 1)) }, profile('gateway'));
   children.push(ours);
   await waitUntilHealthy(`http://127.0.0.1:${oursPort}/health`, ours);
   const supergraph = { SUPERGRAPH_PATH: `${ROOT}supergraph/supergraph.graphql` };

@@ -65,6 +65,9 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     parseOptions: limits.parseOptions,
     plugins: [ApolloServerPluginLandingPageDisabled(), logUnexpectedErrors(logger), ...limits.plugins],
   });
+  // Ready once the supergraph is loaded, and no longer once stopping, so a load balancer stops
+  // sending before the server closes.
+  let ready = false;
   const http = createGraphQLHttpServer<GatewayContext>({
     apollo,
     logger,
@@ -80,17 +83,20 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     responseHeaders: { 'cache-control': 'private, no-store' },
     routes: {
       'GET /health': (_req, res) => sendJson(res, 200, { status: 'ok', service: 'gateway' }),
+      'GET /ready': (_req, res) => sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', service: 'gateway' }),
     },
   });
 
   return {
     async start(port: number, host?: string) {
       await apollo.start();
+      ready = true;
       const bound = await listen(http, port, host);
       logger.info('listening', { port: bound });
       return bound;
     },
     async stop() {
+      ready = false;
       await closeGracefully(http);
       await apollo.stop();
       await rateLimiter.close();

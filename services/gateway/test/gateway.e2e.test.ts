@@ -134,6 +134,14 @@ describe('the supergraph through the gateway', () => {
     expect(Object.values(stack.metrics).map((metrics) => metrics.requestCount())).toEqual(before);
   });
 
+  it('is live and ready once its supergraph is loaded', async ({ stack }) => {
+    const base = stack.gatewayUrl.replace('/graphql', '');
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+    const ready = await fetch(`${base}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready' });
+  });
+
   it('answers 403 UNKNOWN_TENANT for a valid token of an unregistered tenant', async ({ stack }) => {
     const response = await graphql(stack.gatewayUrl, { token: await stack.auth.token('kiwi'), query: '{ tenant { id } }' });
     expect(response.status).toBe(403);
