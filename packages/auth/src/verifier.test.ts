@@ -53,8 +53,16 @@ function sign(claims: JWTPayload = {}, header: Record<string, unknown> = {}, sig
 
 const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
-function verifier(options: { cooldownMs?: number } = {}): TokenVerifier {
-  return createTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, jwksUrl: idp.url, jwksCooldownMs: options.cooldownMs });
+// Without the cache of verified tokens, so that every call below exercises the full check.
+function verifier(options: { cooldownMs?: number; cacheSeconds?: number; clockToleranceSeconds?: number } = {}): TokenVerifier {
+  return createTokenVerifier({
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    jwksUrl: idp.url,
+    jwksCooldownMs: options.cooldownMs,
+    cacheSeconds: options.cacheSeconds ?? 0,
+    clockToleranceSeconds: options.clockToleranceSeconds,
+  });
 }
 
 /** The outcome of a verification: the tenant, or the error code (never a thrown non-GraphQL error). */
@@ -76,6 +84,25 @@ describe('the token verifier', () => {
     expect(await outcome(v, await sign())).toBe('tenant:avocado');
     const viewer = await v.verify(`Bearer ${await sign({ scope: 'products:write orders:write' })}`);
     expect(viewer).toMatchObject({ tenantId: 'avocado', subject: 'user@avocado', scopes: ['products:write', 'orders:write'] });
+  });
+
+  it('remembers a verified token, and only until it expires', async () => {
+    const v = verifier({ cacheSeconds: 60, clockToleranceSeconds: 0 });
+    const token = await sign({ exp: now() + 2 });
+    expect(await outcome(v, token)).toBe('tenant:avocado');
+    // The identity provider is gone: the remembered token still answers, without a fetch.
+    const hits = idp.state.hits;
+    expect(await outcome(v, token)).toBe('tenant:avocado');
+    expect(idp.state.hits).toBe(hits);
+    await new Promise((resolve) => setTimeout(resolve, 3_100));
+    expect(await outcome(v, token)).toBe(REFUSED);
+  });
+
+  it('remembers only successes: a refused token is checked again every time', async () => {
+    const v = verifier({ cacheSeconds: 60 });
+    const tampered = `${(await sign()).slice(0, -4)}AAAA`;
+    expect(await outcome(v, tampered)).toBe(REFUSED);
+    expect(await outcome(v, tampered)).toBe(REFUSED);
   });
 
   it('refuses a missing or malformed Authorization header with 401', async () => {
@@ -167,7 +194,7 @@ describe('the token verifier', () => {
 
   it('answers 401 when the JWKS is unreachable from the start, and recovers once it is back', async () => {
     idp.state.down = true;
-    const v = createTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, jwksUrl: idp.url, jwksCooldownMs: 100 });
+    const v = createTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, jwksUrl: idp.url, jwksCooldownMs: 100, cacheSeconds: 0 });
     try {
       expect(await outcome(v, await sign())).toBe(REFUSED);
     } finally {

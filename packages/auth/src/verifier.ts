@@ -24,7 +24,15 @@ export type VerifierOptions = {
   jwksCooldownMs?: number;
   /** A JWKS fetch slower than this fails. Default 3 s. */
   jwksTimeoutMs?: number;
+  /**
+   * How long a verified token is remembered (never past its `exp`), so the subgraphs of one
+   * plan and a user's next requests skip the signature check. Default 60 s; 0 turns it off.
+   */
+  cacheSeconds?: number;
 };
+
+/** Verified tokens remembered at most, oldest dropped first. */
+const MAX_REMEMBERED = 10_000;
 
 export type TokenVerifier = {
   /** The viewer behind an `Authorization` header; throws UNAUTHENTICATED (401) otherwise. */
@@ -56,9 +64,17 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
     return keys(header, token);
   };
   const clockTolerance = options.clockToleranceSeconds ?? 5;
+  const cacheMs = (options.cacheSeconds ?? 60) * 1000;
+  // Only successes are remembered, keyed by the exact token: the same bytes verify the same way.
+  const remembered = new Map<string, { viewer: Viewer; until: number }>();
   return {
     async verify(authorization) {
       const token = bearerToken(authorization);
+      const known = remembered.get(token);
+      if (known) {
+        if (known.until > Date.now()) return known.viewer;
+        remembered.delete(token);
+      }
       let payload: Record<string, unknown>;
       try {
         ({ payload } = await jwtVerify(token, getKey, {
@@ -77,12 +93,17 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
       const tenantId = payload.tenant;
       if (!isTenantId(tenantId)) throw unauthenticated('The bearer token names no valid tenant.');
       const scope = typeof payload.scope === 'string' ? payload.scope : '';
-      return {
+      const viewer: Viewer = {
         subject: typeof payload.sub === 'string' ? payload.sub.slice(0, 256) : 'anonymous',
         tenantId,
         scopes: scope.split(' ').filter(Boolean),
         token,
       };
+      if (cacheMs > 0) {
+        if (remembered.size >= MAX_REMEMBERED) remembered.delete(remembered.keys().next().value!);
+        remembered.set(token, { viewer, until: Math.min(Number(payload.exp) * 1000, Date.now() + cacheMs) });
+      }
+      return viewer;
     },
   };
 }
