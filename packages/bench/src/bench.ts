@@ -1,7 +1,8 @@
 // `pnpm bench [--quick]`: our gateway under load, side by side with plain @apollo/gateway and the
 // slowest subgraph alone, on the same seeded data, in alternating rounds. See BENCHMARKS.md.
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createIssuer, serveJwks } from '@tenantgraph/auth';
 import { type Child, runService, stopChild, waitUntilHealthy } from '@tenantgraph/cli/processes';
@@ -135,6 +136,10 @@ async function main() {
   const sql100 = await sqlPerDashboard(100);
   log(`SQL statements per dashboard: page of 5 → ${sql5}, page of 100 → ${sql100}`);
 
+  // --soak <seconds>: only our gateway on the dashboard, its memory sampled every 15 s.
+  const soakSeconds = arg('soak', 0);
+  if (soakSeconds > 0) return soak(oursUrl, ours, tokens.map((token) => [{ body: dashboard(20), headers: auth(token) }]), soakSeconds);
+
   const mutationMix = await mutationSequences(oursUrl, tokens);
   const dashboardLoad = tokens.map((token) => [{ body: dashboard(20), headers: auth(token) }]);
   const results: Round[] = [];
@@ -183,7 +188,15 @@ async function main() {
   const report = writeReport(summary);
   console.log(report.text);
   if (!quick) {
-    await writeFile(`${ROOT}BENCHMARKS.md`, report.markdown);
+    const command = `npx pnpm@10 bench ${process.argv.slice(2).join(' ')}`.trim();
+    const analysis = await readFile(`${ROOT}packages/bench/ANALYSIS.md`, 'utf8').catch(() => '');
+    const header = [
+      '# Benchmarks',
+      '',
+      `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}.`,
+      'Every process (PostgreSQL, four subgraphs, both gateways, the load generator) shares these cores.',
+    ];
+    await writeFile(`${ROOT}BENCHMARKS.md`, `${header.join('\n')}\n${report.markdown}\n${analysis}`);
     log('wrote BENCHMARKS.md');
   }
   const errors = results.reduce((sum, round) => sum + round.ours.errors + round.mutations.errors, 0);
@@ -192,6 +205,39 @@ async function main() {
     return 1;
   }
   return 0;
+}
+
+/**
+ * Memory across a long run: after a minute of warm-up (JIT, caches, buffers), the gateway's
+ * resident memory should stay within 10 % of where it settled.
+ */
+async function soak(url: string, gateway: Child, load_: LoadRequest[][], seconds: number) {
+  const samples: { at: number; rss: number }[] = [];
+  const started = Date.now();
+  const sampler = setInterval(async () => {
+    samples.push({ at: Math.round((Date.now() - started) / 1000), rss: (await memoryOf(gateway.process.pid!)).rss });
+  }, 15_000);
+  const result = await load(url, load_, connections, seconds);
+  clearInterval(sampler);
+  const settled = samples.filter((sample) => sample.at >= 60);
+  const first = settled[0]?.rss ?? 0;
+  const last = settled.at(-1)?.rss ?? 0;
+  const drift = first ? ((last - first) / first) * 100 : 0;
+  const lines = [
+    '',
+    `Soak: our gateway alone on the dashboard, ${connections} connections, ${seconds} s: ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99} ms, ${result.errors} errors.`,
+    '',
+    '| second | gateway RSS (MiB) |',
+    '| ---: | ---: |',
+    ...samples.map((sample) => `| ${sample.at} | ${sample.rss.toFixed(0)} |`),
+    '',
+    `After the first minute: ${first.toFixed(0)} → ${last.toFixed(0)} MiB (${drift.toFixed(1)} %), ${Math.abs(drift) <= 10 ? 'flat' : 'NOT flat'} (goal: within 10 %).`,
+    '',
+  ];
+  console.log(lines.join('\n'));
+  await writeFile(`${ROOT}.data/soak.md`, lines.join('\n'));
+  log('wrote .data/soak.md');
+  return result.errors === 0 ? 0 : 1;
 }
 
 async function embedded() {

@@ -82,7 +82,7 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
     }
   };
 
-  return createServer({ maxHeaderSize: 16_384 }, (req, res) => {
+  const server = createServer({ maxHeaderSize: 16_384 }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const route = routes[`${req.method} ${path}`];
     const work = route ? route(req, res) : path === '/graphql' ? handleGraphQL(req, res) : notFound(res);
@@ -92,7 +92,15 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
       else res.destroy();
     });
   });
+  // Idle keep-alive connections are closed by the client first (the gateway's agent lets go after
+  // 30 s): a server closing a socket the client is just reusing turns into "socket hang up".
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
+  return server;
 }
+
+/** How long the servers keep an idle connection open; clients must let go sooner. */
+export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 /** Answers with the error's code and HTTP status; anything unexpected is logged and masked. */
 function sendError(res: ServerResponse, error: unknown, logger: Logger, requestId: string) {

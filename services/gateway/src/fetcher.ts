@@ -16,7 +16,9 @@ export type FetcherOptions = {
  * on every fetch, and no retries (a retried mutation could run twice).
  */
 export function createSubgraphFetcher({ maxSockets, timeoutMs }: FetcherOptions): Fetcher {
-  const agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
+  // An idle socket is dropped after 30 s, well before the subgraph server's keep-alive timeout,
+  // so the agent never reuses a socket the server is closing.
+  const agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo', timeout: 30_000 });
   return (url, init = {}) =>
     new Promise<FetcherResponse>((resolve, reject) => {
       const body = typeof init.body === 'string' ? init.body : '';

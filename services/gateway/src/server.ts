@@ -47,6 +47,9 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     maxSockets: deps.maxSocketsPerSubgraph ?? 64,
     timeoutMs: deps.subgraphTimeoutMs ?? 5_000,
   });
+  // @apollo/gateway exports anonymous usage data unless this is set; it stays off unless an
+  // operator sets the variable themselves.
+  process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
   const gateway = new ApolloGateway({
     supergraphSdl: deps.supergraph,
     buildService: ({ name, url }) => new TenantDataSource({ url: subgraphUrls[name] ?? url, fetcher }),

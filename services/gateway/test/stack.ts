@@ -52,6 +52,8 @@ export type StackOptions = {
   gatewayLogger?: Logger;
   /** Per-plan rate limits of the gateway (tests that load it on purpose raise them). */
   planLimits?: GatewayServerDeps['planLimits'];
+  /** Query limits of the gateway (tests whose queries are larger than a client's should be). */
+  limits?: GatewayServerDeps['limits'];
 };
 
 /**
@@ -105,6 +107,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     registry: registry(),
     logger: options.gatewayLogger ?? logger('gateway'),
     planLimits: options.planLimits,
+    limits: options.limits,
     subgraphUrls: {
       tenant: `${tenantUrl}/graphql`,
       product: `${recorder.url}/graphql`,
