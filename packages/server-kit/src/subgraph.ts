@@ -4,6 +4,7 @@ import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDis
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
 import type { TokenVerifier } from '@tenantgraph/auth';
+import type { DatabaseRouter } from '@tenantgraph/database';
 import { type Logger, type Viewer, requireSameTenant } from '@tenantgraph/core';
 import { type DocumentNode, GraphQLError, GraphQLScalarType, Kind, type ValidationRule } from 'graphql';
 import { logUnexpectedErrors, maskError } from './errors.ts';
@@ -34,6 +35,16 @@ export type SubgraphServerOptions<C extends SubgraphContext> = {
   routes?: Record<string, Route>;
   /** Closes what the service opened (database pools). */
   onStop?(): Promise<void>;
+};
+
+/** What a data subgraph's server is built from: its tenant-routed databases and the platform parts. */
+export type DataSubgraphDeps<DB> = {
+  databases: DatabaseRouter<DB>;
+  verifier: TokenVerifier;
+  logger: Logger;
+  metrics: Metrics;
+  /** Readiness: throws while the shared database is unreachable or behind on migrations. */
+  ready(): Promise<void>;
 };
 
 export type SubgraphServer = {

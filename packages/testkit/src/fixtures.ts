@@ -1,7 +1,7 @@
-import type { TokenVerifier } from '@tenantgraph/auth';
-import { type Logger, type TenantRegistry, createLogger } from '@tenantgraph/core';
-import { type DatabaseRouter, createDatabaseRouter } from '@tenantgraph/database';
-import { type Metrics, type SubgraphServer, createMetrics } from '@tenantgraph/server-kit';
+
+import { type TenantRegistry, createLogger } from '@tenantgraph/core';
+import { createDatabaseRouter } from '@tenantgraph/database';
+import { type DataSubgraphDeps, type Metrics, type SubgraphServer, createMetrics } from '@tenantgraph/server-kit';
 import { test } from 'vitest';
 import { type TestAuth, createTestAuth } from './auth.ts';
 import { type ServiceDatabases, createServiceDatabases } from './databases.ts';
@@ -42,14 +42,6 @@ export function subgraphTest(options: { service: string; migrationsFolder: strin
     ],
   });
 }
-
-export type DataSubgraphDeps<DB> = {
-  databases: DatabaseRouter<DB>;
-  verifier: TokenVerifier;
-  logger: Logger;
-  metrics: Metrics;
-  ready(): Promise<void>;
-};
 
 /**
  * `it` for a data subgraph: the fixtures above, plus the subgraph itself, started once per file

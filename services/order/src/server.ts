@@ -1,8 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { TokenVerifier } from '@tenantgraph/auth';
-import type { Logger } from '@tenantgraph/core';
-import type { DatabaseRouter } from '@tenantgraph/database';
-import { DateTime, type Metrics, createSubgraphServer } from '@tenantgraph/server-kit';
+import { type DataSubgraphDeps, DateTime, createSubgraphServer } from '@tenantgraph/server-kit';
 import { parse } from 'graphql';
 import { createContext } from './context.ts';
 import type { Database } from './database.ts';
@@ -15,13 +12,7 @@ export { createProductClient } from './product/product.client.ts';
 
 export const typeDefs = parse(readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8'));
 
-export type OrderServerDeps = {
-  databases: DatabaseRouter<Database>;
-  verifier: TokenVerifier;
-  logger: Logger;
-  metrics: Metrics;
-  /** Readiness: throws while the shared database is unreachable or behind on migrations. */
-  ready(): Promise<void>;
+export type OrderServerDeps = DataSubgraphDeps<Database> & {
   /** The product subgraph, for prices at order time. */
   products: ProductClient;
 };
