@@ -1,6 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
 import type { TokenVerifier } from '@tenantgraph/auth';
@@ -72,8 +76,15 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
     validationRules: [noServiceSdl],
     hideSchemaDetailsFromClientErrors: true,
     allowBatchedHttpRequests: false,
-    // Inline traces would hand resolver timings to any caller who asks for them.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), metrics.plugin, logUnexpectedErrors(logger)],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      // Inline traces would hand resolver timings to any caller who asks for them.
+      ApolloServerPluginInlineTraceDisabled(),
+      // Every answer is one tenant's and never cached; cache hints would only wrap every resolver.
+      ApolloServerPluginCacheControlDisabled(),
+      metrics.plugin,
+      logUnexpectedErrors(logger),
+    ],
   });
   const http = createGraphQLHttpServer<C>({
     apollo,

@@ -1,4 +1,3 @@
-
 import { type TenantRegistry, createLogger } from '@tenantgraph/core';
 import { createDatabaseRouter } from '@tenantgraph/database';
 import { type DataSubgraphDeps, type Metrics, type SubgraphServer, createMetrics } from '@tenantgraph/server-kit';

@@ -1,6 +1,6 @@
 import { ApolloGateway, type SupergraphSdlHook } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { TokenVerifier } from '@tenantgraph/auth';
 import { type Logger, type TenantRegistry, appError, unknownTenant } from '@tenantgraph/core';
 import { closeGracefully, createGraphQLHttpServer, listen, logUnexpectedErrors, maskError, sendJson } from '@tenantgraph/server-kit';
@@ -66,7 +66,8 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     allowBatchedHttpRequests: false,
     validationRules: limits.validationRules,
     parseOptions: limits.parseOptions,
-    plugins: [ApolloServerPluginLandingPageDisabled(), logUnexpectedErrors(logger), ...limits.plugins],
+    // No cache hints: the answer is sent `private, no-store` whatever the subgraphs say.
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), logUnexpectedErrors(logger), ...limits.plugins],
   });
   // Ready once the supergraph is loaded, and no longer once stopping, so a load balancer stops
   // sending before the server closes.
