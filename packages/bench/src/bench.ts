@@ -150,6 +150,7 @@ async function main() {
     postgres: await postgresCpuSeconds(),
   });
   let cpuPerRequest: Record<string, number> = {};
+  let plainGatewayCpu = 0;
   for (let round = 1; round <= rounds; round++) {
     const sqlBefore = await sqlTotal();
     const cpuBefore = await cpu();
@@ -161,7 +162,9 @@ async function main() {
       Object.entries(cpuAfter).map(([name, seconds]) => [name, ((seconds - cpuBefore[name]!) * 1000) / Math.max(1, oursResult.requests)]),
     );
     memory.push((await memoryOf(ours.process.pid!)).rss);
+    const plainBefore = await cpuSecondsOf(plain.process.pid!);
     const plainResult = await load(plainUrl, dashboardLoad, connections, seconds);
+    plainGatewayCpu = (((await cpuSecondsOf(plain.process.pid!)) - plainBefore) * 1000) / Math.max(1, plainResult.requests);
     const ceilings: Record<string, LoadResult> = {};
     for (const name of SUBGRAPHS) {
       const sequences = shares[name];
@@ -184,7 +187,7 @@ async function main() {
   const smallTokens = tokens.filter((_, i) => i % tenants.length !== 0);
   const smallest = await load(oursUrl, smallTokens.map((token) => [{ body: JSON.stringify({ query: PAGE }), headers: auth(token) }]), connections, Math.max(2, Math.round(seconds / 3)));
 
-  const summary = { volume, connections, seconds, rounds: results, sql5, sql100, memory, peak, largest, smallest, quick, cpuPerRequest, elapsed: (Date.now() - started) / 1000 };
+  const summary = { volume, connections, seconds, rounds: results, sql5, sql100, memory, peak, largest, smallest, quick, cpuPerRequest, plainGatewayCpu, elapsed: (Date.now() - started) / 1000 };
   const report = writeReport(summary);
   console.log(report.text);
   if (!quick) {

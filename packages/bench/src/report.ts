@@ -28,6 +28,8 @@ export type Summary = {
   quick: boolean;
   /** CPU milliseconds per dashboard request, per process, in the last round of ours. */
   cpuPerRequest: Record<string, number>;
+  /** CPU milliseconds per dashboard request of the plain gateway process, in the last round. */
+  plainGatewayCpu: number;
   elapsed: number;
 };
 
@@ -97,6 +99,8 @@ export function writeReport(summary: Summary) {
       .sort((a, b) => b[1] - a[1])
       .map(([name, ms]) => `| ${name} | ${fixed(ms, 2)} | ${fixed((ms / cpuTotal) * 100)} % |`),
     `| all | ${fixed(cpuTotal, 2)} | 100 % |`,
+    '',
+    `The plain @apollo/gateway process, in its own rounds: ${fixed(summary.plainGatewayCpu, 2)} ms per dashboard request (ours: ${fixed(summary.cpuPerRequest.gateway ?? 0, 2)}).`,
   ];
   const setup = `${summary.volume.tenants} tenants (largest: ${summary.volume.products} products, ${summary.volume.orders} orders; others ${summary.volume.smallProducts}/${summary.volume.smallOrders}), ${summary.connections} connections, one distinct token per connection, ${summary.seconds} s per run, ${rounds.length} alternating round(s); ${summary.elapsed.toFixed(0)} s in all.`;
   const text = ['', `Benchmark: ${setup}`, '', ...table, '', ...goals, '', ...perRound, '', 'Where the time goes (our gateway\'s rounds):', '', ...cpuTable, ''].join('\n');
