@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { codes, graphql } from '@tenantgraph/testkit';
 import { describe, expect, } from 'vitest';
 import { type Stack, stackTest } from './stack.ts';
@@ -132,6 +133,21 @@ describe('the supergraph through the gateway', () => {
       expect(codes(response)).toEqual(['UNAUTHENTICATED']);
     }
     expect(Object.values(stack.metrics).map((metrics) => metrics.requestCount())).toEqual(before);
+  });
+
+  it('supports automatic persisted queries', async ({ stack }) => {
+    const token = await stack.auth.token('avocado');
+    const query = '{ tenant { id } }';
+    const persistedQuery = { version: 1, sha256Hash: createHash('sha256').update(query).digest('hex') };
+    const post = (body: unknown) =>
+      fetch(stack.gatewayUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      }).then((response) => response.json() as Promise<any>);
+    expect((await post({ extensions: { persistedQuery } })).errors[0].extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    expect((await post({ query, extensions: { persistedQuery } })).data).toEqual({ tenant: { id: 'avocado' } });
+    expect((await post({ extensions: { persistedQuery } })).data).toEqual({ tenant: { id: 'avocado' } });
   });
 
   it('is live and ready once its supergraph is loaded', async ({ stack }) => {
