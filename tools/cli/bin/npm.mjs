@@ -9,6 +9,6 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const [command, ...rest] = process.argv.slice(2);
 const result =
   command === 'token'
-    ? spawnSync(`${root}node_modules/.bin/tsx`, [`${root}packages/cli/src/token.ts`, ...rest], { stdio: 'inherit' })
+    ? spawnSync(`${root}node_modules/.bin/tsx`, [`${root}tools/cli/src/token.ts`, ...rest], { stdio: 'inherit' })
     : spawnSync('npm', process.argv.slice(2), { stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -3,7 +3,7 @@ import { type TenantRecord, cachedRegistry, createLogger, errorCode } from '@ten
 import { createDatabaseRouter, dropDatabase, ensureDatabase } from '@tenantgraph/database';
 import { createProductServer } from '@tenantgraph/product';
 import { createMetrics } from '@tenantgraph/server-kit';
-import { type TestAuth, createTestAuth, graphql } from '../../testkit/src/index.ts';
+import { type TestAuth, createTestAuth, graphql } from '@tenantgraph/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Platform, SERVICES, serviceDatabaseUrl, serviceRole, sharedDatabase, tenantDatabase } from '../src/platform.ts';

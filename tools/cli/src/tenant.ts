@@ -1,4 +1,4 @@
-// `pnpm tenant <verb>`: provisioning and lifecycle of tenants (see packages/cli/README.md).
+// `pnpm tenant <verb>`: provisioning and lifecycle of tenants (see tools/cli/README.md).
 import { readOptions } from './args.ts';
 import { openPlatform } from './platform.ts';
 import { MigrateError, createTenant, provisionServices, deleteTenant, listTenants, migrateAll, moveTenant } from './tenants.ts';

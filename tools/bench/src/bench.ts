@@ -103,7 +103,7 @@ async function main() {
   children.push(ours);
   await waitUntilHealthy(`http://127.0.0.1:${oursPort}/health`, ours);
   const supergraph = { SUPERGRAPH_PATH: `${ROOT}supergraph/supergraph.graphql` };
-  const plain = runService('plain', `${ROOT}packages/bench`, 'src/plain-gateway.ts', {
+  const plain = runService('plain', `${ROOT}tools/bench`, 'src/plain-gateway.ts', {
     ...common,
     ...supergraph,
     PORT: String(plainPort),
@@ -192,7 +192,7 @@ async function main() {
   console.log(report.text);
   if (!quick) {
     const command = `npx pnpm@10 bench ${process.argv.slice(2).join(' ')}`.trim();
-    const analysis = await readFile(`${ROOT}packages/bench/ANALYSIS.md`, 'utf8').catch(() => '');
+    const analysis = await readFile(`${ROOT}tools/bench/ANALYSIS.md`, 'utf8').catch(() => '');
     const header = [
       '# Benchmarks',
       '',
@@ -287,7 +287,7 @@ async function captureShares(
     Subgraph,
     Awaited<ReturnType<typeof recordingHop>>
   >;
-  const capture = runService('capture', `${ROOT}packages/bench`, 'src/plain-gateway.ts', {
+  const capture = runService('capture', `${ROOT}tools/bench`, 'src/plain-gateway.ts', {
     ...common,
     ...supergraph,
     PORT: String(port),

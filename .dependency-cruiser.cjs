@@ -1,0 +1,47 @@
+// The layers of the repository, checked by `pnpm lint` (`pnpm layers`):
+// tools/ (cli, bench) → services/ → packages/ (libraries), and no import circles anywhere.
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'An import circle: the modules cannot be read (or changed) one at a time.',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'packages-are-libraries',
+      severity: 'error',
+      comment: 'packages/ sits below services/ and tools/: a library never imports them.',
+      from: { path: '^packages/' },
+      to: { path: '^(services|tools)/' },
+    },
+    {
+      name: 'services-below-tools',
+      severity: 'error',
+      comment: 'Services run without the CLI or the benchmark.',
+      from: { path: '^services/' },
+      to: { path: '^tools/' },
+    },
+    {
+      name: 'service-calls-not-imports-another',
+      severity: 'error',
+      comment: "A service's code never imports another service's source: it calls its API. (Tests may boot other services.)",
+      from: { path: '^services/([^/]+)/src/' },
+      to: { path: '^services/', pathNot: '^services/$1/' },
+    },
+  ],
+  options: {
+    includeOnly: '^(packages|services|tools|supergraph)/',
+    exclude: { path: '/node_modules/' },
+    // Workspace packages are linked under node_modules: follow the links to their source.
+    preserveSymlinks: false,
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'default'],
+      extensions: ['.ts', '.js', '.mjs'],
+    },
+    tsPreCompilationDeps: true,
+  },
+};
