@@ -31,6 +31,13 @@ module.exports = {
       from: { path: '^services/([^/]+)/src/' },
       to: { path: '^services/', pathNot: '^services/$1/' },
     },
+    {
+      name: 'dev-only-stays-out-of-runtime',
+      severity: 'error',
+      comment: 'devkit (dev issuer, embedded PostgreSQL, provisioning) and testkit are never installed in a service image.',
+      from: { path: '^(services/[^/]+/src/|packages/(core|auth|database|server-kit)/src/)' },
+      to: { path: '^packages/(devkit|testkit)/' },
+    },
   ],
   options: {
     includeOnly: '^(packages|services|tools|supergraph)/',

@@ -1,2 +1,1 @@
-export * from './issuer.ts';
 export * from './verifier.ts';

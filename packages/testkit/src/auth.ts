@@ -1,4 +1,5 @@
-import { type Issuer, type TokenClaims, createIssuer, createTokenVerifier, serveJwks } from '@tenantgraph/auth';
+import { createTokenVerifier } from '@tenantgraph/auth';
+import { type Issuer, type TokenClaims, createIssuer, serveJwks } from '@tenantgraph/devkit';
 
 export type TestAuth = {
   issuer: Issuer;

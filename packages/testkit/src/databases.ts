@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { dedicatedDatabaseName, dropDatabase, ensureDatabase, migrateAsOwner, urlFor } from '@tenantgraph/database';
+import { dedicatedDatabaseName } from '@tenantgraph/database';
+import { dropDatabase, ensureDatabase, migrateAsOwner, urlFor } from '@tenantgraph/devkit';
 import pg from 'pg';
 import { inject } from 'vitest';
 

@@ -1,7 +1,7 @@
 export * from './auth.ts';
 export * from './client.ts';
 export * from './databases.ts';
-export { freePort } from '@tenantgraph/database';
+export { freePort } from '@tenantgraph/devkit';
 export * from './postgres.ts';
 export * from './registry.ts';
 export * from './fixtures.ts';

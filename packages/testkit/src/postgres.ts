@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { startEmbeddedPostgres } from '@tenantgraph/database';
+import { startEmbeddedPostgres } from '@tenantgraph/devkit';
 
 export type TestPostgres = {
   /** A superuser URL. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
-import { createIssuer } from '@tenantgraph/auth';
+import { createIssuer } from '@tenantgraph/devkit';
 import { connect, withTenant } from '@tenantgraph/database';
 import { auditConnectionRole, auditRowLevelSecurity, codes, freePort, graphql, sql } from '@tenantgraph/testkit';
 import { Redis } from 'ioredis';

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { connect, dropDatabase, ensureDatabase, migrateToLatest, migrationState, urlFor } from '@tenantgraph/database';
+import { connect, migrateToLatest, migrationState } from '@tenantgraph/database';
+import { dropDatabase, ensureDatabase, urlFor } from '@tenantgraph/devkit';
 import { dataSubgraphDeps, subgraphEnvironment } from '@tenantgraph/server-kit';
 import { sql } from 'kysely';
 import { describe, expect, inject, test } from 'vitest';

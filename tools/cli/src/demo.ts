@@ -1,4 +1,4 @@
-import type { Issuer } from '@tenantgraph/auth';
+import type { Issuer } from '@tenantgraph/devkit';
 
 /** The demo tenants and what `pnpm start` loads for them, through the public API. */
 export const DEMO_TENANTS = [

@@ -1,5 +1,5 @@
 // `pnpm start`: the whole supergraph on one machine.
-import { DEV_AUDIENCE, DEV_ISSUER, type Issuer, loadDevIssuer, serveJwks } from '@tenantgraph/auth';
+import { DEV_AUDIENCE, DEV_ISSUER, type Issuer, loadDevIssuer, serveJwks } from '@tenantgraph/devkit';
 import { ALL_SCOPES, DEMO_TENANTS, seedDemo } from './demo.ts';
 import { DATA_DIR, ROOT } from './paths.ts';
 import { type Platform, SERVICES, openPlatform, serviceDatabaseUrl } from './platform.ts';

@@ -1,12 +1,6 @@
 import { type TenantRecord, isTenantId } from '@tenantgraph/core';
-import {
-  connect,
-  dropDatabase,
-  ensureDatabase,
-  migrateAsOwner,
-  migrationState,
-  withDatabaseName,
-} from '@tenantgraph/database';
+import { connect, migrationState, withDatabaseName } from '@tenantgraph/database';
+import { dropDatabase, ensureDatabase, migrateAsOwner } from '@tenantgraph/devkit';
 import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
 import {

@@ -1,6 +1,6 @@
 // `pnpm token --tenant avocado --scope "products:write"`: prints a token of the development issuer.
 import { isTenantId } from '@tenantgraph/core';
-import { loadDevIssuer } from '@tenantgraph/auth';
+import { loadDevIssuer } from '@tenantgraph/devkit';
 import { readOptions } from './args.ts';
 import { DATA_DIR } from './paths.ts';
 

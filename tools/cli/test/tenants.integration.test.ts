@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type TenantRecord, cachedRegistry, createLogger, errorCode } from '@tenantgraph/core';
-import { createDatabaseRouter, dropDatabase, ensureDatabase } from '@tenantgraph/database';
+import { createDatabaseRouter } from '@tenantgraph/database';
+import { dropDatabase, ensureDatabase } from '@tenantgraph/devkit';
 import { createProductServer } from '@tenantgraph/product';
 import { createMetrics } from '@tenantgraph/server-kit';
 import { type TestAuth, createTestAuth, graphql } from '@tenantgraph/testkit';

@@ -1,6 +1,5 @@
 import pg from 'pg';
-import { connect } from './connect.ts';
-import { migrateToLatest } from './migrate.ts';
+import { connect, migrateToLatest, withDatabaseName } from '@tenantgraph/database';
 
 const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const quoteLiteral = (value: string) => `'${value.replaceAll("'", "''")}'`;
@@ -72,7 +71,7 @@ export function ownerUrl(adminUrl: string, database: string, owner: string): str
  * drop or disable row-level security on them, since only an owner can.
  */
 export async function grantAppRole(adminUrl: string, database: string, owner: string, app: string) {
-  const client = new pg.Client({ connectionString: withDatabase(adminUrl, database) });
+  const client = new pg.Client({ connectionString: withDatabaseName(adminUrl, database) });
   await client.connect();
   try {
     const [o, a] = [quoteIdent(owner), quoteIdent(app)];
@@ -93,7 +92,7 @@ export async function grantAppRole(adminUrl: string, database: string, owner: st
  * @example await migrateAsOwner(adminUrl, 'product_db', { owner: 'product_owner', app: 'product_svc' }, migrationsFolder)
  */
 export async function migrateAsOwner(adminUrl: string, database: string, roles: { owner: string; app: string }, folder: string) {
-  const client = new pg.Client({ connectionString: withDatabase(adminUrl, database) });
+  const client = new pg.Client({ connectionString: withDatabaseName(adminUrl, database) });
   await client.connect();
   try {
     // Before migrating: tables an older install's login role owns must be the owner's to alter.
@@ -109,12 +108,6 @@ export async function migrateAsOwner(adminUrl: string, database: string, roles: 
     // Also after a failed migration: the login role must still read what was applied.
     await grantAppRole(adminUrl, database, roles.owner, roles.app);
   }
-}
-
-function withDatabase(url: string, database: string) {
-  const parsed = new URL(url);
-  parsed.pathname = `/${encodeURIComponent(database)}`;
-  return parsed.toString();
 }
 
 /** Drops a database (and ends its sessions), if it exists. */

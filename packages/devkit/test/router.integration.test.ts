@@ -3,9 +3,11 @@ import { type TenantRecord, errorCode } from '@tenantgraph/core';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { dedicatedDatabaseName, dropDatabase, ensureDatabase, urlFor } from '../src/index.ts';
-import { type DatabaseRouter, createDatabaseRouter } from '../src/router.ts';
-import { withTenant } from '../src/tenant-scope.ts';
+import { type DatabaseRouter, createDatabaseRouter, dedicatedDatabaseName, withTenant } from '@tenantgraph/database';
+import { dropDatabase, ensureDatabase, urlFor } from '../src/provision.ts';
+
+// The database router's test lives here, above packages/database, because it provisions real
+// databases with this package's tools (packages/database cannot depend on its own dev kit).
 
 
 declare module 'vitest' {
