@@ -38,6 +38,20 @@ module.exports = {
       from: { path: '^(services/[^/]+/src/|packages/(core|auth|database|server-kit)/src/)' },
       to: { path: '^packages/(devkit|testkit)/' },
     },
+    {
+      name: 'resolvers-import-no-resolvers',
+      severity: 'error',
+      comment: 'Resolvers are thin; what two entity folders share (types, rowTo… mappers) lives in <entity>.ts.',
+      from: { path: '[.]resolvers[.]ts$' },
+      to: { path: '[.]resolvers[.]ts$' },
+    },
+    {
+      name: 'repositories-are-sql-only',
+      severity: 'error',
+      comment: 'A repository runs SQL; rules (services) and GraphQL (resolvers) sit above it.',
+      from: { path: '[.]repository[.]ts$' },
+      to: { path: '[.](service|resolvers)[.]ts$' },
+    },
   ],
   options: {
     includeOnly: '^(packages|services|tools|supergraph)/',

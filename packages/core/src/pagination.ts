@@ -53,3 +53,38 @@ export function toConnection<Row, Node>(
     pageInfo: { hasNextPage: rows.length > limit, endCursor: last ? encodeCursor(cursorOf(last)) : null },
   };
 }
+
+/** A connection whose `totalCount` runs its statement only when the field is asked for. */
+export type LazyCountConnection<T> = Omit<Connection<T>, 'totalCount'> & { totalCount(): Promise<number> };
+
+/**
+ * One keyset-paged connection field, the same way everywhere: `first` is checked, then `after`
+ * (a cursor of `cursor`'s shape), then `limit + 1` rows are fetched after it; `count` runs only
+ * when `totalCount` is selected.
+ * @example
+ * products: (_, args, { tenantId, inTenant }) => pagedConnection(args, {
+ *   cursor: ['string', 'string'],
+ *   fetch: (limit, after) => inTenant((trx) => findProducts(trx, tenantId, { limit, after })),
+ *   count: () => inTenant((trx) => countProducts(trx, tenantId)),
+ *   toNode: productRowToProduct,
+ *   cursorOf: (row) => [row.created_at.toISOString(), row.id],
+ * })
+ */
+export async function pagedConnection<Row, Node, const S extends readonly ('string' | 'number')[]>(
+  args: { first?: number | null; after?: string | null },
+  field: {
+    cursor: S;
+    fetch(limit: number, after: CursorKey<S> | undefined): Promise<Row[]>;
+    count(): Promise<number>;
+    toNode(row: Row): Node;
+    cursorOf(row: Row): CursorKey<S>;
+  },
+): Promise<LazyCountConnection<Node>> {
+  const limit = pageSize(args.first);
+  const after = decodeCursor(args.after, field.cursor as never) as CursorKey<S> | undefined;
+  const rows = await field.fetch(limit, after);
+  return { ...toConnection(rows, limit, field.toNode, field.cursorOf), totalCount: field.count };
+}
+
+/** The key a cursor of this shape holds: `['string', 'string']` → `[string, string]`. */
+type CursorKey<S extends readonly ('string' | 'number')[]> = { -readonly [I in keyof S]: S[I] extends 'number' ? number : string };

@@ -1,4 +1,6 @@
 export * from './connect.ts';
 export * from './migrate.ts';
+export * from './paging.ts';
 export * from './router.ts';
 export * from './tenant-scope.ts';
+export * from './unique.ts';

@@ -1,3 +1,4 @@
+export * from './context.ts';
 export * from './environment.ts';
 export * from './errors.ts';
 export * from './http.ts';

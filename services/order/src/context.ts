@@ -1,33 +1,27 @@
 import type { DatabaseRouter } from '@tenantgraph/database';
-import { withTenant } from '@tenantgraph/database';
-import { type SubgraphContext, countLoader, groupLoader, rowLoader } from '@tenantgraph/server-kit';
-import type { Kysely } from 'kysely';
+import { type DataContext, type SubgraphContext, type TenantScope, countLoader, dataContext, groupLoader, rowLoader } from '@tenantgraph/server-kit';
 import type { Database } from './database.ts';
 import { findLinesByOrderIds, findOrdersByIds, sumUnitsOrdered } from './order/order.repository.ts';
 import type { ProductClient } from './product/product.client.ts';
 
-export type OrderContext = SubgraphContext & {
-  /** The database holding this tenant's rows (shared or dedicated). */
-  db: Kysely<Database>;
+export type OrderContext = DataContext<Database> & {
   loaders: ReturnType<typeof createLoaders>;
   /** The product subgraph, asked as the caller. */
   products: ProductClient;
 };
 
 /** Per request, per tenant: one statement per batch of keys, never shared between requests. */
-function createLoaders(db: Kysely<Database>, tenantId: string) {
+function createLoaders({ tenantId, inTenant }: TenantScope<Database>) {
   return {
     orderById: rowLoader(
-      (ids: readonly string[]) => withTenant(db, tenantId, (trx) => findOrdersByIds(trx, tenantId, ids)),
+      (ids: readonly string[]) => inTenant((trx) => findOrdersByIds(trx, tenantId, ids)),
       (row) => row.id,
     ),
     linesByOrderId: groupLoader(
-      (orderIds: readonly string[]) => withTenant(db, tenantId, (trx) => findLinesByOrderIds(trx, tenantId, orderIds)),
+      (orderIds: readonly string[]) => inTenant((trx) => findLinesByOrderIds(trx, tenantId, orderIds)),
       (row) => row.order_id,
     ),
-    unitsOrderedByProductId: countLoader((productIds: readonly string[]) =>
-      withTenant(db, tenantId, (trx) => sumUnitsOrdered(trx, tenantId, productIds)),
-    ),
+    unitsOrderedByProductId: countLoader((productIds: readonly string[]) => inTenant((trx) => sumUnitsOrdered(trx, tenantId, productIds))),
   };
 }
 
@@ -36,6 +30,6 @@ export async function createContext(
   databases: DatabaseRouter<Database>,
   products: ProductClient,
 ): Promise<OrderContext> {
-  const db = await databases.forTenant(base.tenantId);
-  return { ...base, db, loaders: createLoaders(db, base.tenantId), products };
+  const scope = dataContext(base, await databases.forTenant(base.tenantId));
+  return { ...scope, loaders: createLoaders(scope), products };
 }

@@ -1,22 +1,15 @@
 import type { DatabaseRouter } from '@tenantgraph/database';
-import { withTenant } from '@tenantgraph/database';
-import { type SubgraphContext, countLoader, groupLoader, rowLoader } from '@tenantgraph/server-kit';
-import type { Kysely } from 'kysely';
+import { type DataContext, type SubgraphContext, type TenantScope, countLoader, dataContext, groupLoader, rowLoader } from '@tenantgraph/server-kit';
 import type { Database } from './database.ts';
 import { countMembersByOrganizationIds } from './organization/member.repository.ts';
 import { findOrganizationsByIds } from './organization/organization.repository.ts';
 import { findProjectsByIds, findProjectsByOrganizationIds } from './project/project.repository.ts';
 import { countTasksByProjectIds, findTasksByProjectIds } from './task/task.repository.ts';
 
-export type ProjectContext = SubgraphContext & {
-  /** The database holding this tenant's rows (shared or dedicated). */
-  db: Kysely<Database>;
-  loaders: ReturnType<typeof createLoaders>;
-};
+export type ProjectContext = DataContext<Database> & { loaders: ReturnType<typeof createLoaders> };
 
 /** Per request, per tenant: one statement per batch of keys, never shared between requests. */
-function createLoaders(db: Kysely<Database>, tenantId: string) {
-  const inTenant = <T>(work: (trx: Kysely<Database>) => Promise<T>) => withTenant(db, tenantId, work);
+function createLoaders({ tenantId, inTenant }: TenantScope<Database>) {
   return {
     organizationById: rowLoader(
       (ids: readonly string[]) => inTenant((trx) => findOrganizationsByIds(trx, tenantId, ids)),
@@ -42,6 +35,6 @@ function createLoaders(db: Kysely<Database>, tenantId: string) {
 }
 
 export async function createContext(base: SubgraphContext, databases: DatabaseRouter<Database>): Promise<ProjectContext> {
-  const db = await databases.forTenant(base.tenantId);
-  return { ...base, db, loaders: createLoaders(db, base.tenantId) };
+  const scope = dataContext(base, await databases.forTenant(base.tenantId));
+  return { ...scope, loaders: createLoaders(scope) };
 }

@@ -1,19 +1,16 @@
 import { type TenantRegistry, unknownTenant } from '@tenantgraph/core';
-import { withTenant } from '@tenantgraph/database';
-import { type SubgraphContext, rowLoader } from '@tenantgraph/server-kit';
+import { type DataContext, type SubgraphContext, type TenantScope, dataContext, rowLoader } from '@tenantgraph/server-kit';
 import type { Kysely } from 'kysely';
 import type { Database } from './database.ts';
-import type { TenantRow } from './tenant/tenant.table.ts';
+import { findTenantsByIds } from './tenant/tenant.repository.ts';
 
-export type TenantContext = SubgraphContext & {
-  db: Kysely<Database>;
-  loaders: ReturnType<typeof createLoaders>;
-};
+export type TenantContext = DataContext<Database> & { loaders: ReturnType<typeof createLoaders> };
 
-function createLoaders(db: Kysely<Database>, tenantId: string) {
+/** Per request, per tenant: one statement per batch of keys, never shared between requests. */
+function createLoaders({ inTenant }: TenantScope<Database>) {
   return {
-    tenantById: rowLoader<string, TenantRow>(
-      (ids) => withTenant(db, tenantId, (trx) => trx.selectFrom('tenant').selectAll().where('id', 'in', ids).execute()),
+    tenantById: rowLoader(
+      (ids: readonly string[]) => inTenant((trx) => findTenantsByIds(trx, ids)),
       (row) => row.id,
     ),
   };
@@ -21,5 +18,6 @@ function createLoaders(db: Kysely<Database>, tenantId: string) {
 
 export async function createContext(base: SubgraphContext, db: Kysely<Database>, registry: TenantRegistry): Promise<TenantContext> {
   if (!(await registry.get(base.tenantId))) throw unknownTenant();
-  return { ...base, db, loaders: createLoaders(db, base.tenantId) };
+  const scope = dataContext(base, db);
+  return { ...scope, loaders: createLoaders(scope) };
 }

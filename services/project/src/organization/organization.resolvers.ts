@@ -1,22 +1,10 @@
-import { badUserInput, localIdOf, parseGlobalId, requireScope, toGlobalId } from '@tenantgraph/core';
-import { withTenant } from '@tenantgraph/database';
+import { localIdOf, parseGlobalId, requireScope } from '@tenantgraph/core';
+import { uniqueViolationAs } from '@tenantgraph/database';
 import { tenantEntityResolvers } from '@tenantgraph/server-kit';
 import type { ProjectContext } from '../context.ts';
-import { projectRowToProject } from '../project/project.resolvers.ts';
+import { projectRowToProject } from '../project/project.ts';
+import { type CreateOrganizationInput, type Organization, organizationRowToOrganization, validateCreateOrganization } from './organization.ts';
 import { findOrganizations, insertOrganization } from './organization.repository.ts';
-import type { OrganizationRow } from './organization.table.ts';
-
-export function organizationRowToOrganization(row: OrganizationRow) {
-  return {
-    id: toGlobalId(row.tenant_id, row.id),
-    tenant: { id: row.tenant_id },
-    name: row.name,
-    subscriptionTier: row.subscription_tier,
-  };
-}
-
-type Organization = ReturnType<typeof organizationRowToOrganization>;
-type CreateOrganizationInput = { name: string; subscriptionTier?: string | null };
 
 /** The row id behind an id this subgraph handed out itself. */
 const rowIdOf = (organization: Organization) => parseGlobalId(organization.id)!.localId;
@@ -30,8 +18,8 @@ async function loadOrganization(context: ProjectContext, id: string) {
 export const organizationResolvers = {
   Tenant: {
     ...tenantEntityResolvers,
-    async organizations(_: unknown, _args: unknown, { db, tenantId }: ProjectContext) {
-      const rows = await withTenant(db, tenantId, (trx) => findOrganizations(trx, tenantId));
+    async organizations(_: unknown, _args: unknown, { tenantId, inTenant }: ProjectContext) {
+      const rows = await inTenant((trx) => findOrganizations(trx, tenantId));
       return rows.map(organizationRowToOrganization);
     },
   },
@@ -45,27 +33,13 @@ export const organizationResolvers = {
     },
   },
   Mutation: {
-    async createOrganization(_: unknown, { input }: { input: CreateOrganizationInput }, context: ProjectContext) {
-      requireScope(context.viewer, 'projects:write');
+    async createOrganization(_: unknown, { input }: { input: CreateOrganizationInput }, { viewer, tenantId, inTenant }: ProjectContext) {
+      requireScope(viewer, 'projects:write');
       const organization = validateCreateOrganization(input);
-      const row = await withTenant(context.db, context.tenantId, (trx) => insertOrganization(trx, context.tenantId, organization)).catch(
-        (error: { code?: string }) => {
-          if (error.code === '23505') throw badUserInput(`An organization named "${organization.name}" already exists.`, 'name');
-          throw error;
-        },
+      const row = await inTenant((trx) => insertOrganization(trx, tenantId, organization)).catch(
+        uniqueViolationAs(`An organization named "${organization.name}" already exists.`, 'name'),
       );
       return organizationRowToOrganization(row);
     },
   },
 };
-
-function validateCreateOrganization(input: CreateOrganizationInput) {
-  const name = input.name.trim();
-  // An explicit null means the same as leaving the tier out.
-  const subscriptionTier = (input.subscriptionTier ?? 'free').trim();
-  if (name.length === 0 || name.length > 200) throw badUserInput('name must be 1 to 200 characters.', 'name');
-  if (subscriptionTier.length === 0 || subscriptionTier.length > 50) {
-    throw badUserInput('subscriptionTier must be 1 to 50 characters.', 'subscriptionTier');
-  }
-  return { name, subscription_tier: subscriptionTier };
-}

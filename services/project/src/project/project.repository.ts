@@ -1,17 +1,11 @@
+import { type CreatedAtPage, createdAtKeyset } from '@tenantgraph/database';
 import type { Kysely } from 'kysely';
 import type { Database } from '../database.ts';
 import type { NewProjectRow, ProjectRow } from './project.table.ts';
 
-export type ProjectPage = { limit: number; after?: [createdAt: string, id: string] };
-
 /** A page of the tenant's projects in (created_at, id) order, with one extra row to tell if more follow. */
-export async function findProjects(db: Kysely<Database>, tenantId: string, page: ProjectPage): Promise<ProjectRow[]> {
-  let query = db.selectFrom('project').selectAll().where('tenant_id', '=', tenantId);
-  if (page.after) {
-    const [createdAt, id] = page.after;
-    query = query.where((eb) => eb(eb.refTuple('created_at', 'id'), '>', eb.tuple(new Date(createdAt), id)));
-  }
-  return query.orderBy('created_at').orderBy('id').limit(page.limit + 1).execute();
+export async function findProjects(db: Kysely<Database>, tenantId: string, page: CreatedAtPage): Promise<ProjectRow[]> {
+  return db.selectFrom('project').selectAll().where('tenant_id', '=', tenantId).$call(createdAtKeyset(page)).execute();
 }
 
 export async function countProjects(db: Kysely<Database>, tenantId: string): Promise<number> {

@@ -7,6 +7,10 @@ export async function findTenant(db: Kysely<Database>, tenantId: string): Promis
   return db.selectFrom('tenant').selectAll().where('id', '=', tenantId).executeTakeFirst();
 }
 
+export async function findTenantsByIds(db: Kysely<Database>, ids: readonly string[]): Promise<TenantRow[]> {
+  return db.selectFrom('tenant').selectAll().where('id', 'in', ids).execute();
+}
+
 export async function renameTenant(db: Kysely<Database>, tenantId: string, name: string): Promise<TenantRow | undefined> {
   return db
     .updateTable('tenant')

@@ -1,12 +1,7 @@
-import { badUserInput, requireSameTenant, requireScope } from '@tenantgraph/core';
-import { withTenant } from '@tenantgraph/database';
+import { requireSameTenant, requireScope } from '@tenantgraph/core';
 import type { TenantContext } from '../context.ts';
 import { renameTenant } from './tenant.repository.ts';
-import type { TenantRow } from './tenant.table.ts';
-
-export function tenantRowToTenant(row: TenantRow) {
-  return { id: row.id, slug: row.slug, name: row.name, plan: row.plan, createdAt: row.created_at };
-}
+import { tenantRowToTenant, validateTenantName } from './tenant.ts';
 
 const loadTenant = async (context: TenantContext) => tenantRowToTenant((await context.loaders.tenantById.load(context.tenantId))!);
 
@@ -25,11 +20,10 @@ export const tenantResolvers = {
     },
   },
   Mutation: {
-    async updateTenant(_: unknown, { input }: { input: { name: string } }, context: TenantContext) {
-      requireScope(context.viewer, 'tenant:admin');
-      const name = input.name.trim();
-      if (name.length === 0 || name.length > 200) throw badUserInput('name must be 1 to 200 characters.', 'name');
-      const row = await withTenant(context.db, context.tenantId, (trx) => renameTenant(trx, context.tenantId, name));
+    async updateTenant(_: unknown, { input }: { input: { name: string } }, { viewer, tenantId, inTenant }: TenantContext) {
+      requireScope(viewer, 'tenant:admin');
+      const name = validateTenantName(input.name);
+      const row = await inTenant((trx) => renameTenant(trx, tenantId, name));
       return tenantRowToTenant(row!);
     },
   },

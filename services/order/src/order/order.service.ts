@@ -1,0 +1,50 @@
+import { badUserInput, notFound } from '@tenantgraph/core';
+import type { TenantScope } from '@tenantgraph/server-kit';
+import type { Database } from '../database.ts';
+import type { Caller, ProductClient } from '../product/product.client.ts';
+import { type PlaceOrderInput, validatePlaceOrder } from './order.ts';
+import { insertOrder, insertOrderLines, nextOrderNumber } from './order.repository.ts';
+
+// totalCents is a GraphQL Int: a signed 32-bit integer.
+const MAX_TOTAL_CENTS = 2_147_483_647;
+
+/**
+ * Places an order: prices each line with the product subgraph's current price (asked as the
+ * caller), checks one currency and the total, then takes the tenant's next order number and
+ * writes the order and its lines in one transaction. A failure writes nothing and gives the
+ * number back.
+ */
+export async function placeOrder(scope: TenantScope<Database>, products: ProductClient, caller: Caller, input: PlaceOrderInput) {
+  const { tenantId, inTenant } = scope;
+  const lines = validatePlaceOrder(input, tenantId);
+
+  const productIds = [...new Set(lines.map((line) => line.productId))];
+  const prices = await products.prices(productIds, caller);
+  const priceOf = new Map(productIds.map((id, i) => [id, prices[i]]));
+  const priced = lines.map((line) => {
+    const product = priceOf.get(line.productId);
+    if (!product) throw notFound('product', line.productId);
+    return { ...line, unitPriceCents: product.priceCents, currency: product.currency };
+  });
+  const currencies = new Set(priced.map((line) => line.currency));
+  if (currencies.size > 1) throw badUserInput('All products of an order must share one currency.', 'lines');
+  const totalCents = priced.reduce((sum, line) => sum + line.quantity * line.unitPriceCents, 0);
+  if (totalCents > MAX_TOTAL_CENTS) throw badUserInput('The order total is too large.', 'lines');
+
+  return inTenant(async (trx) => {
+    const number = await nextOrderNumber(trx, tenantId);
+    const order = await insertOrder(trx, tenantId, { number, currency: priced[0]!.currency, total_cents: totalCents });
+    const orderLines = await insertOrderLines(
+      trx,
+      tenantId,
+      order.id,
+      priced.map((line, i) => ({
+        line_no: i + 1,
+        product_id: line.localId,
+        quantity: line.quantity,
+        unit_price_cents: line.unitPriceCents,
+      })),
+    );
+    return { order, orderLines };
+  });
+}
