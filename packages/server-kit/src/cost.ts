@@ -7,18 +7,15 @@ import {
   type FragmentDefinitionNode,
   type GraphQLField,
   GraphQLError,
+  type GraphQLInterfaceType,
   type GraphQLNamedType,
+  type GraphQLObjectType,
+  type GraphQLOutputType,
   type GraphQLSchema,
   Kind,
   type OperationDefinitionNode,
   type SelectionSetNode,
   type ValueNode,
-  getNamedType,
-  getNullableType,
-  isCompositeType,
-  isInterfaceType,
-  isListType,
-  isObjectType,
 } from 'graphql';
 
 /**
@@ -162,12 +159,12 @@ export function estimateCost(input: EstimateInput): CostEstimate {
         const name = selection.name.value;
         depth = Math.max(depth, 1);
         // __typename is free; introspection has its own rules (noCircularIntrospection, disabled in production).
-        if (name.startsWith('__') || !(isObjectType(type) || isInterfaceType(type))) continue;
+        if (name.startsWith('__') || !hasFields(type)) continue;
         const field = type.getFields()[name];
         if (!field) continue;
         // An undeclared list with a `first` argument is still bounded by it.
         const declared = listSizes.get(`${type.name}.${name}`) ?? (field.args.some((arg) => arg.name === 'first') ? FIRST : {});
-        const isList = isListType(getNullableType(field.type));
+        const { named, isList } = unwrap(field.type);
         const sliced = slicedSize(selection, field, declared);
         let size = 1;
         if (isList) {
@@ -176,8 +173,7 @@ export function estimateCost(input: EstimateInput): CostEstimate {
           else if (!declared.sizedFields) size = sliced ?? declared.assumedSize ?? defaultListSize;
           else size = declared.assumedSize ?? defaultListSize;
         }
-        const named = getNamedType(field.type);
-        if (!isCompositeType(named) || !selection.selectionSet) continue;
+        if (!COMPOSITE.has(tagOf(named) ?? '') || !selection.selectionSet) continue;
         const childSized = declared.sizedFields ? { fields: declared.sizedFields, size: sliced ?? declared.assumedSize ?? defaultListSize } : undefined;
         const child = selectionCost(selection.selectionSet, named, childSized);
         cost += size * (1 + child.cost);
@@ -215,6 +211,23 @@ export function estimateCost(input: EstimateInput): CostEstimate {
     estimate.cost += writes.length * MUTATION_COST;
   }
   return { cost: Math.min(Math.round(estimate.cost), Number.MAX_SAFE_INTEGER), depth: estimate.depth };
+}
+
+// The gateway's schema comes from @apollo/federation-internals, which loads graphql's CommonJS
+// build; this module may get the ESM one. graphql's `isListType` & co. use `instanceof` and throw
+// across the two, so types are told apart by their `Symbol.toStringTag` instead.
+const tagOf = (type: unknown) => (type as { [Symbol.toStringTag]?: string })[Symbol.toStringTag];
+const COMPOSITE = new Set(['GraphQLObjectType', 'GraphQLInterfaceType', 'GraphQLUnionType']);
+const hasFields = (type: GraphQLNamedType): type is GraphQLObjectType | GraphQLInterfaceType =>
+  tagOf(type) === 'GraphQLObjectType' || tagOf(type) === 'GraphQLInterfaceType';
+
+/** The named type under a field's type, and whether the field is a list. */
+function unwrap(type: GraphQLOutputType): { named: GraphQLNamedType; isList: boolean } {
+  let inner = type as GraphQLOutputType & { ofType?: GraphQLOutputType };
+  if (tagOf(inner) === 'GraphQLNonNull') inner = inner.ofType as typeof inner;
+  const isList = tagOf(inner) === 'GraphQLList';
+  while (inner.ofType) inner = inner.ofType as typeof inner;
+  return { named: inner as GraphQLNamedType, isList };
 }
 
 export type CostLimitOptions<C extends BaseContext> = {

@@ -1,5 +1,6 @@
 export * from './context.ts';
 export * from './environment.ts';
+export * from './cost.ts';
 export * from './errors.ts';
 export * from './http.ts';
 export * from './loaders.ts';

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { loadEnvironment, port } from '@tenantgraph/server-kit';
 import { z } from 'zod';
+import { DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
 import { DEFAULT_QUERY_LIMITS } from './limits.ts';
 import { DEFAULT_PLAN_LIMITS, type PlanLimits } from './rate-limit.ts';
 
@@ -32,6 +33,10 @@ export const environment = loadEnvironment(
     QUERY_MAX_TOKENS: z.coerce.number().int().positive().default(DEFAULT_QUERY_LIMITS.maxTokens),
     QUERY_MAX_DIRECTIVES: z.coerce.number().int().nonnegative().default(DEFAULT_QUERY_LIMITS.maxDirectives),
     QUERY_MAX_COST: z.coerce.number().int().positive().default(DEFAULT_QUERY_LIMITS.maxCost),
+    // The most one operation may cost by plan, list sizes counted (see budget.ts); QUERY_TOO_EXPENSIVE beyond.
+    QUERY_BUDGET_FREE: z.coerce.number().int().positive().default(DEFAULT_QUERY_BUDGETS.FREE),
+    QUERY_BUDGET_PRO: z.coerce.number().int().positive().default(DEFAULT_QUERY_BUDGETS.PRO),
+    QUERY_BUDGET_ENTERPRISE: z.coerce.number().int().positive().default(DEFAULT_QUERY_BUDGETS.ENTERPRISE),
     // Requests per second per tenant, by plan; a tenant may burst to RATE_LIMIT_BURST_FACTOR times that.
     RATE_LIMIT_FREE_RPS: z.coerce.number().positive().default(DEFAULT_PLAN_LIMITS.FREE.perSecond),
     RATE_LIMIT_PRO_RPS: z.coerce.number().positive().default(DEFAULT_PLAN_LIMITS.PRO.perSecond),
@@ -58,6 +63,13 @@ export const planLimits: PlanLimits = Object.fromEntries(
     return [plan, { perSecond, burst: Math.max(1, Math.floor(perSecond * environment.RATE_LIMIT_BURST_FACTOR)) }];
   }),
 ) as PlanLimits;
+
+/** Cost budgets by plan, from `QUERY_BUDGET_*`. */
+export const queryBudgets: QueryBudgets = {
+  FREE: environment.QUERY_BUDGET_FREE,
+  PRO: environment.QUERY_BUDGET_PRO,
+  ENTERPRISE: environment.QUERY_BUDGET_ENTERPRISE,
+};
 
 /** Query limits from `QUERY_MAX_*`. */
 export const queryLimits = {

@@ -3,7 +3,7 @@ import { createTokenVerifier } from '@tenantgraph/auth';
 import { createLogger, createRegistryClient } from '@tenantgraph/core';
 import { stopOnSignals } from '@tenantgraph/server-kit';
 import { Redis } from 'ioredis';
-import { environment as env, planLimits, queryLimits, subgraphUrls } from './environment.ts';
+import { environment as env, planLimits, queryBudgets, queryLimits, subgraphUrls } from './environment.ts';
 import { createGatewayServer, memoryRateLimiter, redisRateLimiter, supergraphFromFile } from './server.ts';
 import { supergraphFromUrl } from './supergraph.ts';
 
@@ -28,6 +28,7 @@ async function serve() {
     maxSocketsPerSubgraph: env.SUBGRAPH_MAX_SOCKETS,
     production: env.NODE_ENV === 'production',
     limits: queryLimits,
+    queryBudgets,
     planLimits,
     rateLimiter: env.REDIS_URL
       ? redisRateLimiter(new Redis(env.REDIS_URL, { commandTimeout: 250, maxRetriesPerRequest: 1 }), { logger })

@@ -5,6 +5,7 @@ import type { TokenVerifier } from '@tenantgraph/auth';
 import { type Logger, type TenantRegistry, appError, unknownTenant } from '@tenantgraph/core';
 import { closeGracefully, createGraphQLHttpServer, listen, logUnexpectedErrors, maskError, sendJson } from '@tenantgraph/server-kit';
 import type { GatewayContext } from './context.ts';
+import { DEFAULT_QUERY_BUDGETS, type QueryBudgets, budgetPlugin } from './budget.ts';
 import { TenantDataSource } from './datasource.ts';
 import { createSubgraphFetcher } from './fetcher.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryLimits } from './limits.ts';
@@ -12,6 +13,7 @@ import { DEFAULT_PLAN_LIMITS, type PlanLimits, type RateLimiter, memoryRateLimit
 
 export { staticSupergraph, supergraphFromFile } from './supergraph.ts';
 export { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
+export { DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
 export { DEFAULT_PLAN_LIMITS, type PlanLimits, type RateLimiter, memoryRateLimiter, redisRateLimiter } from './rate-limit.ts';
 
 export type GatewayServerDeps = {
@@ -27,6 +29,8 @@ export type GatewayServerDeps = {
   production?: boolean;
   /** Bounds on each operation (depth, aliases, tokens, directives, cost); defaults otherwise. */
   limits?: Partial<QueryLimits>;
+  /** The most one operation may cost, by plan (QUERY_TOO_EXPENSIVE beyond); defaults otherwise. */
+  queryBudgets?: Partial<QueryBudgets>;
   /** Per-tenant token buckets (in memory unless given, e.g. the Redis one; closed by `stop`) ... */
   rateLimiter?: RateLimiter;
   /** ... and their sizes by plan. */
@@ -67,7 +71,13 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     validationRules: limits.validationRules,
     parseOptions: limits.parseOptions,
     // No cache hints: the answer is sent `private, no-store` whatever the subgraphs say.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), logUnexpectedErrors(logger), ...limits.plugins],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginCacheControlDisabled(),
+      logUnexpectedErrors(logger),
+      ...limits.plugins,
+      budgetPlugin(gateway, { ...DEFAULT_QUERY_BUDGETS, ...deps.queryBudgets }),
+    ],
   });
   // Ready once the supergraph is loaded, and no longer once stopping, so a load balancer stops
   // sending before the server closes.
@@ -81,7 +91,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       if (!tenant) throw unknownTenant();
       const { allowed, retryAfterSeconds } = await rateLimiter.take(tenant.id, planLimits[tenant.plan] ?? planLimits.FREE);
       if (!allowed) throw appError('TOO_MANY_REQUESTS', 'Too many requests for this tenant; retry later.', { retryAfterSeconds });
-      return { viewer, requestId, logger: logger.child({ requestId, tenant: viewer.tenantId }) };
+      return { viewer, requestId, plan: tenant.plan, logger: logger.child({ requestId, tenant: viewer.tenantId }) };
     },
     // Every answer is one tenant's data: no shared cache may keep it.
     responseHeaders: { 'cache-control': 'private, no-store' },
