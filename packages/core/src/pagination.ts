@@ -16,13 +16,13 @@ export function pageSize(first: number | null | undefined, fallback = 20): numbe
 }
 
 /** The default length of a plain (not connection) list that takes `first`/`after`. */
-export const DEFAULT_LIST_SIZE = 50;
+export const DEFAULT_LIST_SIZE = 20;
 
 /**
  * `first`/`after` of a plain list (`organizations`, `Organization.projects`, `Project.tasks`):
- * `first` is 0..100 (default 50), `after` the id of the last item the client already has. An
+ * `first` is 0..100 (default 20), `after` the id of the last item the client already has. An
  * id of another tenant is FORBIDDEN; anything that is not an id, BAD_USER_INPUT.
- * @example const page = listPage(args, context.tenantId, 'project') // { limit: 50, after: '6f1c…' }
+ * @example const page = listPage(args, context.tenantId, 'project') // { limit: 20, after: '6f1c…' }
  */
 export function listPage(
   args: { first?: number | null; after?: string | null },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_SUBGRAPH_LIMITS, type SubgraphLimits } from './subgraph.ts';
 
 /**
  * The settings every subgraph reads. A service extends this object with its own.
@@ -21,7 +22,22 @@ export const subgraphEnvironment = z.object({
   MIGRATE_ON_START: z.stringbool().default(false),
   /** Who runs those migrations, when not the service's own `DATABASE_URL` role (e.g. a schema owner). */
   MIGRATION_DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  // What one request may cost this service, whoever sends it (see SubgraphLimits).
+  QUERY_MAX_DEPTH: z.coerce.number().int().positive().default(DEFAULT_SUBGRAPH_LIMITS.maxDepth),
+  QUERY_BUDGET: z.coerce.number().int().positive().default(DEFAULT_SUBGRAPH_LIMITS.maxCost),
+  REQUEST_DEADLINE_MS: z.coerce.number().int().positive().default(DEFAULT_SUBGRAPH_LIMITS.deadlineMs),
+  RESPONSE_MAX_BYTES: z.coerce.number().int().positive().default(DEFAULT_SUBGRAPH_LIMITS.maxResponseBytes),
 });
+
+/** A subgraph's request limits from `QUERY_MAX_DEPTH`, `QUERY_BUDGET`, `REQUEST_DEADLINE_MS`, `RESPONSE_MAX_BYTES`. */
+export function subgraphLimits(env: z.infer<typeof subgraphEnvironment>): SubgraphLimits {
+  return {
+    maxDepth: env.QUERY_MAX_DEPTH,
+    maxCost: env.QUERY_BUDGET,
+    deadlineMs: env.REQUEST_DEADLINE_MS,
+    maxResponseBytes: env.RESPONSE_MAX_BYTES,
+  };
+}
 
 /**
  * Parses `env` with `schema`; on any problem prints every one of them at once and exits 1.

@@ -45,7 +45,7 @@ export type ChildPage = { limit: number; after?: string | undefined };
  * every parent asked for in one tick with the same page is fetched by one statement (the
  * repository ranks rows per parent, e.g. `row_number() over (partition by parent)`), so a
  * paged nested list costs what an unpaged one did.
- * @example tasksByProjectId.load({ key: projectId, limit: 50 })
+ * @example tasksByProjectId.load({ key: projectId, limit: 20 })
  */
 export function pagedGroupLoader<K, Row>(fetch: (keys: readonly K[], page: ChildPage) => Promise<Row[]>, keyOf: (row: Row) => K) {
   return new DataLoader<ChildPage & { key: K }, Row[], string>(

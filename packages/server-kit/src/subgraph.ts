@@ -8,9 +8,10 @@ import {
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
 import type { TokenVerifier } from '@tenantgraph/auth';
-import type { DatabaseRouter } from '@tenantgraph/database';
+import { type DatabaseRouter, type Deadline, pastDeadline, withDeadline } from '@tenantgraph/database';
 import { type Logger, type Viewer, requireSameTenant } from '@tenantgraph/core';
 import { type DocumentNode, GraphQLError, GraphQLScalarType, Kind, type ValidationRule } from 'graphql';
+import { costLimitPlugin, listSizesOf } from './cost.ts';
 import { logUnexpectedErrors, maskError } from './errors.ts';
 import { type Route, closeGracefully, createGraphQLHttpServer, listen, sendJson } from './http.ts';
 import type { Metrics } from './metrics.ts';
@@ -22,6 +23,30 @@ export type SubgraphContext = {
   tenantId: string;
   requestId: string;
   logger: Logger;
+  /** When this request must be done; past it (or once the caller has gone) no more SQL is sent. */
+  deadline: Deadline;
+};
+
+/**
+ * What one request may cost a subgraph, whoever sends it (zero trust: the gateway checks the
+ * same, but a subgraph does not rely on it).
+ */
+export type SubgraphLimits = {
+  /** Field nesting, fragments flattened (the gateway's QUERY_MAX_DEPTH). */
+  maxDepth: number;
+  /** Estimated cost (see `estimateCost`), `_entities` counting its representations: the gateway's largest plan budget. */
+  maxCost: number;
+  /** Work stops this long after the request arrived: no SQL starts, no resolver runs. */
+  deadlineMs: number;
+  /** A larger answer is replaced by a QUERY_TOO_EXPENSIVE error. */
+  maxResponseBytes: number;
+};
+
+export const DEFAULT_SUBGRAPH_LIMITS: SubgraphLimits = {
+  maxDepth: 10,
+  maxCost: 50_000,
+  deadlineMs: 5_000,
+  maxResponseBytes: 8 * 1024 * 1024,
 };
 
 export type SubgraphServerOptions<C extends SubgraphContext> = {
@@ -39,6 +64,8 @@ export type SubgraphServerOptions<C extends SubgraphContext> = {
   routes?: Record<string, Route>;
   /** Closes what the service opened (database pools). */
   onStop?(): Promise<void>;
+  /** Depth, cost, deadline and answer size of one request; DEFAULT_SUBGRAPH_LIMITS otherwise. */
+  limits?: Partial<SubgraphLimits> | undefined;
 };
 
 /** What a data subgraph's server is built from: its tenant-routed databases and the platform parts. */
@@ -49,6 +76,7 @@ export type DataSubgraphDeps<DB> = {
   metrics: Metrics;
   /** Readiness: throws while the shared database is unreachable or behind on migrations. */
   ready(): Promise<void>;
+  limits?: Partial<SubgraphLimits> | undefined;
 };
 
 export type SubgraphServer = {
@@ -65,8 +93,10 @@ export type SubgraphServer = {
  */
 export function createSubgraphServer<C extends SubgraphContext>(options: SubgraphServerOptions<C>): SubgraphServer {
   const { name, logger, metrics } = options;
+  const limits = { ...DEFAULT_SUBGRAPH_LIMITS, ...options.limits };
+  const listSizes = listSizesOf(options.typeDefs);
   const apollo = new ApolloServer<C>({
-    schema: buildSubgraphSchema({ typeDefs: options.typeDefs, resolvers: options.resolvers as GraphQLResolverMap<unknown> }),
+    schema: buildSubgraphSchema({ typeDefs: options.typeDefs, resolvers: stopAtDeadline(options.resolvers) as GraphQLResolverMap<unknown> }),
     formatError: maskError,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
@@ -84,22 +114,26 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
       ApolloServerPluginCacheControlDisabled(),
       metrics.plugin,
       logUnexpectedErrors(logger),
+      costLimitPlugin<C>({ budget: () => limits.maxCost, listSizes: () => listSizes, maxDepth: limits.maxDepth }),
     ],
   });
   const http = createGraphQLHttpServer<C>({
     apollo,
     logger,
-    async authenticate(req, requestId) {
+    async authenticate(req, requestId, closed) {
       const viewer = await options.verifier.verify(req.headers.authorization);
       const base: SubgraphContext = {
         viewer,
         tenantId: viewer.tenantId,
         requestId,
         logger: logger.child({ requestId, tenant: viewer.tenantId }),
+        // The caller leaving (the gateway gave up) ends the work as surely as the deadline does.
+        deadline: { at: Date.now() + limits.deadlineMs, signal: AbortSignal.any([closed, AbortSignal.timeout(limits.deadlineMs)]) },
       };
       return options.createContext(base, req);
     },
-    around: (context, run) => metrics.track(context.tenantId, run),
+    around: (context, run) => metrics.track(context.tenantId, () => withDeadline(context.deadline, run)),
+    maxResponseBytes: limits.maxResponseBytes,
     routes: {
       'GET /health': (_req, res) => sendJson(res, 200, { status: 'ok', service: name }),
       'GET /ready': async (_req, res) => {
@@ -129,6 +163,37 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
       await options.onStop?.();
     },
   };
+}
+
+/**
+ * The service's resolvers, each first checking its request's deadline: once it has passed (or
+ * the caller has gone) no resolver starts, so a query that outgrew its time stops resolving
+ * rather than running on for a client that no longer waits. Scalars and enum maps are unchanged.
+ */
+function stopAtDeadline<C extends SubgraphContext>(resolvers: GraphQLResolverMap<C>): GraphQLResolverMap<C> {
+  const stopIfLate = (context: C) => {
+    if (context.deadline.signal.aborted) throw pastDeadline();
+  };
+  type Resolver = (...args: unknown[]) => unknown;
+  return Object.fromEntries(
+    Object.entries(resolvers).map(([typeName, fields]) => {
+      if (fields instanceof GraphQLScalarType || typeof fields !== 'object' || fields === null) return [typeName, fields];
+      const guarded = Object.entries(fields).map(([field, resolve]) => {
+        if (typeof resolve !== 'function') return [field, resolve];
+        const run = resolve as Resolver;
+        // `__resolveReference(reference, context, info)` takes the context second; fields, third.
+        const at = field === '__resolveReference' ? 1 : 2;
+        return [
+          field,
+          (...args: unknown[]) => {
+            stopIfLate(args[at] as C);
+            return run(...args);
+          },
+        ];
+      });
+      return [typeName, Object.fromEntries(guarded)];
+    }),
+  ) as GraphQLResolverMap<C>;
 }
 
 /**

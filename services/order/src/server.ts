@@ -28,6 +28,7 @@ export function createOrderServer(deps: OrderServerDeps) {
     metrics: deps.metrics,
     createContext: (base) => createContext(base, deps.databases, deps.products),
     ready: deps.ready,
+    limits: deps.limits,
     onStop: () => deps.databases.destroy(),
   });
 }

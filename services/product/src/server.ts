@@ -22,6 +22,7 @@ export function createProductServer(deps: ProductServerDeps) {
     metrics: deps.metrics,
     createContext: (base) => createContext(base, deps.databases),
     ready: deps.ready,
+    limits: deps.limits,
     onStop: () => deps.databases.destroy(),
   });
 }

@@ -37,6 +37,7 @@ export function createProjectServer(deps: ProjectServerDeps) {
     metrics: deps.metrics,
     createContext: (base) => createContext(base, deps.databases),
     ready: deps.ready,
+    limits: deps.limits,
     onStop: () => deps.databases.destroy(),
   });
 }

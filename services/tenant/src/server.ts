@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { TokenVerifier } from '@tenantgraph/auth';
 import { type Logger, cachedRegistry } from '@tenantgraph/core';
 import { migrationState } from '@tenantgraph/database';
-import { DateTime, type Metrics, createSubgraphServer } from '@tenantgraph/server-kit';
+import { DateTime, type Metrics, type SubgraphLimits, createSubgraphServer } from '@tenantgraph/server-kit';
 import { parse } from 'graphql';
 import type { Kysely } from 'kysely';
 import { createContext } from './context.ts';
@@ -23,6 +23,8 @@ export type TenantServerDeps = {
   metrics: Metrics;
   /** Secret the other services present to read the registry. */
   registryToken: string;
+  /** Depth, cost, deadline and answer size of one request (defaults otherwise). */
+  limits?: Partial<SubgraphLimits>;
 };
 
 /** The tenant subgraph: the `Tenant` entity's owner and the tenant registry. */
@@ -45,5 +47,6 @@ export function createTenantServer(deps: TenantServerDeps) {
     },
     routes: { 'GET /internal/tenants': registryRoute(deps.db, deps.registryToken) },
     onStop: () => deps.db.destroy(),
+    limits: deps.limits,
   });
 }
