@@ -32,7 +32,6 @@ export const environment = loadEnvironment(
     QUERY_MAX_ALIASES: z.coerce.number().int().nonnegative().default(DEFAULT_QUERY_LIMITS.maxAliases),
     QUERY_MAX_TOKENS: z.coerce.number().int().positive().default(DEFAULT_QUERY_LIMITS.maxTokens),
     QUERY_MAX_DIRECTIVES: z.coerce.number().int().nonnegative().default(DEFAULT_QUERY_LIMITS.maxDirectives),
-    QUERY_MAX_COST: z.coerce.number().int().positive().default(DEFAULT_QUERY_LIMITS.maxCost),
     // The most one operation may cost by plan, list sizes counted (see budget.ts); QUERY_TOO_EXPENSIVE beyond.
     QUERY_BUDGET_FREE: z.coerce.number().int().positive().default(DEFAULT_QUERY_BUDGETS.FREE),
     QUERY_BUDGET_PRO: z.coerce.number().int().positive().default(DEFAULT_QUERY_BUDGETS.PRO),
@@ -77,5 +76,4 @@ export const queryLimits = {
   maxAliases: environment.QUERY_MAX_ALIASES,
   maxTokens: environment.QUERY_MAX_TOKENS,
   maxDirectives: environment.QUERY_MAX_DIRECTIVES,
-  maxCost: environment.QUERY_MAX_COST,
 };

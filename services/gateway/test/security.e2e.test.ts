@@ -95,27 +95,28 @@ describe('hostile clients at the gateway (graphql-cop probes and limits)', () =>
     expect(codes(response)).toEqual(['GRAPHQL_PARSE_FAILED']);
   });
 
-  it('refuses a query over the cost limit, and the limit is configurable', async ({ stack }) => {
+  it("refuses a query over the plan's cost budget with QUERY_TOO_EXPENSIVE, and the budget is configurable", async ({ stack }) => {
     const token = await stack.auth.token('avocado');
-    // The dashboard's tenant selection (cost ≈ 2,200, allowed) three times over: every other limit holds.
+    // The dashboard's tenant selection (cost ≈ 2,700, allowed) three times over: every other limit holds.
     const body = `id slug name plan createdAt
       products(first: 10) { totalCount pageInfo { hasNextPage endCursor } nodes { id sku name priceCents currency stock createdAt unitsOrdered tenant { id name } } }
       orders(first: 10) { totalCount nodes { id number status currency totalCents placedAt tenant { id } lines { quantity unitPriceCents product { id name } } } }
       organizations { id name subscriptionTier memberCount tenant { id } projects { id name } }
       projects(first: 10) { totalCount nodes { id name createdAt taskCount organization { name } tasks { id title status createdAt } tenant { id } } }`;
-    const once = await graphql(stack.gatewayUrl, { token, query: `{ tenant { ${body} } }` });
+    const strict = await stack.startGateway({ queryBudgets: { PRO: 5_000 } });
+    const once = await graphql(strict.url, { token, query: `{ tenant { ${body} } }` });
     expect(once.body.errors).toBeUndefined();
-    const costly = await graphql(stack.gatewayUrl, { token, query: `{ a: tenant { ${body} } b: tenant { ${body} } c: tenant { ${body} } }` });
+    const costly = await graphql(strict.url, { token, query: `{ a: tenant { ${body} } b: tenant { ${body} } c: tenant { ${body} } }` });
     expect(costly.status).toBe(400);
-    expect(codes(costly)).toContain('GRAPHQL_VALIDATION_FAILED');
-    expect(JSON.stringify(costly.body)).toMatch(/cost/i);
+    expect(codes(costly)).toEqual(['QUERY_TOO_EXPENSIVE']);
+    expect(costly.body.errors?.[0]?.extensions).toMatchObject({ limit: 5_000, cost: expect.any(Number) });
 
-    const strict = await stack.startGateway({ limits: { maxCost: 20 } });
-    const small = await graphql(strict.url, { token, query: '{ tenant { id } }' });
+    const tiny = await stack.startGateway({ queryBudgets: { PRO: 20 } });
+    const small = await graphql(tiny.url, { token, query: '{ tenant { id } }' });
     expect(small.body.data.tenant.id).toBe('avocado');
-    const medium = await graphql(strict.url, { token, query: '{ tenant { products { nodes { id name sku priceCents } } } }' });
-    expect(codes(medium)).toContain('GRAPHQL_VALIDATION_FAILED');
-    await strict.stop();
+    const medium = await graphql(tiny.url, { token, query: '{ tenant { products { nodes { id name sku priceCents } } } }' });
+    expect(codes(medium)).toEqual(['QUERY_TOO_EXPENSIVE']);
+    await Promise.all([strict.stop(), tiny.stop()]);
   });
 
   it('refuses batched requests (a JSON array body)', async ({ stack }) => {

@@ -54,6 +54,8 @@ export type StackOptions = {
   planLimits?: GatewayServerDeps['planLimits'];
   /** Query limits of the gateway (tests whose queries are larger than a client's should be). */
   limits?: GatewayServerDeps['limits'];
+  /** Cost budgets by plan of the gateway (tests that read everything at once raise them). */
+  queryBudgets?: GatewayServerDeps['queryBudgets'];
 };
 
 /**
@@ -108,6 +110,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     logger: options.gatewayLogger ?? logger('gateway'),
     planLimits: options.planLimits,
     limits: options.limits,
+    queryBudgets: options.queryBudgets,
     subgraphUrls: {
       tenant: `${tenantUrl}/graphql`,
       product: `${recorder.url}/graphql`,
