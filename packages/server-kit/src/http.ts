@@ -16,7 +16,8 @@ export type GraphQLHttpOptions<C extends BaseContext> = {
   /**
    * Runs on the headers alone, before the body is read: verifies the caller and builds the
    * request context. A GraphQLError with an HTTP status (401, 403) ends the request there.
-   * `closed` is aborted when the response is closed: sent, or the client went away.
+   * `closed` is aborted when the response is closed, with the reason `'answered'` once it was
+   * sent, or `'caller gone'` when the client went away before.
    */
   authenticate(req: IncomingMessage, requestId: string, closed: AbortSignal): Promise<C>;
   /** Wraps the execution of one request (metrics, async-local request state). */
@@ -48,7 +49,7 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
     const requestId = requestIdOf(req);
     res.setHeader('x-request-id', requestId);
     const closed = new AbortController();
-    res.once('close', () => closed.abort());
+    res.once('close', () => closed.abort(res.writableFinished ? 'answered' : 'caller gone'));
     let context: C;
     try {
       context = await options.authenticate(req, requestId, closed.signal);

@@ -122,13 +122,24 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
     logger,
     async authenticate(req, requestId, closed) {
       const viewer = await options.verifier.verify(req.headers.authorization);
+      const requestLogger = logger.child({ requestId, tenant: viewer.tenantId });
+      // The caller leaving (the gateway gave up) ends the work as surely as the deadline does.
+      const signal = AbortSignal.any([closed, AbortSignal.timeout(limits.deadlineMs)]);
+      signal.addEventListener(
+        'abort',
+        () => {
+          if (signal.reason === 'answered') return;
+          const reason = signal.reason === 'caller gone' ? 'caller gone' : 'deadline';
+          requestLogger.warn('request stopped before its answer', { reason, deadlineMs: limits.deadlineMs });
+        },
+        { once: true },
+      );
       const base: SubgraphContext = {
         viewer,
         tenantId: viewer.tenantId,
         requestId,
-        logger: logger.child({ requestId, tenant: viewer.tenantId }),
-        // The caller leaving (the gateway gave up) ends the work as surely as the deadline does.
-        deadline: { at: Date.now() + limits.deadlineMs, signal: AbortSignal.any([closed, AbortSignal.timeout(limits.deadlineMs)]) },
+        logger: requestLogger,
+        deadline: { at: Date.now() + limits.deadlineMs, signal },
       };
       return options.createContext(base, req);
     },
