@@ -9,7 +9,7 @@ import type { Plan } from './rate-limit.ts';
 export type QueryBudgets = Record<Plan, number>;
 
 /**
- * Defaults: the contract's dashboard at its default page sizes (cost ≈ 6 600, most of it the
+ * Defaults: the contract's dashboard at its default page sizes (cost 4 463, most of it the
  * worst case of 100 lines per order) passes every plan; the depth-9 query of issue 9 (millions)
  * does not. A cost of 50 000 is about 50 000 objects in the answer.
  */
