@@ -1,4 +1,28 @@
 import { z } from 'zod';
+import { type ConcurrencyLimits, DEFAULT_CONCURRENCY } from './fair-scheduler.ts';
+
+/**
+ * Per-tenant concurrency of one process (gateway or subgraph), read by both: requests running
+ * at once, requests one tenant may hold by plan, and the longest wait for a turn.
+ */
+export const concurrencyEnvironment = {
+  CONCURRENCY_MAX_IN_FLIGHT: z.coerce.number().int().positive().default(DEFAULT_CONCURRENCY.maxInFlight),
+  CONCURRENCY_FREE: z.coerce.number().int().positive().default(DEFAULT_CONCURRENCY.perTenant.FREE),
+  CONCURRENCY_PRO: z.coerce.number().int().positive().default(DEFAULT_CONCURRENCY.perTenant.PRO),
+  CONCURRENCY_ENTERPRISE: z.coerce.number().int().positive().default(DEFAULT_CONCURRENCY.perTenant.ENTERPRISE),
+  CONCURRENCY_MAX_WAIT_MS: z.coerce.number().int().positive().default(DEFAULT_CONCURRENCY.maxWaitMs),
+};
+
+type ConcurrencyEnvironment = { [K in keyof typeof concurrencyEnvironment]: number };
+
+/** The limits named by `concurrencyEnvironment`'s variables. */
+export function concurrencyLimits(env: ConcurrencyEnvironment): ConcurrencyLimits {
+  return {
+    maxInFlight: env.CONCURRENCY_MAX_IN_FLIGHT,
+    perTenant: { FREE: env.CONCURRENCY_FREE, PRO: env.CONCURRENCY_PRO, ENTERPRISE: env.CONCURRENCY_ENTERPRISE },
+    maxWaitMs: env.CONCURRENCY_MAX_WAIT_MS,
+  };
+}
 
 /**
  * The settings every subgraph reads. A service extends this object with its own.
@@ -21,6 +45,7 @@ export const subgraphEnvironment = z.object({
   MIGRATE_ON_START: z.stringbool().default(false),
   /** Who runs those migrations, when not the service's own `DATABASE_URL` role (e.g. a schema owner). */
   MIGRATION_DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  ...concurrencyEnvironment,
 });
 
 /**

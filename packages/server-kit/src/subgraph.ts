@@ -12,6 +12,7 @@ import type { DatabaseRouter } from '@tenantgraph/database';
 import { type Logger, type Viewer, requireSameTenant } from '@tenantgraph/core';
 import { type DocumentNode, GraphQLError, GraphQLScalarType, Kind, type ValidationRule } from 'graphql';
 import { logUnexpectedErrors, maskError } from './errors.ts';
+import type { Admission } from './fair-scheduler.ts';
 import { type Route, closeGracefully, createGraphQLHttpServer, listen, sendJson } from './http.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -39,6 +40,8 @@ export type SubgraphServerOptions<C extends SubgraphContext> = {
   routes?: Record<string, Route>;
   /** Closes what the service opened (database pools). */
   onStop?(): Promise<void>;
+  /** Per-tenant concurrency and fair share (see `tenantAdmission`); none when absent. */
+  admission?: Admission;
 };
 
 /** What a data subgraph's server is built from: its tenant-routed databases and the platform parts. */
@@ -49,6 +52,8 @@ export type DataSubgraphDeps<DB> = {
   metrics: Metrics;
   /** Readiness: throws while the shared database is unreachable or behind on migrations. */
   ready(): Promise<void>;
+  /** Per-tenant concurrency and fair share; none when absent. */
+  admission?: Admission;
 };
 
 export type SubgraphServer = {
@@ -100,6 +105,7 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
       return options.createContext(base, req);
     },
     around: (context, run) => metrics.track(context.tenantId, run),
+    admit: options.admission && ((context, signal) => options.admission!.admit(context.tenantId, signal)),
     routes: {
       'GET /health': (_req, res) => sendJson(res, 200, { status: 'ok', service: name }),
       'GET /ready': async (_req, res) => {

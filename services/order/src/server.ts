@@ -29,5 +29,6 @@ export function createOrderServer(deps: OrderServerDeps) {
     createContext: (base) => createContext(base, deps.databases, deps.products),
     ready: deps.ready,
     onStop: () => deps.databases.destroy(),
+    admission: deps.admission,
   });
 }

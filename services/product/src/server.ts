@@ -23,5 +23,6 @@ export function createProductServer(deps: ProductServerDeps) {
     createContext: (base) => createContext(base, deps.databases),
     ready: deps.ready,
     onStop: () => deps.databases.destroy(),
+    admission: deps.admission,
   });
 }

@@ -38,5 +38,6 @@ export function createProjectServer(deps: ProjectServerDeps) {
     createContext: (base) => createContext(base, deps.databases),
     ready: deps.ready,
     onStop: () => deps.databases.destroy(),
+    admission: deps.admission,
   });
 }

@@ -1,7 +1,7 @@
 import { createTokenVerifier } from '@tenantgraph/auth';
 import { createLogger } from '@tenantgraph/core';
 import { connect } from '@tenantgraph/database';
-import { createMetrics, migrateOnStart, stopOnSignals } from '@tenantgraph/server-kit';
+import { concurrencyLimits, createMetrics, migrateOnStart, stopOnSignals } from '@tenantgraph/server-kit';
 import type { Database } from './database.ts';
 import { environment as env } from './environment.ts';
 import { SERVICE, migrationsFolder } from './migrations.ts';
@@ -20,6 +20,7 @@ const server = createTenantServer({
   logger,
   metrics,
   registryToken: env.REGISTRY_TOKEN,
+  concurrency: concurrencyLimits(env),
 });
 // As every subgraph (see dataSubgraphDeps): not awaited, `/ready` is 503 until migrated.
 void migrateOnStart(env, migrationsFolder, logger);

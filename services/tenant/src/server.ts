@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { TokenVerifier } from '@tenantgraph/auth';
 import { type Logger, cachedRegistry } from '@tenantgraph/core';
 import { migrationState } from '@tenantgraph/database';
-import { DateTime, type Metrics, createSubgraphServer } from '@tenantgraph/server-kit';
+import { type ConcurrencyLimits, DEFAULT_CONCURRENCY, DateTime, type Metrics, createSubgraphServer, tenantAdmission } from '@tenantgraph/server-kit';
 import { parse } from 'graphql';
 import type { Kysely } from 'kysely';
 import { createContext } from './context.ts';
@@ -23,6 +23,8 @@ export type TenantServerDeps = {
   metrics: Metrics;
   /** Secret the other services present to read the registry. */
   registryToken: string;
+  /** Per-tenant concurrency (the defaults when absent). */
+  concurrency?: ConcurrencyLimits;
 };
 
 /** The tenant subgraph: the `Tenant` entity's owner and the tenant registry. */
@@ -45,5 +47,6 @@ export function createTenantServer(deps: TenantServerDeps) {
     },
     routes: { 'GET /internal/tenants': registryRoute(deps.db, deps.registryToken) },
     onStop: () => deps.db.destroy(),
+    admission: tenantAdmission(deps.concurrency ?? DEFAULT_CONCURRENCY, registry),
   });
 }
