@@ -59,6 +59,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   const fetcher = createSubgraphFetcher({
     maxSockets: deps.maxSocketsPerSubgraph ?? 64,
     timeoutMs: deps.subgraphTimeoutMs ?? 5_000,
+    logger,
   });
   // @apollo/gateway exports anonymous usage data unless this is set; it stays off unless an
   // operator sets the variable themselves.
