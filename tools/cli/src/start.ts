@@ -73,6 +73,7 @@ async function keepRunning(name: string, dir: string, env: Record<string, string
       start: () => runService(name, dir, 'src/index.ts', env),
       ready: (child) => waitUntilHealthy(health, child),
       log,
+      shouldRestart: () => !stopping,
     }),
   );
 }

@@ -12,6 +12,11 @@ export type SupervisorOptions = {
   maxDelayMs?: number;
   /** A run that served this long before it died counts as healthy: the next delay is the first again. */
   stableAfterMs?: number;
+  /**
+   * False while the whole stack is stopping: Ctrl-C reaches every child of the terminal at once,
+   * and a service that exits before its own `stop()` is not a crash.
+   */
+  shouldRestart?(): boolean;
 };
 
 export type Supervised = {
@@ -46,7 +51,7 @@ export async function supervise(options: SupervisorOptions): Promise<Supervised>
 
   const watch = (run: Child) => {
     void run.exited.then((code) => {
-      if (stopped || run !== child) return;
+      if (stopped || run !== child || options.shouldRestart?.() === false) return;
       const signal = run.process.signalCode;
       crashesInARow = Date.now() - startedAt >= stableAfterMs ? 1 : crashesInARow + 1;
       const delayMs = Math.min(maxDelayMs, initialDelayMs * 2 ** (crashesInARow - 1));
