@@ -21,11 +21,9 @@ const adminUrl = inject('pgAdminUrl');
 const shared = `t_router_${randomBytes(4).toString('hex')}`;
 const role = { name: shared, password: randomBytes(12).toString('hex') };
 const TENANTS = Array.from({ length: 50 }, (_, index) => `tenant-${index}`);
+const placements = [...TENANTS.map((id) => [id, 'dedicated'] as const), ['sharedco', 'shared'] as const, ['sharedtwo', 'shared'] as const];
 const tenants = new Map<string, TenantRecord>(
-  [...TENANTS.map((id) => [id, 'dedicated'] as const), ['sharedco', 'shared'] as const, ['sharedtwo', 'shared'] as const].map(([id, placement]) => [
-    id,
-    { id, slug: id, name: id, plan: 'PRO', placement, status: 'active' },
-  ]),
+  placements.map(([id, placement]) => [id, { id, slug: id, name: id, plan: 'PRO', placement, status: 'active' }]),
 );
 const registry = { get: async (id: string) => tenants.get(id) };
 const databases = [shared, ...TENANTS.map((tenant) => dedicatedDatabaseName(shared, tenant))];
@@ -152,7 +150,8 @@ describe('database router', () => {
   });
 
   it('lets one tenant hold at most half the connections of the shared pool, so another tenant still gets one', async () => {
-    const router = createDatabaseRouter<any>({ sharedUrl: urlFor(adminUrl, shared, role), registry, poolSize: 4, maxConnections: 10, acquireTimeoutMs: 30_000 });
+    const sharedUrl = urlFor(adminUrl, shared, role);
+    const router = createDatabaseRouter<any>({ sharedUrl, registry, poolSize: 4, maxConnections: 10, acquireTimeoutMs: 30_000 });
     let open!: () => void;
     const gate = new Promise<void>((resolve) => {
       open = resolve;

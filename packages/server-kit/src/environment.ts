@@ -1,19 +1,20 @@
 import { z } from 'zod';
-import { type ConcurrencyLimits, DEFAULT_CONCURRENCY } from './fair-scheduler.ts';
+import { type ConcurrencyLimits, DEFAULT_SUBGRAPH_CONCURRENCY } from './fair-scheduler.ts';
 
 /**
- * Per-tenant concurrency of one process (gateway or subgraph), read by both: requests running
- * at once, requests one tenant may hold by plan, and the longest wait for a turn.
+ * Per-tenant concurrency of one process (gateway or subgraph), read by both with their own
+ * defaults: requests running at once, requests one tenant may hold by plan, the longest wait.
+ * @example loadEnvironment(z.object({ ...concurrencyEnvironment(DEFAULT_CONCURRENCY) }))
  */
-export const concurrencyEnvironment = {
-  CONCURRENCY_MAX_IN_FLIGHT: z.coerce.number().int().positive().default(DEFAULT_CONCURRENCY.maxInFlight),
-  CONCURRENCY_FREE: z.coerce.number().int().positive().default(DEFAULT_CONCURRENCY.perTenant.FREE),
-  CONCURRENCY_PRO: z.coerce.number().int().positive().default(DEFAULT_CONCURRENCY.perTenant.PRO),
-  CONCURRENCY_ENTERPRISE: z.coerce.number().int().positive().default(DEFAULT_CONCURRENCY.perTenant.ENTERPRISE),
-  CONCURRENCY_MAX_WAIT_MS: z.coerce.number().int().positive().default(DEFAULT_CONCURRENCY.maxWaitMs),
-};
+export const concurrencyEnvironment = (defaults: ConcurrencyLimits) => ({
+  CONCURRENCY_MAX_IN_FLIGHT: z.coerce.number().int().positive().default(defaults.maxInFlight),
+  CONCURRENCY_FREE: z.coerce.number().int().positive().default(defaults.perTenant.FREE),
+  CONCURRENCY_PRO: z.coerce.number().int().positive().default(defaults.perTenant.PRO),
+  CONCURRENCY_ENTERPRISE: z.coerce.number().int().positive().default(defaults.perTenant.ENTERPRISE),
+  CONCURRENCY_MAX_WAIT_MS: z.coerce.number().int().positive().default(defaults.maxWaitMs),
+});
 
-type ConcurrencyEnvironment = { [K in keyof typeof concurrencyEnvironment]: number };
+type ConcurrencyEnvironment = { [K in keyof ReturnType<typeof concurrencyEnvironment>]: number };
 
 /** The limits named by `concurrencyEnvironment`'s variables. */
 export function concurrencyLimits(env: ConcurrencyEnvironment): ConcurrencyLimits {
@@ -45,7 +46,7 @@ export const subgraphEnvironment = z.object({
   MIGRATE_ON_START: z.stringbool().default(false),
   /** Who runs those migrations, when not the service's own `DATABASE_URL` role (e.g. a schema owner). */
   MIGRATION_DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
-  ...concurrencyEnvironment,
+  ...concurrencyEnvironment(DEFAULT_SUBGRAPH_CONCURRENCY),
 });
 
 /**

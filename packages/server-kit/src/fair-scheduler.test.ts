@@ -89,7 +89,12 @@ describe('tenantAdmission', () => {
     const plans = { free: 'FREE', pro: 'PRO' } as const;
     const admission = tenantAdmission(
       { maxInFlight: 100, maxWaitMs: 1_000, perTenant: { FREE: 1, PRO: 3, ENTERPRISE: 5 } },
-      { get: async (id) => (id in plans ? { id, slug: id, name: id, plan: plans[id as keyof typeof plans], placement: 'shared', status: 'active' } : undefined) },
+      {
+        get: async (id) => {
+          const plan = plans[id as keyof typeof plans];
+          return plan ? { id, slug: id, name: id, plan, placement: 'shared', status: 'active' } : undefined;
+        },
+      },
     );
     const admitted = async (tenant: string, attempts: number) => {
       const results = await Promise.allSettled(Array.from({ length: attempts }, () => admission.admit(tenant)));

@@ -13,12 +13,23 @@ export type ConcurrencyLimits = {
 };
 
 /**
- * Defaults for one process: a tenant on the free plan holds 4 requests, PRO 16, ENTERPRISE 32;
+ * Defaults of the gateway: a tenant on the free plan holds 4 requests, PRO 16, ENTERPRISE 32;
  * 64 run at once; nobody waits more than 2 s for a turn.
  */
 export const DEFAULT_CONCURRENCY: ConcurrencyLimits = {
   maxInFlight: 64,
   perTenant: { FREE: 4, PRO: 16, ENTERPRISE: 32 },
+  maxWaitMs: 2_000,
+};
+
+/**
+ * Defaults of a subgraph: twice the gateway's, because one gateway request may send a subgraph
+ * two fetches at once (the dashboard asks the order subgraph for `orders` and `unitsOrdered` in
+ * parallel). A tenant the gateway admits is then never refused by a subgraph behind it.
+ */
+export const DEFAULT_SUBGRAPH_CONCURRENCY: ConcurrencyLimits = {
+  maxInFlight: 128,
+  perTenant: { FREE: 8, PRO: 32, ENTERPRISE: 64 },
   maxWaitMs: 2_000,
 };
 

@@ -1,4 +1,5 @@
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
+import { GraphQLError } from 'graphql';
 import type { GatewayContext } from './context.ts';
 
 /**
@@ -13,5 +14,17 @@ export class TenantDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     headers.set('authorization', `Bearer ${context.viewer.token}`);
     headers.set('x-tenant-id', context.viewer.tenantId);
     headers.set('x-request-id', context.requestId);
+  }
+
+  /**
+   * A subgraph that refuses the tenant's request for its concurrency limit says so to the client
+   * (TOO_MANY_REQUESTS in its part of the answer, the rest still delivered) instead of an
+   * internal error.
+   */
+  override async errorFromResponse(response: Parameters<RemoteGraphQLDataSource<GatewayContext>['errorFromResponse']>[0]) {
+    if (response.status !== 429) return super.errorFromResponse(response);
+    return new GraphQLError('Too many concurrent requests for this tenant in a service; retry later.', {
+      extensions: { code: 'TOO_MANY_REQUESTS', http: { status: 200 } },
+    });
   }
 }

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { concurrencyEnvironment, loadEnvironment, port } from '@tenantgraph/server-kit';
+import { DEFAULT_CONCURRENCY, concurrencyEnvironment, loadEnvironment, port } from '@tenantgraph/server-kit';
 import { z } from 'zod';
 import { DEFAULT_QUERY_LIMITS } from './limits.ts';
 import { DEFAULT_PLAN_LIMITS, type PlanLimits } from './rate-limit.ts';
@@ -40,7 +40,7 @@ export const environment = loadEnvironment(
     // Shared rate-limit buckets for several gateway replicas; in memory when unset.
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
     // Requests in flight per tenant by plan, and over all tenants (served round-robin beyond).
-    ...concurrencyEnvironment,
+    ...concurrencyEnvironment(DEFAULT_CONCURRENCY),
     ...Object.fromEntries(SUBGRAPHS.map((name) => [`SUBGRAPH_${name.toUpperCase()}_URL`, z.url().optional()])),
   }),
 );

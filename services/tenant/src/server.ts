@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs';
 import type { TokenVerifier } from '@tenantgraph/auth';
 import { type Logger, cachedRegistry } from '@tenantgraph/core';
 import { migrationState } from '@tenantgraph/database';
-import { type ConcurrencyLimits, DEFAULT_CONCURRENCY, DateTime, type Metrics, createSubgraphServer, tenantAdmission } from '@tenantgraph/server-kit';
+import {
+  type ConcurrencyLimits,
+  DEFAULT_SUBGRAPH_CONCURRENCY,
+  DateTime,
+  type Metrics,
+  createSubgraphServer,
+  tenantAdmission,
+} from '@tenantgraph/server-kit';
 import { parse } from 'graphql';
 import type { Kysely } from 'kysely';
 import { createContext } from './context.ts';
@@ -47,6 +54,6 @@ export function createTenantServer(deps: TenantServerDeps) {
     },
     routes: { 'GET /internal/tenants': registryRoute(deps.db, deps.registryToken) },
     onStop: () => deps.db.destroy(),
-    admission: tenantAdmission(deps.concurrency ?? DEFAULT_CONCURRENCY, registry),
+    admission: tenantAdmission(deps.concurrency ?? DEFAULT_SUBGRAPH_CONCURRENCY, registry),
   });
 }

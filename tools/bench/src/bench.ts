@@ -42,7 +42,13 @@ const arg = (name: string, fallback: number) => {
 };
 const volume: Volume = quick
   ? { tenants: 5, products: 200, orders: 300, smallProducts: 20, smallOrders: 30 }
-  : { tenants: arg('tenants', noisy ? 10 : 200), products: arg('products', 2_000), orders: arg('orders', 5_000), smallProducts: 40, smallOrders: 100 };
+  : {
+      tenants: arg('tenants', noisy ? 10 : 200),
+      products: arg('products', 2_000),
+      orders: arg('orders', 5_000),
+      smallProducts: 40,
+      smallOrders: 100,
+    };
 const connections = arg('connections', quick ? 10 : 20);
 const seconds = arg('duration', quick ? 3 : 15);
 const rounds = arg('rounds', quick ? 1 : 3);
@@ -127,7 +133,8 @@ async function main() {
       log,
     });
     console.log(`\n${result.text}`);
-    const section = `## Noisy neighbour (\`npx pnpm@10 bench ${process.argv.slice(2).join(' ')}\`, ${new Date().toISOString().slice(0, 10)})\n\n${result.text}`;
+    const command = `npx pnpm@10 bench ${process.argv.slice(2).join(' ')}`;
+    const section = `## Noisy neighbour (\`${command}\`, ${new Date().toISOString().slice(0, 10)})\n\n${result.text}`;
     const current = await readFile(`${ROOT}BENCHMARKS.md`, 'utf8').catch(() => '# Benchmarks\n');
     await writeFile(`${ROOT}BENCHMARKS.md`, withNoisySection(current, section));
     log('wrote the noisy-neighbour section of BENCHMARKS.md');
@@ -231,7 +238,8 @@ async function main() {
       'Every process (PostgreSQL, four subgraphs, both gateways, the load generator) shares these cores.',
     ];
     const noisySection = noisySectionOf(await readFile(`${ROOT}BENCHMARKS.md`, 'utf8').catch(() => ''));
-    await writeFile(`${ROOT}BENCHMARKS.md`, `${header.join('\n')}\n${report.markdown}\n${analysis}${noisySection ? `\n${noisySection}` : ''}`);
+    const kept = noisySection ? `\n${noisySection}` : '';
+    await writeFile(`${ROOT}BENCHMARKS.md`, `${header.join('\n')}\n${report.markdown}\n${analysis}${kept}`);
     log('wrote BENCHMARKS.md');
   }
   const errors = results.reduce((sum, round) => sum + round.ours.errors + round.mutations.errors, 0);

@@ -44,14 +44,16 @@ type Latencies = { requests: number; errors: number; p50: number; p99: number };
 export async function noisyNeighbour(options: NoisyOptions) {
   const { issuer, attacker, victim, log } = options;
   const scopes = ['tenant:admin', 'products:write', 'orders:write', 'projects:write'];
-  const [attackerToken, victimToken] = (await Promise.all([attacker, victim].map((tenant) => issuer.sign({ tenant, scopes, subject: `${tenant}-user` })))) as [string, string];
+  const sign = (tenant: string) => issuer.sign({ tenant, scopes, subject: `${tenant}-user` });
+  const [attackerToken, victimToken] = await Promise.all([sign(attacker), sign(victim)]);
   const attackBodies = [
     JSON.stringify({ query: NESTED }),
     JSON.stringify({ query: NESTED_VARIABLE, variables: { n: 100 } }),
     options.largestDashboard,
   ];
 
-  const cpu = () => Promise.all(Object.entries(options.processes).map(async ([name, child]) => [name, await cpuSecondsOf(child.process.pid!)] as const));
+  const cpu = () =>
+    Promise.all(Object.entries(options.processes).map(async ([name, child]) => [name, await cpuSecondsOf(child.process.pid!)] as const));
   log(`quiet: B sends the dashboard at ${options.rate}/s for ${options.seconds} s`);
   const loads = { quiet: loadavg()[0]!, noisy: 0 };
   const cpuQuiet = await cpu();
@@ -120,13 +122,19 @@ export async function noisyNeighbour(options: NoisyOptions) {
     ['B errors (quiet + noisy)', '0', String(quiet.errors + noisy.errors), quiet.errors + noisy.errors === 0],
     ['processes alive after the run', 'all', `${processes.filter((process) => process.alive).length} of ${processes.length}`, everyAlive],
     ['peak RSS of any process', '< 512 MiB', `${peakRss.toFixed(0)} MiB`, everyAlive && peakRss < 512],
-    ["A's over-budget queries refused before any subgraph", 'QUERY_TOO_EXPENSIVE, 0 subgraph requests', `${refusals.join(', ')}; ${reachedSubgraphs}`, refusedEarly],
+    [
+      "A's over-budget queries refused before any subgraph",
+      'QUERY_TOO_EXPENSIVE, 0 subgraph requests',
+      `${refusals.join(', ')}; ${reachedSubgraphs}`,
+      refusedEarly,
+    ],
   ] as const;
   const lines = [
-    `Tenant B (\`${victim}\`) sends the dashboard at ${options.rate} requests/s for ${options.seconds} s, first alone, then while tenant A`,
-    `(\`${attacker}\`, the largest) sends, from ${options.connections} connections, the depth-9 query of issue 9, its \`first: $n\` variant and`,
-    "the dashboard with pages of 100, as fast as its limits allow (each connection waits out a 429's `Retry-After`).",
-    `Load average of the machine at the start of each phase (other work included): quiet ${loads.quiet.toFixed(1)}, noisy ${loads.noisy.toFixed(1)}, at the end ${load1!.toFixed(1)}.`,
+    `Tenant B (\`${victim}\`) sends the dashboard at ${options.rate} requests/s for ${options.seconds} s, first alone,`,
+    `then while tenant A (\`${attacker}\`, the largest) sends, from ${options.connections} connections, the depth-9 query`,
+    "of issue 9, its `first: $n` variant and the dashboard with pages of 100, as fast as its limits allow (each",
+    "connection waits out a 429's `Retry-After`). Load average of the machine (other work included) at the start of",
+    `the quiet phase ${loads.quiet.toFixed(1)}, of the noisy phase ${loads.noisy.toFixed(1)}, at the end ${load1!.toFixed(1)}.`,
     '',
     '| B | requests | p50 ms | p99 ms | errors |',
     '| --- | ---: | ---: | ---: | ---: |',
@@ -142,7 +150,8 @@ export async function noisyNeighbour(options: NoisyOptions) {
     '| --- | ---: | ---: | ---: | --- |',
     ...processes.map(
       (process) =>
-        `| ${process.name} | ${process.peak.toFixed(0)} | ${process.quietMs.toFixed(2)} | ${process.noisyMs.toFixed(2)} | ${process.alive ? 'yes' : 'NO'} |`,
+        `| ${process.name} | ${process.peak.toFixed(0)} | ${process.quietMs.toFixed(2)} | ${process.noisyMs.toFixed(2)} ` +
+        `| ${process.alive ? 'yes' : 'NO'} |`,
     ),
     '',
     '| goal | target | measured | met |',
@@ -188,7 +197,8 @@ async function fixedRate(url: string, body: string, token: string, rate: number,
 }
 
 async function codeOf(url: string, body: string, token: string): Promise<string> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+  const response = await fetch(url, { method: 'POST', headers, body });
   const parsed = JSON.parse(await response.text()) as { errors?: { extensions?: { code?: string } }[] };
   return parsed.errors?.[0]?.extensions?.code ?? 'answered';
 }
@@ -198,7 +208,8 @@ async function subgraphRequestsOf(metricsUrls: Record<string, string>, tenant: s
   let total = 0;
   for (const url of Object.values(metricsUrls)) {
     for (const line of (await (await fetch(url)).text()).split('\n')) {
-      if (line.startsWith('http_requests_total{') && line.includes(`tenant="${tenant}"`)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+      const counted = line.startsWith('http_requests_total{') && line.includes(`tenant="${tenant}"`);
+      if (counted) total += Number(line.slice(line.lastIndexOf(' ') + 1));
     }
   }
   return total;

@@ -139,7 +139,7 @@ describe('one tenant cannot take the gateway from another', () => {
     }
   });
 
-  it('holds a tenant to its plan in a subgraph called directly, too', async ({ stack }) => {
+  it('holds a tenant to its plan in a subgraph too, which the gateway passes on as TOO_MANY_REQUESTS', async ({ stack }) => {
     const admission = tenantAdmission(limits({}), staticRegistry());
     const server = createProductServer({
       databases: createDatabaseRouter<any>({ sharedUrl: stack.databases.product.sharedUrl, registry: staticRegistry() }),
@@ -158,6 +158,11 @@ describe('one tenant cannot take the gateway from another', () => {
       expect(refused.status).toBe(429);
       expect(codes(refused)).toEqual(['TOO_MANY_REQUESTS']);
       expect(refused.headers.get('retry-after')).toBe('1');
+      // Through a gateway: the subgraph's refusal reaches the client as TOO_MANY_REQUESTS, not as an internal error.
+      const gateway = await stack.startGateway({ subgraphUrls: { product: url } });
+      const viaGateway = await graphql(gateway.url, { token: await stack.auth.token('avocado'), query: QUERY });
+      await gateway.stop();
+      expect(codes(viaGateway)).toEqual(['TOO_MANY_REQUESTS']);
       const other = await graphql(url, {
         token: await stack.auth.token('mango'),
         query: query.replace('avocado', 'mango'),
