@@ -2,12 +2,14 @@ import { createTokenVerifier } from '@tenantgraph/auth';
 import { type Logger, createLogger, createRegistryClient } from '@tenantgraph/core';
 import { connect, createDatabaseRouter, migrateToLatest, migrationState } from '@tenantgraph/database';
 import type { z } from 'zod';
-import { type subgraphEnvironment, subgraphLimits } from './environment.ts';
+import { concurrencyLimits, type subgraphEnvironment, subgraphLimits } from './environment.ts';
+import { tenantAdmission } from './fair-scheduler.ts';
 import { createMetrics } from './metrics.ts';
 
 /**
  * What a data subgraph's `index.ts` wires from its environment: logger, metrics, token
- * verifier, the registry client, the per-tenant database router, the request limits and a readiness check.
+ * verifier, the registry client, the per-tenant database router, the request limits, per-tenant
+ * admission and a readiness check.
  * With `MIGRATE_ON_START=true` it also starts migrating the shared database (see `migrateOnStart`).
  */
 export function dataSubgraphDeps<DB>(service: string, env: z.infer<typeof subgraphEnvironment>, migrationsFolder: string) {
@@ -32,6 +34,7 @@ export function dataSubgraphDeps<DB>(service: string, env: z.infer<typeof subgra
     databases: { ...databases, destroy: () => Promise.all([databases.destroy(), probe.destroy()]).then(() => {}) },
     verifier: createTokenVerifier({ issuer: env.AUTH_ISSUER, audience: env.AUTH_AUDIENCE, jwksUrl: env.AUTH_JWKS_URL }),
     limits: subgraphLimits(env),
+    admission: tenantAdmission(concurrencyLimits(env), registry),
     async ready() {
       const state = await migrationState(probe, migrationsFolder);
       if (state.pending.length > 0) throw new Error(`pending migrations: ${state.pending.join(', ')}`);

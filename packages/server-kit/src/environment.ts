@@ -1,5 +1,30 @@
 import { z } from 'zod';
 import { DEFAULT_SUBGRAPH_LIMITS, type SubgraphLimits } from './subgraph.ts';
+import { type ConcurrencyLimits, DEFAULT_SUBGRAPH_CONCURRENCY } from './fair-scheduler.ts';
+
+/**
+ * Per-tenant concurrency of one process (gateway or subgraph), read by both with their own
+ * defaults: requests running at once, requests one tenant may hold by plan, the longest wait.
+ * @example loadEnvironment(z.object({ ...concurrencyEnvironment(DEFAULT_CONCURRENCY) }))
+ */
+export const concurrencyEnvironment = (defaults: ConcurrencyLimits) => ({
+  CONCURRENCY_MAX_IN_FLIGHT: z.coerce.number().int().positive().default(defaults.maxInFlight),
+  CONCURRENCY_FREE: z.coerce.number().int().positive().default(defaults.perTenant.FREE),
+  CONCURRENCY_PRO: z.coerce.number().int().positive().default(defaults.perTenant.PRO),
+  CONCURRENCY_ENTERPRISE: z.coerce.number().int().positive().default(defaults.perTenant.ENTERPRISE),
+  CONCURRENCY_MAX_WAIT_MS: z.coerce.number().int().positive().default(defaults.maxWaitMs),
+});
+
+type ConcurrencyEnvironment = { [K in keyof ReturnType<typeof concurrencyEnvironment>]: number };
+
+/** The limits named by `concurrencyEnvironment`'s variables. */
+export function concurrencyLimits(env: ConcurrencyEnvironment): ConcurrencyLimits {
+  return {
+    maxInFlight: env.CONCURRENCY_MAX_IN_FLIGHT,
+    perTenant: { FREE: env.CONCURRENCY_FREE, PRO: env.CONCURRENCY_PRO, ENTERPRISE: env.CONCURRENCY_ENTERPRISE },
+    maxWaitMs: env.CONCURRENCY_MAX_WAIT_MS,
+  };
+}
 
 /**
  * The settings every subgraph reads. A service extends this object with its own.
@@ -27,6 +52,7 @@ export const subgraphEnvironment = z.object({
   QUERY_BUDGET: z.coerce.number().int().positive().default(DEFAULT_SUBGRAPH_LIMITS.maxCost),
   REQUEST_DEADLINE_MS: z.coerce.number().int().positive().default(DEFAULT_SUBGRAPH_LIMITS.deadlineMs),
   RESPONSE_MAX_BYTES: z.coerce.number().int().positive().default(DEFAULT_SUBGRAPH_LIMITS.maxResponseBytes),
+  ...concurrencyEnvironment(DEFAULT_SUBGRAPH_CONCURRENCY),
 });
 
 /** A subgraph's request limits from `QUERY_MAX_DEPTH`, `QUERY_BUDGET`, `REQUEST_DEADLINE_MS`, `RESPONSE_MAX_BYTES`. */

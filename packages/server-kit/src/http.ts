@@ -22,6 +22,12 @@ export type GraphQLHttpOptions<C extends BaseContext> = {
   authenticate(req: IncomingMessage, requestId: string, closed: AbortSignal): Promise<C>;
   /** Wraps the execution of one request (metrics, async-local request state). */
   around?<T>(context: C, run: () => Promise<T>): Promise<T>;
+  /**
+   * Admission, once the body is read: waits for the request's turn (fair share between tenants)
+   * and resolves with the release, called once the answer is sent or the request failed.
+   * Throws TOO_MANY_REQUESTS to refuse. `signal` aborts when the client goes away while waiting.
+   */
+  admit?(context: C, signal: AbortSignal): Promise<() => void>;
   /** Extra routes by "METHOD /path", e.g. "GET /health". */
   routes?: Record<string, Route>;
   maxBodyBytes?: number;
@@ -66,6 +72,23 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
         return sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
       }
     }
+    let release = () => {};
+    if (options.admit) {
+      try {
+        release = await options.admit(context, closed.signal);
+      } catch (error) {
+        // A client that left while waiting needs no answer.
+        return closed.signal.aborted ? undefined : sendError(res, error, logger, requestId);
+      }
+    }
+    try {
+      await execute(req, res, context, body, requestId);
+    } finally {
+      release();
+    }
+  };
+
+  const execute = async (req: IncomingMessage, res: ServerResponse, context: C, body: unknown, requestId: string) => {
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);

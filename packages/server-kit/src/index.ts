@@ -2,6 +2,7 @@ export * from './context.ts';
 export * from './environment.ts';
 export * from './cost.ts';
 export * from './errors.ts';
+export * from './fair-scheduler.ts';
 export * from './http.ts';
 export * from './loaders.ts';
 export * from './metrics.ts';

@@ -13,6 +13,7 @@ import { type Logger, type Viewer, requireSameTenant } from '@tenantgraph/core';
 import { type DocumentNode, GraphQLError, GraphQLScalarType, Kind, type ValidationRule } from 'graphql';
 import { costLimitPlugin, listSizesOf } from './cost.ts';
 import { logUnexpectedErrors, maskError } from './errors.ts';
+import type { Admission } from './fair-scheduler.ts';
 import { type Route, closeGracefully, createGraphQLHttpServer, listen, sendJson } from './http.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -66,6 +67,8 @@ export type SubgraphServerOptions<C extends SubgraphContext> = {
   onStop?(): Promise<void>;
   /** Depth, cost, deadline and answer size of one request; DEFAULT_SUBGRAPH_LIMITS otherwise. */
   limits?: Partial<SubgraphLimits> | undefined;
+  /** Per-tenant concurrency and fair share (see `tenantAdmission`); none when absent. */
+  admission?: Admission;
 };
 
 /** What a data subgraph's server is built from: its tenant-routed databases and the platform parts. */
@@ -77,6 +80,8 @@ export type DataSubgraphDeps<DB> = {
   /** Readiness: throws while the shared database is unreachable or behind on migrations. */
   ready(): Promise<void>;
   limits?: Partial<SubgraphLimits> | undefined;
+  /** Per-tenant concurrency and fair share; none when absent. */
+  admission?: Admission;
 };
 
 export type SubgraphServer = {
@@ -145,6 +150,7 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
     },
     around: (context, run) => metrics.track(context.tenantId, () => withDeadline(context.deadline, run)),
     maxResponseBytes: limits.maxResponseBytes,
+    admit: options.admission && ((context, signal) => options.admission!.admit(context.tenantId, signal)),
     routes: {
       'GET /health': (_req, res) => sendJson(res, 200, { status: 'ok', service: name }),
       'GET /ready': async (_req, res) => {

@@ -1,5 +1,6 @@
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
 import { serviceUnavailable } from '@tenantgraph/core';
+import { GraphQLError } from 'graphql';
 import type { GatewayContext } from './context.ts';
 
 type DataSource = RemoteGraphQLDataSource<GatewayContext>;
@@ -27,5 +28,17 @@ export class TenantDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     if (response) throw error;
     context?.logger?.warn('subgraph request failed', { url: this.url, error });
     throw serviceUnavailable('A service this request needs did not answer; retry later.');
+  }
+
+  /**
+   * A subgraph that refuses the tenant's request for its concurrency limit says so to the client
+   * (TOO_MANY_REQUESTS in its part of the answer, the rest still delivered) instead of an
+   * internal error.
+   */
+  override async errorFromResponse(response: Parameters<RemoteGraphQLDataSource<GatewayContext>['errorFromResponse']>[0]) {
+    if (response.status !== 429) return super.errorFromResponse(response);
+    return new GraphQLError('Too many concurrent requests for this tenant in a service; retry later.', {
+      extensions: { code: 'TOO_MANY_REQUESTS', http: { status: 200 } },
+    });
   }
 }

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { loadEnvironment, port } from '@tenantgraph/server-kit';
+import { DEFAULT_CONCURRENCY, concurrencyEnvironment, loadEnvironment, port } from '@tenantgraph/server-kit';
 import { z } from 'zod';
 import { DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
 import { DEFAULT_QUERY_LIMITS } from './limits.ts';
@@ -43,6 +43,8 @@ export const environment = loadEnvironment(
     RATE_LIMIT_BURST_FACTOR: z.coerce.number().min(1).default(2),
     // Shared rate-limit buckets for several gateway replicas; in memory when unset.
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+    // Requests in flight per tenant by plan, and over all tenants (served round-robin beyond).
+    ...concurrencyEnvironment(DEFAULT_CONCURRENCY),
     ...Object.fromEntries(SUBGRAPHS.map((name) => [`SUBGRAPH_${name.toUpperCase()}_URL`, z.url().optional()])),
   }),
 );

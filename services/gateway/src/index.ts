@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { createTokenVerifier } from '@tenantgraph/auth';
 import { createLogger, createRegistryClient } from '@tenantgraph/core';
-import { stopOnSignals } from '@tenantgraph/server-kit';
+import { concurrencyLimits, stopOnSignals, tenantAdmission } from '@tenantgraph/server-kit';
 import { Redis } from 'ioredis';
 import { environment as env, planLimits, queryBudgets, queryLimits, subgraphUrls } from './environment.ts';
 import { createGatewayServer, memoryRateLimiter, redisRateLimiter, supergraphFromFile } from './server.ts';
@@ -16,12 +16,13 @@ if (env.GATEWAY_WORKERS > 1 && cluster.isPrimary) {
 }
 
 async function serve() {
+  const registry = createRegistryClient({ url: env.TENANT_REGISTRY_URL, token: env.REGISTRY_TOKEN });
   const server = createGatewayServer({
     supergraph: env.SUPERGRAPH_URL
       ? supergraphFromUrl(env.SUPERGRAPH_URL, logger, { pollMs: env.SUPERGRAPH_POLL_MS })
       : supergraphFromFile(env.SUPERGRAPH_PATH, logger, env.SUPERGRAPH_POLL_MS),
     verifier: createTokenVerifier({ issuer: env.AUTH_ISSUER, audience: env.AUTH_AUDIENCE, jwksUrl: env.AUTH_JWKS_URL }),
-    registry: createRegistryClient({ url: env.TENANT_REGISTRY_URL, token: env.REGISTRY_TOKEN }),
+    registry,
     logger,
     subgraphUrls,
     subgraphTimeoutMs: env.SUBGRAPH_TIMEOUT_MS,
@@ -30,6 +31,7 @@ async function serve() {
     limits: queryLimits,
     queryBudgets,
     planLimits,
+    admission: tenantAdmission(concurrencyLimits(env), registry),
     rateLimiter: env.REDIS_URL
       ? redisRateLimiter(new Redis(env.REDIS_URL, { commandTimeout: 250, maxRetriesPerRequest: 1 }), { logger })
       : memoryRateLimiter(),

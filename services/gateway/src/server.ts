@@ -3,7 +3,17 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { TokenVerifier } from '@tenantgraph/auth';
 import { type Logger, type TenantRegistry, appError, unknownTenant } from '@tenantgraph/core';
-import { closeGracefully, createGraphQLHttpServer, listen, logUnexpectedErrors, maskError, sendJson } from '@tenantgraph/server-kit';
+import {
+  type Admission,
+  DEFAULT_CONCURRENCY,
+  closeGracefully,
+  createGraphQLHttpServer,
+  listen,
+  logUnexpectedErrors,
+  maskError,
+  sendJson,
+  tenantAdmission,
+} from '@tenantgraph/server-kit';
 import type { GatewayContext } from './context.ts';
 import { DEFAULT_QUERY_BUDGETS, type QueryBudgets, budgetPlugin } from './budget.ts';
 import { TenantDataSource } from './datasource.ts';
@@ -35,6 +45,8 @@ export type GatewayServerDeps = {
   rateLimiter?: RateLimiter;
   /** ... and their sizes by plan. */
   planLimits?: Partial<PlanLimits>;
+  /** Requests in flight per tenant by plan, and fair share between tenants (`tenantAdmission`); the defaults otherwise. */
+  admission?: Admission;
 };
 
 /**
@@ -47,9 +59,11 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   const limits = queryLimits({ ...DEFAULT_QUERY_LIMITS, ...deps.limits }, { hideSuggestions: production });
   const rateLimiter = deps.rateLimiter ?? memoryRateLimiter();
   const planLimits = { ...DEFAULT_PLAN_LIMITS, ...deps.planLimits };
+  const admission = deps.admission ?? tenantAdmission(DEFAULT_CONCURRENCY, deps.registry);
   const fetcher = createSubgraphFetcher({
     maxSockets: deps.maxSocketsPerSubgraph ?? 64,
     timeoutMs: deps.subgraphTimeoutMs ?? 5_000,
+    logger,
   });
   // @apollo/gateway exports anonymous usage data unless this is set; it stays off unless an
   // operator sets the variable themselves.
@@ -93,6 +107,8 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       if (!allowed) throw appError('TOO_MANY_REQUESTS', 'Too many requests for this tenant; retry later.', { retryAfterSeconds });
       return { viewer, requestId, plan: tenant.plan, logger: logger.child({ requestId, tenant: viewer.tenantId }) };
     },
+    // After the rate limit: a request refused there never waits for a turn.
+    admit: (context, signal) => admission.admit(context.viewer.tenantId, signal),
     // Every answer is one tenant's data: no shared cache may keep it.
     responseHeaders: { 'cache-control': 'private, no-store' },
     routes: {

@@ -7,7 +7,14 @@ import { connect, createDatabaseRouter, withTenant } from '@tenantgraph/database
 import { createOrderServer, createProductClient, migrationsFolder as orderMigrations } from '@tenantgraph/order';
 import { createProductServer, migrationsFolder as productMigrations } from '@tenantgraph/product';
 import { createProjectServer, migrationsFolder as projectMigrations } from '@tenantgraph/project';
-import { type Metrics, type SubgraphServer, createMetrics, listen } from '@tenantgraph/server-kit';
+import {
+  DEFAULT_SUBGRAPH_CONCURRENCY,
+  type Metrics,
+  type SubgraphServer,
+  createMetrics,
+  listen,
+  tenantAdmission,
+} from '@tenantgraph/server-kit';
 import { createTenantServer, migrationsFolder as tenantMigrations } from '@tenantgraph/tenant';
 import { type ServiceDatabases, type TestAuth, createServiceDatabases, createTestAuth } from '@tenantgraph/testkit';
 import { test } from 'vitest';
@@ -93,6 +100,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const registry = () => createRegistryClient({ url: `${tenantUrl}/internal/tenants`, token: registryToken });
   const deps = (name: Subgraph) => ({
     databases: createDatabaseRouter<any>({ sharedUrl: databases[name].sharedUrl, registry: registry(), onQuery: metrics[name].countQuery }),
+    admission: tenantAdmission(DEFAULT_SUBGRAPH_CONCURRENCY, registry()),
     verifier: auth.verifier,
     logger: logger(name),
     metrics: metrics[name],

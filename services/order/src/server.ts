@@ -30,5 +30,6 @@ export function createOrderServer(deps: OrderServerDeps) {
     ready: deps.ready,
     limits: deps.limits,
     onStop: () => deps.databases.destroy(),
+    admission: deps.admission,
   });
 }

@@ -24,5 +24,6 @@ export function createProductServer(deps: ProductServerDeps) {
     ready: deps.ready,
     limits: deps.limits,
     onStop: () => deps.databases.destroy(),
+    admission: deps.admission,
   });
 }

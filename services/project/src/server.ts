@@ -39,5 +39,6 @@ export function createProjectServer(deps: ProjectServerDeps) {
     ready: deps.ready,
     limits: deps.limits,
     onStop: () => deps.databases.destroy(),
+    admission: deps.admission,
   });
 }

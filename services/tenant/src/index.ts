@@ -1,7 +1,7 @@
 import { createTokenVerifier } from '@tenantgraph/auth';
 import { createLogger } from '@tenantgraph/core';
 import { connect } from '@tenantgraph/database';
-import { createMetrics, migrateOnStart, stopOnSignals, subgraphLimits } from '@tenantgraph/server-kit';
+import { concurrencyLimits, createMetrics, migrateOnStart, stopOnSignals, subgraphLimits } from '@tenantgraph/server-kit';
 import type { Database } from './database.ts';
 import { environment as env } from './environment.ts';
 import { SERVICE, migrationsFolder } from './migrations.ts';
@@ -21,6 +21,7 @@ const server = createTenantServer({
   metrics,
   registryToken: env.REGISTRY_TOKEN,
   limits: subgraphLimits(env),
+  concurrency: concurrencyLimits(env),
 });
 // As every subgraph (see dataSubgraphDeps): not awaited, `/ready` is 503 until migrated.
 void migrateOnStart(env, migrationsFolder, logger);

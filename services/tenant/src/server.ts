@@ -2,7 +2,15 @@ import { readFileSync } from 'node:fs';
 import type { TokenVerifier } from '@tenantgraph/auth';
 import { type Logger, cachedRegistry } from '@tenantgraph/core';
 import { migrationState } from '@tenantgraph/database';
-import { DateTime, type Metrics, type SubgraphLimits, createSubgraphServer } from '@tenantgraph/server-kit';
+import {
+  type ConcurrencyLimits,
+  type SubgraphLimits,
+  DEFAULT_SUBGRAPH_CONCURRENCY,
+  DateTime,
+  type Metrics,
+  createSubgraphServer,
+  tenantAdmission,
+} from '@tenantgraph/server-kit';
 import { parse } from 'graphql';
 import type { Kysely } from 'kysely';
 import { createContext } from './context.ts';
@@ -25,6 +33,8 @@ export type TenantServerDeps = {
   registryToken: string;
   /** Depth, cost, deadline and answer size of one request (defaults otherwise). */
   limits?: Partial<SubgraphLimits>;
+  /** Per-tenant concurrency (the defaults when absent). */
+  concurrency?: ConcurrencyLimits;
 };
 
 /** The tenant subgraph: the `Tenant` entity's owner and the tenant registry. */
@@ -48,5 +58,6 @@ export function createTenantServer(deps: TenantServerDeps) {
     routes: { 'GET /internal/tenants': registryRoute(deps.db, deps.registryToken) },
     onStop: () => deps.db.destroy(),
     limits: deps.limits,
+    admission: tenantAdmission(deps.concurrency ?? DEFAULT_SUBGRAPH_CONCURRENCY, registry),
   });
 }
