@@ -118,7 +118,13 @@ export async function noisyNeighbour(options: NoisyOptions) {
   const peakRss = Math.max(...processes.map((process) => process.peak));
   const refusedEarly = refusals.every((code) => code === 'QUERY_TOO_EXPENSIVE') && reachedSubgraphs === 0;
   const goals = [
-    ['B p99 noisy ÷ quiet', '≤ 1.5', `${noisy.p99.toFixed(0)} / ${quiet.p99.toFixed(0)} ms = ${ratio.toFixed(2)}`, ratio <= 1.5],
+    // Without a clean quiet phase (the machine could not serve B alone) there is nothing to compare with.
+    [
+      'B p99 noisy ÷ quiet',
+      '≤ 1.5, quiet phase without errors',
+      `${noisy.p99.toFixed(0)} / ${quiet.p99.toFixed(0)} ms = ${ratio.toFixed(2)}${quiet.errors > 0 ? ` (quiet phase: ${quiet.errors} errors)` : ''}`,
+      ratio <= 1.5 && quiet.errors === 0,
+    ],
     ['B errors (quiet + noisy)', '0', String(quiet.errors + noisy.errors), quiet.errors + noisy.errors === 0],
     ['processes alive after the run', 'all', `${processes.filter((process) => process.alive).length} of ${processes.length}`, everyAlive],
     ['peak RSS of any process', '< 512 MiB', `${peakRss.toFixed(0)} MiB`, everyAlive && peakRss < 512],
