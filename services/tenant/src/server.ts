@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { TokenVerifier } from '@tenantgraph/auth';
 import { type Logger, cachedRegistry } from '@tenantgraph/core';
 import { migrationState } from '@tenantgraph/database';
-import { DateTime, type Metrics, type SubgraphLimits, createSubgraphServer } from '@tenantgraph/server-kit';
+import { DateTime, type Metrics, type SubgraphLimits, createSubgraphServer, mergeResolvers } from '@tenantgraph/server-kit';
 import { parse } from 'graphql';
 import type { Kysely } from 'kysely';
 import { createContext } from './context.ts';
@@ -27,16 +27,16 @@ export type TenantServerDeps = {
   limits?: Partial<SubgraphLimits>;
 };
 
-/** The tenant subgraph: the `Tenant` entity's owner and the tenant registry. */
-export type { SubgraphServer } from "@tenantgraph/server-kit";
+export type { SubgraphServer } from '@tenantgraph/server-kit';
 
+/** The tenant subgraph: the `Tenant` entity's owner and the tenant registry. */
 export function createTenantServer(deps: TenantServerDeps) {
   // The registry's own view of itself, cached like everyone else's.
   const registry = cachedRegistry(() => listTenants(deps.db));
   return createSubgraphServer({
     name: 'tenant',
     typeDefs,
-    resolvers: { DateTime, ...tenantResolvers },
+    resolvers: mergeResolvers({ DateTime }, tenantResolvers),
     verifier: deps.verifier,
     logger: deps.logger,
     metrics: deps.metrics,
