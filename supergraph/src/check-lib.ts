@@ -92,7 +92,7 @@ function emptyBreaking(base: string): CheckReport['breaking'] {
 }
 
 /** Compares committed outputs with a fresh composition, line endings aside. */
-export function checkDrift(
+function checkDrift(
   committed: { supergraphSdl: string | undefined; apiSchemaSdl: string | undefined },
   fresh: { supergraphSdl: string; apiSchemaSdl: string },
 ): CheckReport['drift'] {
@@ -119,7 +119,7 @@ function normalize(text: string): string {
  * The first changed hunk with a little context. Not a full diff: the fix is always to
  * recompose, so the excerpt only has to show that, and roughly where, the files differ.
  */
-export function firstDifference(before: string, after: string, context = 2, limit = 8): string[] {
+function firstDifference(before: string, after: string, context = 2, limit = 8): string[] {
   const a = before.split('\n');
   const b = after.split('\n');
   let start = 0;
@@ -144,7 +144,7 @@ function clip(lines: string[], prefix: string, limit: number): string[] {
 }
 
 /** Diffs the composed API schema against the base with graphql-inspector and applies the accepted list. */
-export async function checkBreakingChanges(
+async function checkBreakingChanges(
   base: { label: string; apiSchemaSdl: string | undefined },
   apiSchemaSdl: string,
   accepted: readonly AcceptedBreakingChange[],
@@ -192,7 +192,7 @@ function toReportedChange(change: Change): ReportedChange {
 }
 
 /** Path must match; `type` and `message`, when the entry gives them, narrow the match further. */
-export function matchesAccepted(entry: AcceptedBreakingChange, change: ReportedChange): boolean {
+function matchesAccepted(entry: AcceptedBreakingChange, change: ReportedChange): boolean {
   return (
     entry.path === change.path &&
     (entry.type === undefined || entry.type === change.type) &&

@@ -27,7 +27,7 @@ export interface Diagnostic {
   fix: string;
 }
 
-export type CompositionOutcome =
+type CompositionOutcome =
   | { ok: true; supergraphSdl: string; apiSchemaSdl: string; hints: Diagnostic[] }
   | { ok: false; errors: Diagnostic[]; hints: Diagnostic[] };
 
@@ -102,7 +102,7 @@ function parseSubgraph(subgraph: SubgraphSource): { document: DocumentNode } | {
 }
 
 /** The client-facing schema: federation directives, join types and @inaccessible elements removed. */
-export function buildApiSchemaSdl(supergraphSdl: string): string {
+function buildApiSchemaSdl(supergraphSdl: string): string {
   const apiSchema = Supergraph.build(supergraphSdl).apiSchema();
   return withNewline(graphql.printSchema(apiSchema.toGraphQLJSSchema()));
 }

@@ -52,7 +52,7 @@ export type TokenVerifier = {
  * `jwk`) are never followed: a token carrying one is refused.
  *
  * @example
- * const verifier = createTokenVerifier({ issuer, audience, jwksUrl: process.env.AUTH_JWKS_URL })
+ * const verifier = createTokenVerifier({ issuer, audience, jwksUrl: environment.AUTH_JWKS_URL })
  * const viewer = await verifier.verify(request.headers.authorization)
  */
 export function createTokenVerifier(options: VerifierOptions): TokenVerifier {

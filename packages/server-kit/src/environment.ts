@@ -26,11 +26,20 @@ export function concurrencyLimits(env: ConcurrencyEnvironment): ConcurrencyLimit
   };
 }
 
+/** The settings of every long-running service, the gateway included. */
+export const processEnvironment = {
+  /** The floor of the JSON log on stderr. */
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  /** `pnpm start` sets it: the service stops when its parent (holding its stdin) goes away. */
+  STOP_WITH_PARENT: z.stringbool().default(false),
+};
+
 /**
  * The settings every subgraph reads. A service extends this object with its own.
  * Defaults are the local ones of `pnpm start`; containers set every URL.
  */
 export const subgraphEnvironment = z.object({
+  ...processEnvironment,
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().default('0.0.0.0'),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),

@@ -6,6 +6,7 @@ export * from './fair-scheduler.ts';
 export * from './http.ts';
 export * from './loaders.ts';
 export * from './metrics.ts';
+export * from './resolvers.ts';
 export * from './run.ts';
 export * from './subgraph.ts';
 export * from './deps.ts';

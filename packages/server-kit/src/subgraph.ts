@@ -6,7 +6,6 @@ import {
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
 import type { TokenVerifier } from '@tenantgraph/auth';
 import { type DatabaseRouter, type Deadline, pastDeadline, withDeadline } from '@tenantgraph/database';
 import { type Logger, type Viewer, requireSameTenant } from '@tenantgraph/core';
@@ -16,6 +15,10 @@ import { logUnexpectedErrors, maskError } from './errors.ts';
 import type { Admission } from './fair-scheduler.ts';
 import { type Route, closeGracefully, createGraphQLHttpServer, listen, sendJson } from './http.ts';
 import type { Metrics } from './metrics.ts';
+import type { ResolverMap } from './resolvers.ts';
+
+/** The resolvers `buildSubgraphSchema` takes, named through its public signature. */
+type SubgraphResolvers = NonNullable<Extract<Parameters<typeof buildSubgraphSchema>[0], { typeDefs: DocumentNode }>['resolvers']>;
 
 /** What every subgraph resolver can rely on: a verified viewer and its tenant. */
 export type SubgraphContext = {
@@ -53,7 +56,8 @@ export const DEFAULT_SUBGRAPH_LIMITS: SubgraphLimits = {
 export type SubgraphServerOptions<C extends SubgraphContext> = {
   name: string;
   typeDefs: DocumentNode;
-  resolvers: GraphQLResolverMap<C>;
+  /** One map for the room, from `mergeResolvers`. */
+  resolvers: ResolverMap;
   verifier: TokenVerifier;
   logger: Logger;
   metrics: Metrics;
@@ -101,7 +105,7 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
   const limits = { ...DEFAULT_SUBGRAPH_LIMITS, ...options.limits };
   const listSizes = listSizesOf(options.typeDefs);
   const apollo = new ApolloServer<C>({
-    schema: buildSubgraphSchema({ typeDefs: options.typeDefs, resolvers: stopAtDeadline(options.resolvers) as GraphQLResolverMap<unknown> }),
+    schema: buildSubgraphSchema({ typeDefs: options.typeDefs, resolvers: stopAtDeadline(options.resolvers) as SubgraphResolvers }),
     formatError: maskError,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
@@ -187,7 +191,7 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
  * the caller has gone) no resolver starts, so a query that outgrew its time stops resolving
  * rather than running on for a client that no longer waits. Scalars and enum maps are unchanged.
  */
-function stopAtDeadline<C extends SubgraphContext>(resolvers: GraphQLResolverMap<C>): GraphQLResolverMap<C> {
+function stopAtDeadline<C extends SubgraphContext>(resolvers: ResolverMap): ResolverMap {
   const stopIfLate = (context: C) => {
     if (context.deadline.signal.aborted) throw pastDeadline();
   };
@@ -210,7 +214,7 @@ function stopAtDeadline<C extends SubgraphContext>(resolvers: GraphQLResolverMap
       });
       return [typeName, Object.fromEntries(guarded)];
     }),
-  ) as GraphQLResolverMap<C>;
+  ) as ResolverMap;
 }
 
 /**

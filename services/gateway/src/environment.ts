@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CONCURRENCY, concurrencyEnvironment, loadEnvironment, port } from '@tenantgraph/server-kit';
+import { DEFAULT_CONCURRENCY, concurrencyEnvironment, loadEnvironment, port, processEnvironment } from '@tenantgraph/server-kit';
 import { z } from 'zod';
 import { DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
 import { DEFAULT_QUERY_LIMITS } from './limits.ts';
@@ -10,6 +10,7 @@ const SUBGRAPHS = ['tenant', 'product', 'order', 'project'] as const;
 /** Everything the gateway reads from `process.env`, validated once at start. */
 export const environment = loadEnvironment(
   z.object({
+    ...processEnvironment,
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     PORT: port(4000),
     HOST: z.string().default('0.0.0.0'),

@@ -5,7 +5,7 @@ import type { Logger } from '@tenantgraph/core';
 type Fetcher = RemoteGraphQLDataSource['fetcher'];
 type FetcherResponse = Awaited<ReturnType<Fetcher>>;
 
-export type FetcherOptions = {
+type FetcherOptions = {
   /** Sockets per subgraph host, kept alive between requests. */
   maxSockets: number;
   /** A subgraph answering slower than this fails its part of the plan. */

@@ -7,7 +7,7 @@ import { environment as env, planLimits, queryBudgets, queryLimits, subgraphUrls
 import { createGatewayServer, memoryRateLimiter, redisRateLimiter, supergraphFromFile } from './server.ts';
 import { supergraphFromUrl } from './supergraph.ts';
 
-const logger = createLogger({ service: 'gateway' });
+const logger = createLogger({ service: 'gateway' }, env.LOG_LEVEL);
 
 if (env.GATEWAY_WORKERS > 1 && cluster.isPrimary) {
   runWorkers(env.GATEWAY_WORKERS);
@@ -37,7 +37,7 @@ async function serve() {
       : memoryRateLimiter(),
   });
   await server.start(env.PORT, env.HOST);
-  stopOnSignals(server.stop, logger);
+  stopOnSignals(server.stop, logger, { stopWithParent: env.STOP_WITH_PARENT });
 }
 
 /**
@@ -56,6 +56,6 @@ function runWorkers(count: number) {
     stopping = true;
     const workers = Object.values(cluster.workers ?? {}).filter((worker) => worker !== undefined);
     await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once('exit', resolve).process.kill('SIGTERM'))));
-  }, logger);
+  }, logger, { stopWithParent: env.STOP_WITH_PARENT });
   logger.info('gateway workers started', { workers: count });
 }

@@ -61,7 +61,7 @@ const LISTING = new Set(['fields', 'interfaces', 'possibleTypes', 'inputFields',
  * name. Client tools never need more; each extra level multiplies the answer by the schema's size.
  * Fragments are followed where they are spread.
  */
-export const noCircularIntrospection: ValidationRule = (context: ValidationContext): ASTVisitor => {
+const noCircularIntrospection: ValidationRule = (context: ValidationContext): ASTVisitor => {
   const fragments = new Map<string, SelectionSetNode>();
   for (const definition of context.getDocument().definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition.selectionSet);

@@ -67,6 +67,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   });
   // @apollo/gateway exports anonymous usage data unless this is set; it stays off unless an
   // operator sets the variable themselves.
+  // biome-ignore lint/style/noProcessEnv: a write for @apollo/gateway to read, not a setting of ours
   process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
   const gateway = new ApolloGateway({
     supergraphSdl: deps.supergraph,

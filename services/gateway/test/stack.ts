@@ -25,7 +25,7 @@ const SUBGRAPHS = ['tenant', 'product', 'order', 'project'] as const;
 type Subgraph = (typeof SUBGRAPHS)[number];
 
 /** The demo tenants, plus `papaya` (shared) for tests that need a third one. */
-export const TENANTS = [
+const TENANTS = [
   { id: 'avocado', name: 'Avocado Inc', plan: 'PRO', placement: 'shared' },
   { id: 'mango', name: 'Mango Inc', plan: 'ENTERPRISE', placement: 'dedicated' },
   { id: 'papaya', name: 'Papaya Inc', plan: 'FREE', placement: 'shared' },
@@ -52,7 +52,7 @@ export type Stack = {
   stop(): Promise<void>;
 };
 
-export type StackOptions = {
+type StackOptions = {
   /** The gateway's supergraph source (e.g. `supergraphFromFile` on a temp file); the committed supergraph, fixed, by default. */
   supergraph?: SupergraphSdlHook;
   /** The gateway's logger, to read its log lines; silent by default. */

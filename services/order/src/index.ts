@@ -8,4 +8,4 @@ import { createOrderServer } from './server.ts';
 const deps = dataSubgraphDeps<Database>(SERVICE, environment, migrationsFolder);
 const server = createOrderServer({ ...deps, products: createProductClient(environment.PRODUCT_SUBGRAPH_URL) });
 await server.start(environment.PORT, environment.HOST);
-stopOnSignals(server.stop, deps.logger);
+stopOnSignals(server.stop, deps.logger, { stopWithParent: environment.STOP_WITH_PARENT });

@@ -7,4 +7,4 @@ import { createProjectServer } from './server.ts';
 const deps = dataSubgraphDeps<Database>(SERVICE, environment, migrationsFolder);
 const server = createProjectServer(deps);
 await server.start(environment.PORT, environment.HOST);
-stopOnSignals(server.stop, deps.logger);
+stopOnSignals(server.stop, deps.logger, { stopWithParent: environment.STOP_WITH_PARENT });

@@ -4,11 +4,12 @@ import { type Logger, cachedRegistry } from '@tenantgraph/core';
 import { migrationState } from '@tenantgraph/database';
 import {
   type ConcurrencyLimits,
-  type SubgraphLimits,
   DEFAULT_SUBGRAPH_CONCURRENCY,
   DateTime,
   type Metrics,
+  type SubgraphLimits,
   createSubgraphServer,
+  mergeResolvers,
   tenantAdmission,
 } from '@tenantgraph/server-kit';
 import { parse } from 'graphql';
@@ -37,16 +38,16 @@ export type TenantServerDeps = {
   concurrency?: ConcurrencyLimits;
 };
 
-/** The tenant subgraph: the `Tenant` entity's owner and the tenant registry. */
-export type { SubgraphServer } from "@tenantgraph/server-kit";
+export type { SubgraphServer } from '@tenantgraph/server-kit';
 
+/** The tenant subgraph: the `Tenant` entity's owner and the tenant registry. */
 export function createTenantServer(deps: TenantServerDeps) {
   // The registry's own view of itself, cached like everyone else's.
   const registry = cachedRegistry(() => listTenants(deps.db));
   return createSubgraphServer({
     name: 'tenant',
     typeDefs,
-    resolvers: { DateTime, ...tenantResolvers },
+    resolvers: mergeResolvers({ DateTime }, tenantResolvers),
     verifier: deps.verifier,
     logger: deps.logger,
     metrics: deps.metrics,

@@ -1,7 +1,16 @@
 import { type TenantRecord, isTenantId } from '@tenantgraph/core';
 import { connect, migrationState, withDatabaseName } from '@tenantgraph/database';
 import { dropDatabase, ensureDatabase, migrateAsOwner } from '@tenantgraph/devkit';
-import { type Kysely, sql } from 'kysely';
+import {
+  type RegistryDatabase,
+  deleteTenantRow,
+  findDedicatedTenantIds,
+  findTenant,
+  findTenantRows,
+  insertTenant,
+  updateTenantState,
+} from '@tenantgraph/tenant/registry';
+import type { Kysely } from 'kysely';
 import pg from 'pg';
 import {
   DATA_SERVICES,
@@ -18,8 +27,8 @@ type Log = (line: string) => void;
 const PLANS = ['FREE', 'PRO', 'ENTERPRISE'] as const;
 
 /** Runs `work` on the tenant registry as the superuser: the registry is the operator's, not a tenant's. */
-async function withRegistry<T>(platform: Platform, work: (db: Kysely<any>) => Promise<T>): Promise<T> {
-  const db = connect(withDatabaseName(platform.adminUrl, sharedDatabase('tenant', platform.prefix)), { max: 1 });
+async function withRegistry<T>(platform: Platform, work: (db: Kysely<RegistryDatabase>) => Promise<T>): Promise<T> {
+  const db = connect<RegistryDatabase>(withDatabaseName(platform.adminUrl, sharedDatabase('tenant', platform.prefix)), { max: 1 });
   try {
     return await work(db);
   } finally {
@@ -62,14 +71,12 @@ export async function createTenant(platform: Platform, tenant: NewTenant, log: L
   if (!tenant.name.trim()) throw new Error('--name must not be empty');
   const placement = tenant.dedicated ? 'dedicated' : 'shared';
   const existing = await withRegistry(platform, async (db) => {
-    const row = await db.selectFrom('tenant').selectAll().where('id', '=', tenant.id).executeTakeFirst();
+    const row = await findTenant(db, tenant.id);
     if (!row) {
-      await db
-        .insertInto('tenant')
-        .values({ id: tenant.id, slug: tenant.id, name: tenant.name.trim(), plan: tenant.plan, placement, status: 'provisioning' })
-        .execute();
+      const plan = tenant.plan as (typeof PLANS)[number];
+      await insertTenant(db, { id: tenant.id, slug: tenant.id, name: tenant.name.trim(), plan, placement, status: 'provisioning' });
     }
-    return row as TenantRecord | undefined;
+    return row;
   });
   if (existing?.status === 'moving' || existing?.status === 'deleting') {
     throw new Error(`${tenant.id} is ${existing.status}; finish that first (run the same \`tenant ${existing.status === 'moving' ? 'move' : 'delete'}\` again)`);
@@ -88,7 +95,7 @@ export async function createTenant(platform: Platform, tenant: NewTenant, log: L
       log(`${tenant.id}: ${database} ready (${results.length} migration(s) applied)`);
     }
   }
-  await withRegistry(platform, (db) => db.updateTable('tenant').set({ status: 'active' }).where('id', '=', tenant.id).execute());
+  await withRegistry(platform, (db) => updateTenantState(db, tenant.id, { status: 'active' }));
   log(`${tenant.id}: registered, ${target}, active`);
 }
 
@@ -100,7 +107,7 @@ export type TenantListing = TenantRecord & { databases: DatabaseState[] };
  * (`pending` undefined: the database could not be read).
  */
 export async function listTenants(platform: Platform): Promise<TenantListing[]> {
-  const tenants = (await withRegistry(platform, (db) => db.selectFrom('tenant').selectAll().orderBy('id').execute())) as TenantRecord[];
+  const tenants = await withRegistry(platform, findTenantRows);
   const states = new Map<string, Promise<DatabaseState>>();
   const stateOf = (service: Service, database: string) => {
     let state = states.get(database);
@@ -149,9 +156,7 @@ export class MigrateError extends Error {
 export async function migrateAll(platform: Platform, log: Log): Promise<{ database: string; applied: string[] }[]> {
   // The shared databases are made if missing (a server `pnpm start` never ran on); dedicated ones are `create`'s.
   for (const service of SERVICES) await ensureDatabase(platform.adminUrl, sharedDatabase(service.name, platform.prefix), serviceRole(platform, service.name));
-  const dedicated = await withRegistry(platform, (db) =>
-    db.selectFrom('tenant').select('id').where('placement', '=', 'dedicated').orderBy('id').execute(),
-  );
+  const dedicated = await withRegistry(platform, findDedicatedTenantIds);
   const report: { database: string; applied: string[] }[] = [];
   for (const service of SERVICES) {
     const databases = [sharedDatabase(service.name, platform.prefix)];
@@ -184,19 +189,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (ms: number) => `${(ms / 1000).toFixed(ms % 1000 ? 1 : 0)}s`;
 
 async function registryRow(platform: Platform, id: string) {
-  return (await withRegistry(platform, (db) => db.selectFrom('tenant').selectAll().where('id', '=', id).executeTakeFirst())) as
-    | TenantRecord
-    | undefined;
+  return withRegistry(platform, (db) => findTenant(db, id));
 }
 
 async function setRegistry(platform: Platform, id: string, values: Partial<Pick<TenantRecord, 'status' | 'placement'>>) {
-  await withRegistry(platform, (db) =>
-    db
-      .updateTable('tenant')
-      .set({ ...values, updated_at: sql`now()` })
-      .where('id', '=', id)
-      .execute(),
-  );
+  await withRegistry(platform, (db) => updateTenantState(db, id, values));
 }
 
 /**
@@ -304,7 +301,7 @@ export async function deleteTenant(platform: Platform, id: string, log: Log, opt
       log(`${id}: dropped ${dedicated}`);
     }
   }
-  await withRegistry(platform, (db) => db.deleteFrom('tenant').where('id', '=', id).execute());
+  await withRegistry(platform, (db) => deleteTenantRow(db, id));
   log(`${id}: deregistered`);
 }
 
