@@ -1,7 +1,7 @@
-import { createTokenVerifier } from '@tenantgraph/auth';
 import { type Logger, createLogger, createRegistryClient } from '@tenantgraph/core';
 import { connect, createDatabaseRouter, migrateToLatest, migrationState } from '@tenantgraph/database';
 import type { z } from 'zod';
+import { verifierFromEnvironment } from './auth.ts';
 import type { subgraphEnvironment } from './environment.ts';
 import { createMetrics } from './metrics.ts';
 
@@ -30,7 +30,7 @@ export function dataSubgraphDeps<DB>(service: string, env: z.infer<typeof subgra
     metrics,
     // Closing the router (the server's `onStop`) closes the readiness probe's pool too.
     databases: { ...databases, destroy: () => Promise.all([databases.destroy(), probe.destroy()]).then(() => {}) },
-    verifier: createTokenVerifier({ issuer: env.AUTH_ISSUER, audience: env.AUTH_AUDIENCE, jwksUrl: env.AUTH_JWKS_URL }),
+    verifier: verifierFromEnvironment(env),
     async ready() {
       const state = await migrationState(probe, migrationsFolder);
       if (state.pending.length > 0) throw new Error(`pending migrations: ${state.pending.join(', ')}`);

@@ -1,6 +1,19 @@
 import { z } from 'zod';
 
 /**
+ * Token verification settings, the same for the gateway and every subgraph (spread into a schema).
+ * `AUTH_JWKS_MAX_AGE`: seconds the fetched keys are trusted before a refetch; `AUTH_TOKEN_TYPE`:
+ * the `typ` header every token must carry (e.g. `at+jwt`), any when unset.
+ */
+export const authEnvironment = {
+  AUTH_JWKS_URL: z.url(),
+  AUTH_ISSUER: z.string().min(1),
+  AUTH_AUDIENCE: z.string().min(1),
+  AUTH_JWKS_MAX_AGE: z.coerce.number().int().positive().default(300),
+  AUTH_TOKEN_TYPE: z.string().min(1).optional(),
+};
+
+/**
  * The settings every subgraph reads. A service extends this object with its own.
  * Defaults are the local ones of `pnpm start`; containers set every URL.
  */
@@ -8,9 +21,7 @@ export const subgraphEnvironment = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().default('0.0.0.0'),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
-  AUTH_JWKS_URL: z.url(),
-  AUTH_ISSUER: z.string().min(1),
-  AUTH_AUDIENCE: z.string().min(1),
+  ...authEnvironment,
   TENANT_REGISTRY_URL: z.url().default('http://127.0.0.1:4001/internal/tenants'),
   REGISTRY_TOKEN: z.string().min(16),
   /** Connections per database pool, and over all pools of the service. */

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { loadEnvironment, port } from '@tenantgraph/server-kit';
+import { authEnvironment, loadEnvironment, port } from '@tenantgraph/server-kit';
 import { z } from 'zod';
 import { DEFAULT_QUERY_LIMITS } from './limits.ts';
 import { DEFAULT_PLAN_LIMITS, type PlanLimits } from './rate-limit.ts';
@@ -12,9 +12,7 @@ export const environment = loadEnvironment(
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     PORT: port(4000),
     HOST: z.string().default('0.0.0.0'),
-    AUTH_JWKS_URL: z.url(),
-    AUTH_ISSUER: z.string().min(1),
-    AUTH_AUDIENCE: z.string().min(1),
+    ...authEnvironment,
     TENANT_REGISTRY_URL: z.url().default('http://127.0.0.1:4001/internal/tenants'),
     REGISTRY_TOKEN: z.string().min(16),
     SUPERGRAPH_PATH: z.string().default(fileURLToPath(new URL('../../../supergraph/supergraph.graphql', import.meta.url))),

@@ -1,7 +1,6 @@
 import cluster from 'node:cluster';
-import { createTokenVerifier } from '@tenantgraph/auth';
 import { createLogger, createRegistryClient } from '@tenantgraph/core';
-import { stopOnSignals } from '@tenantgraph/server-kit';
+import { stopOnSignals, verifierFromEnvironment } from '@tenantgraph/server-kit';
 import { Redis } from 'ioredis';
 import { environment as env, planLimits, queryLimits, subgraphUrls } from './environment.ts';
 import { createGatewayServer, memoryRateLimiter, redisRateLimiter, supergraphFromFile } from './server.ts';
@@ -20,7 +19,7 @@ async function serve() {
     supergraph: env.SUPERGRAPH_URL
       ? supergraphFromUrl(env.SUPERGRAPH_URL, logger, { pollMs: env.SUPERGRAPH_POLL_MS })
       : supergraphFromFile(env.SUPERGRAPH_PATH, logger, env.SUPERGRAPH_POLL_MS),
-    verifier: createTokenVerifier({ issuer: env.AUTH_ISSUER, audience: env.AUTH_AUDIENCE, jwksUrl: env.AUTH_JWKS_URL }),
+    verifier: verifierFromEnvironment(env),
     registry: createRegistryClient({ url: env.TENANT_REGISTRY_URL, token: env.REGISTRY_TOKEN }),
     logger,
     subgraphUrls,

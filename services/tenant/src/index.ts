@@ -1,7 +1,6 @@
-import { createTokenVerifier } from '@tenantgraph/auth';
 import { createLogger } from '@tenantgraph/core';
 import { connect } from '@tenantgraph/database';
-import { createMetrics, migrateOnStart, stopOnSignals } from '@tenantgraph/server-kit';
+import { createMetrics, migrateOnStart, stopOnSignals, verifierFromEnvironment } from '@tenantgraph/server-kit';
 import type { Database } from './database.ts';
 import { environment as env } from './environment.ts';
 import { SERVICE, migrationsFolder } from './migrations.ts';
@@ -16,7 +15,7 @@ const db = connect<Database>(env.DATABASE_URL, {
 });
 const server = createTenantServer({
   db,
-  verifier: createTokenVerifier({ issuer: env.AUTH_ISSUER, audience: env.AUTH_AUDIENCE, jwksUrl: env.AUTH_JWKS_URL }),
+  verifier: verifierFromEnvironment(env),
   logger,
   metrics,
   registryToken: env.REGISTRY_TOKEN,
