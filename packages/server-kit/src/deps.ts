@@ -3,10 +3,11 @@ import { connect, createDatabaseRouter, migrateToLatest, migrationState } from '
 import type { z } from 'zod';
 import { verifierFromEnvironment } from './auth.ts';
 import type { subgraphEnvironment } from './environment.ts';
+import { createMetricsServer } from './metrics-server.ts';
 import { createMetrics } from './metrics.ts';
 
 /**
- * What a data subgraph's `index.ts` wires from its environment: logger, metrics, token
+ * What a data subgraph's `index.ts` wires from its environment: logger, metrics and their listener, token
  * verifier, the registry client, the per-tenant database router and a readiness check.
  * With `MIGRATE_ON_START=true` it also starts migrating the shared database (see `migrateOnStart`).
  */
@@ -28,6 +29,8 @@ export function dataSubgraphDeps<DB>(service: string, env: z.infer<typeof subgra
   return {
     logger,
     metrics,
+    /** The metrics listener, apart from the API port (`runService` starts it). */
+    metricsServer: createMetricsServer({ registry: metrics.registry, logger }),
     // Closing the router (the server's `onStop`) closes the readiness probe's pool too.
     databases: { ...databases, destroy: () => Promise.all([databases.destroy(), probe.destroy()]).then(() => {}) },
     verifier: verifierFromEnvironment(env),

@@ -20,6 +20,8 @@ export const authEnvironment = {
 export const subgraphEnvironment = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().default('0.0.0.0'),
+  /** The metrics listener's address; its port (`METRICS_PORT`) is each service's own. */
+  METRICS_HOST: z.string().default('127.0.0.1'),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
   ...authEnvironment,
   TENANT_REGISTRY_URL: z.url().default('http://127.0.0.1:4001/internal/tenants'),

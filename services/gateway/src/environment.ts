@@ -12,6 +12,9 @@ export const environment = loadEnvironment(
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     PORT: port(4000),
     HOST: z.string().default('0.0.0.0'),
+    // Prometheus text on its own listener, never on PORT: the metrics name every active tenant.
+    METRICS_PORT: port(9400),
+    METRICS_HOST: z.string().default('127.0.0.1'),
     ...authEnvironment,
     TENANT_REGISTRY_URL: z.url().default('http://127.0.0.1:4001/internal/tenants'),
     REGISTRY_TOKEN: z.string().min(16),
@@ -22,7 +25,7 @@ export const environment = loadEnvironment(
     SUPERGRAPH_POLL_MS: z.coerce.number().int().positive().optional(),
     SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
     SUBGRAPH_MAX_SOCKETS: z.coerce.number().int().positive().default(64),
-    /** Processes serving the port (node:cluster); each is the whole gateway, nothing is shared. */
+    /** Processes serving the port (node:cluster); the primary serves their summed metrics. */
     GATEWAY_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
     // Bounds on one operation (see limits.ts); the defaults let the contract's dashboard through.
     QUERY_MAX_DEPTH: z.coerce.number().int().positive().default(DEFAULT_QUERY_LIMITS.maxDepth),

@@ -1,6 +1,14 @@
 import cluster from 'node:cluster';
 import { createLogger, createRegistryClient } from '@tenantgraph/core';
-import { stopOnSignals, verifierFromEnvironment } from '@tenantgraph/server-kit';
+import {
+  clusterMetricsServer,
+  createMetrics,
+  createMetricsServer,
+  reportMetricsToPrimary,
+  runService,
+  stopOnSignals,
+  verifierFromEnvironment,
+} from '@tenantgraph/server-kit';
 import { Redis } from 'ioredis';
 import { environment as env, planLimits, queryLimits, subgraphUrls } from './environment.ts';
 import { createGatewayServer, memoryRateLimiter, redisRateLimiter, supergraphFromFile } from './server.ts';
@@ -9,13 +17,15 @@ import { supergraphFromUrl } from './supergraph.ts';
 const logger = createLogger({ service: 'gateway' });
 
 if (env.GATEWAY_WORKERS > 1 && cluster.isPrimary) {
-  runWorkers(env.GATEWAY_WORKERS);
+  await runWorkers(env.GATEWAY_WORKERS);
 } else {
   await serve();
 }
 
 async function serve() {
+  const metrics = createMetrics('gateway');
   const server = createGatewayServer({
+    metrics,
     supergraph: env.SUPERGRAPH_URL
       ? supergraphFromUrl(env.SUPERGRAPH_URL, logger, { pollMs: env.SUPERGRAPH_POLL_MS })
       : supergraphFromFile(env.SUPERGRAPH_PATH, logger, env.SUPERGRAPH_POLL_MS),
@@ -32,16 +42,24 @@ async function serve() {
       ? redisRateLimiter(new Redis(env.REDIS_URL, { commandTimeout: 250, maxRetriesPerRequest: 1 }), { logger })
       : memoryRateLimiter(),
   });
-  await server.start(env.PORT, env.HOST);
-  stopOnSignals(server.stop, logger);
+  if (cluster.isWorker) {
+    reportMetricsToPrimary(metrics.registry);
+    await server.start(env.PORT, env.HOST);
+    stopOnSignals(server.stop, logger);
+  } else {
+    await runService({ server, metrics: createMetricsServer({ registry: metrics.registry, logger }), env, logger });
+  }
 }
 
 /**
- * GATEWAY_WORKERS=N: N copies of the gateway share the port (the primary hands out connections).
+ * GATEWAY_WORKERS=N: N copies of the gateway share the port (the primary hands out connections)
+ * and the primary serves their summed metrics on METRICS_PORT.
  * A worker that dies is replaced; on SIGTERM every worker drains and stops, then the primary.
  */
-function runWorkers(count: number) {
+async function runWorkers(count: number) {
   let stopping = false;
+  const metricsServer = clusterMetricsServer(logger);
+  await metricsServer.start(env.METRICS_PORT, env.METRICS_HOST);
   for (let i = 0; i < count; i++) cluster.fork();
   cluster.on('exit', (worker, code) => {
     if (stopping) return;
@@ -52,6 +70,7 @@ function runWorkers(count: number) {
     stopping = true;
     const workers = Object.values(cluster.workers ?? {}).filter((worker) => worker !== undefined);
     await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once('exit', resolve).process.kill('SIGTERM'))));
+    await metricsServer.stop();
   }, logger);
   logger.info('gateway workers started', { workers: count });
 }

@@ -3,7 +3,15 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { TokenVerifier } from '@tenantgraph/auth';
 import { type Logger, type TenantRegistry, appError, unknownTenant } from '@tenantgraph/core';
-import { closeGracefully, createGraphQLHttpServer, listen, logUnexpectedErrors, maskError, sendJson } from '@tenantgraph/server-kit';
+import {
+  type Metrics,
+  closeGracefully,
+  createGraphQLHttpServer,
+  listen,
+  logUnexpectedErrors,
+  maskError,
+  sendJson,
+} from '@tenantgraph/server-kit';
 import type { GatewayContext } from './context.ts';
 import { TenantDataSource } from './datasource.ts';
 import { createSubgraphFetcher } from './fetcher.ts';
@@ -31,6 +39,8 @@ export type GatewayServerDeps = {
   rateLimiter?: RateLimiter;
   /** ... and their sizes by plan. */
   planLimits?: Partial<PlanLimits>;
+  /** Requests by operation kind and tenant, served on the metrics listener (never on this port). */
+  metrics?: Metrics;
 };
 
 /**
@@ -67,7 +77,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     validationRules: limits.validationRules,
     parseOptions: limits.parseOptions,
     // No cache hints: the answer is sent `private, no-store` whatever the subgraphs say.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), logUnexpectedErrors(logger), ...limits.plugins],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), logUnexpectedErrors(logger), ...limits.plugins, ...(deps.metrics ? [deps.metrics.plugin] : [])],
   });
   // Ready once the supergraph is loaded, and no longer once stopping, so a load balancer stops
   // sending before the server closes.
@@ -83,6 +93,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       if (!allowed) throw appError('TOO_MANY_REQUESTS', 'Too many requests for this tenant; retry later.', { retryAfterSeconds });
       return { viewer, requestId, logger: logger.child({ requestId, tenant: viewer.tenantId }) };
     },
+    around: (context, run) => (deps.metrics ? deps.metrics.track(context.viewer.tenantId, run) : run()),
     // Every answer is one tenant's data: no shared cache may keep it.
     responseHeaders: { 'cache-control': 'private, no-store' },
     routes: {

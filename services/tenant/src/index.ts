@@ -1,6 +1,6 @@
 import { createLogger } from '@tenantgraph/core';
 import { connect } from '@tenantgraph/database';
-import { createMetrics, migrateOnStart, stopOnSignals, verifierFromEnvironment } from '@tenantgraph/server-kit';
+import { createMetrics, createMetricsServer, migrateOnStart, runService, verifierFromEnvironment } from '@tenantgraph/server-kit';
 import type { Database } from './database.ts';
 import { environment as env } from './environment.ts';
 import { SERVICE, migrationsFolder } from './migrations.ts';
@@ -22,5 +22,4 @@ const server = createTenantServer({
 });
 // As every subgraph (see dataSubgraphDeps): not awaited, `/ready` is 503 until migrated.
 void migrateOnStart(env, migrationsFolder, logger);
-await server.start(env.PORT, env.HOST);
-stopOnSignals(server.stop, logger);
+await runService({ server, metrics: createMetricsServer({ registry: metrics.registry, logger }), env, logger });
