@@ -25,7 +25,7 @@ export const environment = loadEnvironment(
     SUPERGRAPH_POLL_MS: z.coerce.number().int().positive().optional(),
     SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
     SUBGRAPH_MAX_SOCKETS: z.coerce.number().int().positive().default(64),
-    /** Processes serving the port (node:cluster); the primary serves their summed metrics. */
+    /** Processes serving the port (node:cluster); the primary keeps their rate-limit buckets and serves their summed metrics. */
     GATEWAY_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
     // Bounds on one operation (see limits.ts); the defaults let the contract's dashboard through.
     QUERY_MAX_DEPTH: z.coerce.number().int().positive().default(DEFAULT_QUERY_LIMITS.maxDepth),

@@ -12,6 +12,7 @@ import {
 import { Redis } from 'ioredis';
 import { environment as env, planLimits, queryLimits, subgraphUrls } from './environment.ts';
 import { createGatewayServer, memoryRateLimiter, redisRateLimiter, supergraphFromFile } from './server.ts';
+import { serveRateLimitsToWorkers, workerRateLimiter } from './rate-limit-cluster.ts';
 import { supergraphFromUrl } from './supergraph.ts';
 
 const logger = createLogger({ service: 'gateway' });
@@ -38,9 +39,7 @@ async function serve() {
     production: env.NODE_ENV === 'production',
     limits: queryLimits,
     planLimits,
-    rateLimiter: env.REDIS_URL
-      ? redisRateLimiter(new Redis(env.REDIS_URL, { commandTimeout: 250, maxRetriesPerRequest: 1 }), { logger })
-      : memoryRateLimiter(),
+    rateLimiter: rateLimiter(),
   });
   if (cluster.isWorker) {
     reportMetricsToPrimary(metrics.registry);
@@ -52,13 +51,25 @@ async function serve() {
 }
 
 /**
+ * One budget per tenant however many workers: a worker takes from the primary's buckets over IPC.
+ * Redis, when set, is shared by every replica; while it is down the primary's (or this process's)
+ * buckets decide, so an outage never lifts the limit.
+ */
+function rateLimiter() {
+  const local = cluster.isWorker ? workerRateLimiter() : memoryRateLimiter();
+  if (!env.REDIS_URL) return local;
+  return redisRateLimiter(new Redis(env.REDIS_URL, { commandTimeout: 250, maxRetriesPerRequest: 1 }), { logger, fallback: local });
+}
+
+/**
  * GATEWAY_WORKERS=N: N copies of the gateway share the port (the primary hands out connections)
- * and the primary serves their summed metrics on METRICS_PORT.
+ * and the primary serves their summed metrics on METRICS_PORT and keeps their rate-limit buckets.
  * A worker that dies is replaced; on SIGTERM every worker drains and stops, then the primary.
  */
 async function runWorkers(count: number) {
   let stopping = false;
   const metricsServer = clusterMetricsServer(logger);
+  serveRateLimitsToWorkers();
   await metricsServer.start(env.METRICS_PORT, env.METRICS_HOST);
   for (let i = 0; i < count; i++) cluster.fork();
   cluster.on('exit', (worker, code) => {
