@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { placeholderProblems } from './placeholders.ts';
 
 /**
  * Token verification settings, the same for the gateway and every subgraph (spread into a schema).
@@ -37,14 +38,19 @@ export const subgraphEnvironment = z.object({
 });
 
 /**
- * Parses `env` with `schema`; on any problem prints every one of them at once and exits 1.
+ * Parses `env` with `schema`; on any problem prints every one of them at once and exits 1. In
+ * production a documented placeholder secret is a problem too (`placeholderProblems`).
  * @example export const environment = loadEnvironment(subgraphEnvironment.extend({ PORT: port(4002) }))
  */
 export function loadEnvironment<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
   const result = schema.safeParse(env);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  console.error(`Invalid environment:\n${problems.join('\n')}`);
+  // Placeholder secrets are looked for in the raw variables, so they are reported with the rest.
+  const problems = [
+    ...(result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)),
+    ...placeholderProblems(env),
+  ];
+  if (result.success && problems.length === 0) return result.data;
+  console.error(`Invalid environment:\n${problems.map((problem) => `  ${problem}`).join('\n')}`);
   process.exit(1);
 }
 

@@ -6,6 +6,7 @@ export * from './http.ts';
 export * from './loaders.ts';
 export * from './metrics.ts';
 export * from './metrics-server.ts';
+export * from './placeholders.ts';
 export * from './run.ts';
 export * from './subgraph.ts';
 export * from './deps.ts';
