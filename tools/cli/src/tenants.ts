@@ -61,6 +61,11 @@ export async function createTenant(platform: Platform, tenant: NewTenant, log: L
   if (!PLANS.includes(tenant.plan as (typeof PLANS)[number])) throw new Error(`--plan must be one of ${PLANS.join(', ')}`);
   if (!tenant.name.trim()) throw new Error('--name must not be empty');
   const placement = tenant.dedicated ? 'dedicated' : 'shared';
+  // Also for a shared tenant: it may move to databases of its own later.
+  const sharers = await dedicatedNameSharers(platform, tenant.id);
+  if (sharers.length > 0) {
+    throw new Error(`"${tenant.id}" would have the same dedicated database as another tenant: ${describeSharers(sharers)}; choose another id`);
+  }
   const existing = await withRegistry(platform, async (db) => {
     const row = await db.selectFrom('tenant').selectAll().where('id', '=', tenant.id).executeTakeFirst();
     if (!row) {
@@ -189,6 +194,41 @@ async function registryRow(platform: Platform, id: string) {
     | undefined;
 }
 
+/**
+ * Other registered tenants whose dedicated database of some data subgraph has the same name as
+ * `tenantId`'s (ids crafted against the hashed long names, or registered by an older version
+ * whose names PostgreSQL cut at 63 bytes). Such a database must never be dropped for one of them.
+ */
+async function dedicatedNameSharers(platform: Platform, tenantId: string): Promise<{ tenant: string; database: string }[]> {
+  const others = await withRegistry(platform, (db) => db.selectFrom('tenant').select('id').where('id', '<>', tenantId).execute());
+  const sharers: { tenant: string; database: string }[] = [];
+  for (const service of DATA_SERVICES) {
+    const database = tenantDatabase(platform, service.name, tenantId, 'dedicated');
+    for (const { id } of others) {
+      if (tenantDatabase(platform, service.name, String(id), 'dedicated') === database) sharers.push({ tenant: String(id), database });
+    }
+  }
+  return sharers;
+}
+
+const describeSharers = (sharers: { tenant: string; database: string }[]) =>
+  sharers.map(({ tenant, database }) => `${database} (tenant ${tenant})`).join(', ');
+
+/**
+ * Removes a tenant's dedicated database of one service: dropped, unless another tenant's
+ * dedicated database has the same name; then only this tenant's rows are removed from it.
+ */
+async function removeDedicatedDatabase(platform: Platform, service: Service, id: string, database: string, log: Log) {
+  const sharers = (await dedicatedNameSharers(platform, id)).filter((sharer) => sharer.database === database);
+  if (sharers.length === 0) {
+    await dropDatabase(platform.adminUrl, database);
+    log(`${id}: dropped ${database}`);
+    return;
+  }
+  const removed = await deleteTenantRows(platform, service, id, database);
+  log(`${id}: kept ${database}, the database of ${sharers.map((sharer) => sharer.tenant).join(', ')} too; removed its rows: ${describeCounts(removed)}`);
+}
+
 async function setRegistry(platform: Platform, id: string, values: Partial<Pick<TenantRecord, 'status' | 'placement'>>) {
   await withRegistry(platform, (db) =>
     db
@@ -236,6 +276,10 @@ export async function moveTenant(
     return;
   }
   const from = to === 'dedicated' ? 'shared' : 'dedicated';
+  if (to === 'dedicated' && tenant.placement !== to) {
+    const sharers = await dedicatedNameSharers(platform, id);
+    if (sharers.length > 0) throw new Error(`${id} cannot move to dedicated databases another tenant has: ${describeSharers(sharers)}`);
+  }
   const settleMs = cacheTtlMs + marginMs;
   if (tenant.placement !== to) {
     await setRegistry(platform, id, { status: 'moving' });
@@ -265,8 +309,7 @@ export async function moveTenant(
     const target = tenantDatabase(platform, service.name, id, to);
     await verifyBeforeRemoval(platform, service, id, source, target);
     if (from === 'dedicated') {
-      await dropDatabase(platform.adminUrl, source);
-      log(`${id}: dropped ${source}`);
+      await removeDedicatedDatabase(platform, service, id, source, log);
     } else {
       const removed = await deleteTenantRows(platform, service, id, source);
       log(`${id}: removed its rows from ${source}: ${describeCounts(removed)}`);
@@ -299,10 +342,7 @@ export async function deleteTenant(platform: Platform, id: string, log: Log, opt
     const removed = await deleteTenantRows(platform, service, id, shared);
     log(`${id}: removed its rows from ${shared}: ${describeCounts(removed)}`);
     const dedicated = tenantDatabase(platform, service.name, id, 'dedicated');
-    if (await databaseExists(platform, dedicated)) {
-      await dropDatabase(platform.adminUrl, dedicated);
-      log(`${id}: dropped ${dedicated}`);
-    }
+    if (await databaseExists(platform, dedicated)) await removeDedicatedDatabase(platform, service, id, dedicated, log);
   }
   await withRegistry(platform, (db) => db.deleteFrom('tenant').where('id', '=', id).execute());
   log(`${id}: deregistered`);

@@ -376,3 +376,50 @@ describe('tenant lifecycle', () => {
     });
   });
 });
+
+describe('dedicated database names of long tenant ids', () => {
+  // 62 characters each, the same but for the end: PostgreSQL would cut both names to one.
+  const first = `${'q'.repeat(58)}-one`;
+  const second = `${'q'.repeat(58)}-two`;
+  /** An id whose plain database name equals the hashed name of `first`'s product database. */
+  const crafted = () => {
+    const shared = sharedDatabase('product', prefix);
+    return tenantDatabase(platform, 'product', first, 'dedicated').slice(`${shared}__`.length).replaceAll('_', '-');
+  };
+
+  it('gives two long ids that differ only past 63 bytes databases of their own, and deleting one keeps the other', async () => {
+    await createTenant(platform, { id: first, name: 'First Inc', plan: 'PRO', dedicated: true }, log);
+    await createTenant(platform, { id: second, name: 'Second Inc', plan: 'PRO', dedicated: true }, log);
+    await seedOrdersAndProjects(first, 'dedicated');
+    const before = await everyCount(first, 'dedicated');
+    for (const service of ['product', 'order', 'project']) {
+      const [a, b] = [tenantDatabase(platform, service, first, 'dedicated'), tenantDatabase(platform, service, second, 'dedicated')];
+      expect(a).not.toBe(b);
+      expect(Buffer.byteLength(a)).toBeLessThanOrEqual(63);
+      expect(await databaseExists(a)).toBe(true);
+      expect(await databaseExists(b)).toBe(true);
+    }
+    await deleteTenant(platform, second, log, FAST);
+    expect(await everyCount(first, 'dedicated')).toEqual(before);
+    expect(Object.values(before).some((count) => count > 0)).toBe(true);
+  }, 180_000);
+
+  it('refuses to create a tenant whose dedicated database would have the name of another tenant’s', async () => {
+    const id = crafted();
+    await expect(createTenant(platform, { id, name: 'Crafted', plan: 'FREE', dedicated: false }, log)).rejects.toThrow(/same dedicated database/);
+    expect(await registry(id)).toEqual([]);
+  });
+
+  it('never drops a database another tenant is placed in, when two registered tenants share one', async () => {
+    // As an older version could have registered it (names cut by PostgreSQL): straight into the registry.
+    const id = crafted();
+    await admin(sharedDatabase('tenant', prefix), (client) =>
+      client.query(`insert into tenant (id, slug, name, plan, placement, status) values ($1, $1, 'Crafted', 'FREE', 'dedicated', 'active')`, [id]),
+    );
+    const before = await everyCount(first, 'dedicated');
+    await deleteTenant(platform, id, log, FAST);
+    expect(await databaseExists(tenantDatabase(platform, 'product', first, 'dedicated'))).toBe(true);
+    expect(await everyCount(first, 'dedicated')).toEqual(before);
+    expect(lines.some((line) => line.includes(`kept ${tenantDatabase(platform, 'product', first, 'dedicated')}`))).toBe(true);
+  }, 60_000);
+});
