@@ -14,7 +14,11 @@ import { createMetrics } from './metrics.ts';
 export function dataSubgraphDeps<DB>(service: string, env: z.infer<typeof subgraphEnvironment>, migrationsFolder: string) {
   const logger = createLogger({ service });
   const metrics = createMetrics(service);
-  const registry = createRegistryClient({ url: env.TENANT_REGISTRY_URL, token: env.REGISTRY_TOKEN });
+  const registry = createRegistryClient({
+    url: env.TENANT_REGISTRY_URL,
+    token: env.REGISTRY_TOKEN,
+    maxStaleMs: env.REGISTRY_MAX_STALE * 1000,
+  });
   const databases = createDatabaseRouter<DB>({
     sharedUrl: env.DATABASE_URL,
     registry,

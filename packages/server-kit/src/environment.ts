@@ -27,6 +27,8 @@ export const subgraphEnvironment = z.object({
   ...authEnvironment,
   TENANT_REGISTRY_URL: z.url().default('http://127.0.0.1:4001/internal/tenants'),
   REGISTRY_TOKEN: z.string().min(16),
+  /** Seconds the last tenant list keeps serving while the registry cannot be reached; then 503. */
+  REGISTRY_MAX_STALE: z.coerce.number().positive().default(60),
   /** Connections per database pool, and over all pools of the service. */
   DB_POOL_SIZE: z.coerce.number().int().positive().default(5),
   DB_MAX_CONNECTIONS: z.coerce.number().int().positive().default(40),

@@ -18,6 +18,8 @@ export const environment = loadEnvironment(
     ...authEnvironment,
     TENANT_REGISTRY_URL: z.url().default('http://127.0.0.1:4001/internal/tenants'),
     REGISTRY_TOKEN: z.string().min(16),
+    /** Seconds the last tenant list keeps serving while the registry cannot be reached; then 503. */
+    REGISTRY_MAX_STALE: z.coerce.number().positive().default(60),
     SUPERGRAPH_PATH: z.string().default(fileURLToPath(new URL('../../../supergraph/supergraph.graphql', import.meta.url))),
     /** When set, the supergraph is polled from this URL (with ETag) instead of read from SUPERGRAPH_PATH. */
     SUPERGRAPH_URL: z.url().optional(),

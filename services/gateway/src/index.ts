@@ -31,7 +31,7 @@ async function serve() {
       ? supergraphFromUrl(env.SUPERGRAPH_URL, logger, { pollMs: env.SUPERGRAPH_POLL_MS })
       : supergraphFromFile(env.SUPERGRAPH_PATH, logger, env.SUPERGRAPH_POLL_MS),
     verifier: verifierFromEnvironment(env),
-    registry: createRegistryClient({ url: env.TENANT_REGISTRY_URL, token: env.REGISTRY_TOKEN }),
+    registry: createRegistryClient({ url: env.TENANT_REGISTRY_URL, token: env.REGISTRY_TOKEN, maxStaleMs: env.REGISTRY_MAX_STALE * 1000 }),
     logger,
     subgraphUrls,
     subgraphTimeoutMs: env.SUBGRAPH_TIMEOUT_MS,

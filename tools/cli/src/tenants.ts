@@ -1,4 +1,4 @@
-import { type TenantRecord, isTenantId } from '@tenantgraph/core';
+import { DEFAULT_REGISTRY_MAX_STALE_MS, type TenantRecord, isTenantId } from '@tenantgraph/core';
 import { connect, migrationState, withDatabaseName } from '@tenantgraph/database';
 import { dropDatabase, ensureDatabase, migrateAsOwner } from '@tenantgraph/devkit';
 import { type Kysely, sql } from 'kysely';
@@ -179,11 +179,22 @@ export async function migrateAll(platform: Platform, log: Log): Promise<{ databa
 export type LifecycleOptions = {
   /**
    * How long a service may keep a cached registry entry (`cachedRegistry`'s TTL, 5 s in every
-   * service); the lifecycle waits this plus a margin wherever a stale cache would matter.
+   * service) ...
    */
   cacheTtlMs?: number;
+  /**
+   * ... and how long one cut off from the registry keeps serving its last list
+   * (`REGISTRY_MAX_STALE` of the services, 60 s by default). Wherever a stale cache would matter
+   * the lifecycle waits the longer of the two plus a margin: by then every running service has
+   * either loaded the new status, or refuses the tenant (SERVICE_UNAVAILABLE), so none writes.
+   */
+  maxStaleMs?: number;
   marginMs?: number;
 };
+
+/** How long the lifecycle waits for every service to see a registry change (or to stop serving). */
+const settleTime = ({ cacheTtlMs = 5_000, maxStaleMs = DEFAULT_REGISTRY_MAX_STALE_MS, marginMs = 1_000 }: LifecycleOptions) =>
+  Math.max(cacheTtlMs, maxStaleMs) + marginMs;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (ms: number) => `${(ms / 1000).toFixed(ms % 1000 ? 1 : 0)}s`;
@@ -246,10 +257,11 @@ async function setRegistry(platform: Platform, id: string, values: Partial<Pick<
  * How writes are kept out while rows are copied: the registry status becomes `moving`, and the
  * database router hands out a read-only instance for such a tenant (PostgreSQL refuses the
  * write; the client gets a retryable SERVICE_UNAVAILABLE), while reads go on from wherever the
- * cached placement points. Services cache the registry for up to `cacheTtlMs`, so the move
- * waits that long (plus a margin) after setting `moving` before copying, and again after
- * switching the placement before removing the source rows: until then a service may still read
- * from the source. A per-row lock (`FOR SHARE`) would not stop inserts, and a table lock would
+ * cached placement points. Services cache the registry for up to `cacheTtlMs`, and one cut off
+ * from the registry serves its last list for up to `maxStaleMs` and then refuses the tenant;
+ * so the move waits the longer of the two (plus a margin) after setting `moving` before
+ * copying, and again after switching the placement before removing the source rows: until
+ * then a service may still read from the source. A per-row lock (`FOR SHARE`) would not stop inserts, and a table lock would
  * stop every tenant of a shared database; the status fence costs this tenant a few seconds of
  * refused writes and nobody else anything.
  *
@@ -264,7 +276,7 @@ export async function moveTenant(
   id: string,
   to: 'shared' | 'dedicated',
   log: Log,
-  { cacheTtlMs = 5_000, marginMs = 1_000 }: LifecycleOptions = {},
+  options: LifecycleOptions = {},
 ): Promise<void> {
   const tenant = await registryRow(platform, id);
   if (!tenant) throw new Error(`no tenant "${id}" is registered`);
@@ -280,11 +292,11 @@ export async function moveTenant(
     const sharers = await dedicatedNameSharers(platform, id);
     if (sharers.length > 0) throw new Error(`${id} cannot move to dedicated databases another tenant has: ${describeSharers(sharers)}`);
   }
-  const settleMs = cacheTtlMs + marginMs;
+  const settleMs = settleTime(options);
   if (tenant.placement !== to) {
     await setRegistry(platform, id, { status: 'moving' });
     log(`${id}: status moving; writes are refused (retryable) until the move ends, reads go on`);
-    log(`${id}: waiting ${seconds(settleMs)} for every service's registry cache (TTL ${seconds(cacheTtlMs)}) to see it`);
+    log(`${id}: waiting ${seconds(settleMs)} until every service has seen it, or stopped serving (registry cache and max staleness)`);
     await sleep(settleMs);
     for (const service of DATA_SERVICES) {
       const source = tenantDatabase(platform, service.name, id, from);
@@ -302,7 +314,7 @@ export async function moveTenant(
   } else {
     log(`${id}: resuming a move to ${to}: placement already switched`);
   }
-  log(`${id}: waiting ${seconds(settleMs)} until no service's cache (TTL ${seconds(cacheTtlMs)}) routes to the old databases`);
+  log(`${id}: waiting ${seconds(settleMs)} until no service routes to the old databases (registry cache and max staleness)`);
   await sleep(settleMs);
   for (const service of DATA_SERVICES) {
     const source = tenantDatabase(platform, service.name, id, from);
@@ -325,7 +337,6 @@ export async function moveTenant(
  * finally its registry entry. Safe to run again at any point, and on a tenant that is gone.
  */
 export async function deleteTenant(platform: Platform, id: string, log: Log, options: LifecycleOptions = {}): Promise<void> {
-  const { cacheTtlMs = 5_000, marginMs = 1_000 } = options;
   const tenant = await registryRow(platform, id);
   if (!tenant) {
     log(`${id}: not registered, nothing to do`);
@@ -333,8 +344,8 @@ export async function deleteTenant(platform: Platform, id: string, log: Log, opt
   }
   if (tenant.status !== 'deleting') {
     await setRegistry(platform, id, { status: 'deleting' });
-    log(`${id}: status deleting; waiting ${seconds(cacheTtlMs + marginMs)} for every service's registry cache to see it`);
-    await sleep(cacheTtlMs + marginMs);
+    log(`${id}: status deleting; waiting ${seconds(settleTime(options))} until every service has seen it, or stopped serving`);
+    await sleep(settleTime(options));
   }
   for (const service of DATA_SERVICES) {
     // Both places, whatever the placement: a move that stopped half-way may have left rows in either.

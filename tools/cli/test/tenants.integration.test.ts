@@ -30,7 +30,7 @@ const platform: Platform = {
 };
 const lines: string[] = [];
 const log = (line: string) => lines.push(line);
-const FAST = { cacheTtlMs: 300, marginMs: 200 };
+const FAST = { cacheTtlMs: 300, maxStaleMs: 300, marginMs: 200 };
 
 async function admin<T>(database: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const url = new URL(platform.adminUrl);
@@ -422,4 +422,25 @@ describe('dedicated database names of long tenant ids', () => {
     expect(await everyCount(first, 'dedicated')).toEqual(before);
     expect(lines.some((line) => line.includes(`kept ${tenantDatabase(platform, 'product', first, 'dedicated')}`))).toBe(true);
   }, 60_000);
+});
+
+describe('the move fence and the registry staleness bound', () => {
+  it('switches placement, and removes the source, only once every service has seen the fence or stopped serving', async () => {
+    const stamped: { at: number; line: string }[] = [];
+    const stampedLog = (line: string) => stamped.push({ at: Date.now(), line });
+    await createTenant(platform, { id: 'fig', name: 'Fig Inc', plan: 'FREE', dedicated: false }, log);
+    // A service cut off from the registry serves its last list for up to maxStaleMs (REGISTRY_MAX_STALE).
+    const options = { cacheTtlMs: 100, maxStaleMs: 5_000, marginMs: 100 };
+    await moveTenant(platform, 'fig', 'dedicated', stampedLog, options);
+    const after = (text: string) => {
+      const index = stamped.findIndex(({ line }) => line.includes(text));
+      expect(index, text).toBeGreaterThanOrEqual(0);
+      // The first thing done after the wait that follows this line.
+      const next = stamped.slice(index + 1).find(({ line }) => !line.includes('waiting'));
+      return (next?.at ?? 0) - stamped[index]!.at;
+    };
+    expect(after('status moving')).toBeGreaterThanOrEqual(5_100);
+    expect(after('placement switched')).toBeGreaterThanOrEqual(5_100);
+    expect(await registry('fig')).toMatchObject([{ placement: 'dedicated', status: 'active' }]);
+  }, 120_000);
 });
