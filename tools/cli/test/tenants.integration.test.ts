@@ -349,7 +349,8 @@ describe('tenant lifecycle', () => {
         expect(lines).toContain(`peach: placement switched to ${to}`);
         expect(await everyCount('plum', 'shared')).toEqual(plumBefore);
       }
-    });
+      // Two moves with their fences, under load from three readers and a writer: a loaded CI machine needs more than 30 s.
+    }, 180_000);
 
     it('refuses a move of an unknown tenant and does nothing for a tenant already in place', async () => {
       await expect(moveTenant(platform, 'nobody', 'dedicated', log, FAST)).rejects.toThrow('no tenant "nobody" is registered');
