@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_SUBGRAPH_LIMITS, type SubgraphLimits } from './subgraph.ts';
 import { type ConcurrencyLimits, DEFAULT_SUBGRAPH_CONCURRENCY } from './fair-scheduler.ts';
+import { placeholderProblems } from './placeholders.ts';
 
 /**
  * Per-tenant concurrency of one process (gateway or subgraph), read by both with their own
@@ -35,6 +36,19 @@ export const processEnvironment = {
 };
 
 /**
+ * Token verification settings, the same for the gateway and every subgraph (spread into a schema).
+ * `AUTH_JWKS_MAX_AGE`: seconds the fetched keys are trusted before a refetch; `AUTH_TOKEN_TYPE`:
+ * the `typ` header every token must carry (e.g. `at+jwt`), any when unset.
+ */
+export const authEnvironment = {
+  AUTH_JWKS_URL: z.url(),
+  AUTH_ISSUER: z.string().min(1),
+  AUTH_AUDIENCE: z.string().min(1),
+  AUTH_JWKS_MAX_AGE: z.coerce.number().int().positive().default(300),
+  AUTH_TOKEN_TYPE: z.string().min(1).optional(),
+};
+
+/**
  * The settings every subgraph reads. A service extends this object with its own.
  * Defaults are the local ones of `pnpm start`; containers set every URL.
  */
@@ -42,12 +56,14 @@ export const subgraphEnvironment = z.object({
   ...processEnvironment,
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().default('0.0.0.0'),
+  /** The metrics listener's address; its port (`METRICS_PORT`) is each service's own. */
+  METRICS_HOST: z.string().default('127.0.0.1'),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }),
-  AUTH_JWKS_URL: z.url(),
-  AUTH_ISSUER: z.string().min(1),
-  AUTH_AUDIENCE: z.string().min(1),
+  ...authEnvironment,
   TENANT_REGISTRY_URL: z.url().default('http://127.0.0.1:4001/internal/tenants'),
   REGISTRY_TOKEN: z.string().min(16),
+  /** Seconds the last tenant list keeps serving while the registry cannot be reached; then 503. */
+  REGISTRY_MAX_STALE: z.coerce.number().positive().default(60),
   /** Connections per database pool, and over all pools of the service. */
   DB_POOL_SIZE: z.coerce.number().int().positive().default(5),
   DB_MAX_CONNECTIONS: z.coerce.number().int().positive().default(40),
@@ -75,14 +91,19 @@ export function subgraphLimits(env: z.infer<typeof subgraphEnvironment>): Subgra
 }
 
 /**
- * Parses `env` with `schema`; on any problem prints every one of them at once and exits 1.
+ * Parses `env` with `schema`; on any problem prints every one of them at once and exits 1. In
+ * production a documented placeholder secret is a problem too (`placeholderProblems`).
  * @example export const environment = loadEnvironment(subgraphEnvironment.extend({ PORT: port(4002) }))
  */
 export function loadEnvironment<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
   const result = schema.safeParse(env);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  console.error(`Invalid environment:\n${problems.join('\n')}`);
+  // Placeholder secrets are looked for in the raw variables, so they are reported with the rest.
+  const problems = [
+    ...(result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)),
+    ...placeholderProblems(env),
+  ];
+  if (result.success && problems.length === 0) return result.data;
+  console.error(`Invalid environment:\n${problems.map((problem) => `  ${problem}`).join('\n')}`);
   process.exit(1);
 }
 

@@ -1,3 +1,4 @@
+export * from './auth.ts';
 export * from './context.ts';
 export * from './environment.ts';
 export * from './cost.ts';
@@ -6,6 +7,8 @@ export * from './fair-scheduler.ts';
 export * from './http.ts';
 export * from './loaders.ts';
 export * from './metrics.ts';
+export * from './metrics-server.ts';
+export * from './placeholders.ts';
 export * from './resolvers.ts';
 export * from './run.ts';
 export * from './subgraph.ts';

@@ -1,4 +1,5 @@
 import type { Logger } from '@tenantgraph/core';
+import type { MetricsServer } from './metrics-server.ts';
 
 /**
  * Runs a long-lived service: on SIGTERM or SIGINT it stops accepting, drains in-flight
@@ -26,4 +27,23 @@ export function stopOnSignals(stop: () => Promise<void>, logger: Logger, { stopW
     process.stdin.on('close', () => onSignal('SIGHUP'));
     process.stdin.resume();
   }
+}
+
+/**
+ * The end of every service's `index.ts`: starts the API server on `PORT` and its separate
+ * metrics listener on `METRICS_PORT`, and stops both on a signal (see `stopOnSignals`).
+ * @example await runService({ server, metrics: createMetricsServer({ registry, logger }), env: environment, logger })
+ */
+export async function runService(options: {
+  server: { start(port: number, host?: string): Promise<number>; stop(): Promise<void> };
+  metrics: MetricsServer;
+  env: { PORT: number; HOST: string; METRICS_PORT: number; METRICS_HOST: string; STOP_WITH_PARENT?: boolean };
+  logger: Logger;
+}) {
+  const { server, metrics, env } = options;
+  await server.start(env.PORT, env.HOST);
+  await metrics.start(env.METRICS_PORT, env.METRICS_HOST);
+  stopOnSignals(async () => {
+    await Promise.all([server.stop(), metrics.stop()]);
+  }, options.logger, { stopWithParent: env.STOP_WITH_PARENT ?? false });
 }

@@ -98,7 +98,7 @@ export type SubgraphServer = {
 /**
  * A federation subgraph over `node:http`. Every GraphQL request needs a valid bearer token:
  * without one the answer is 401 before the body is read. `/health` is liveness, `/ready`
- * readiness, `/metrics` Prometheus.
+ * readiness; metrics are served apart (`createMetricsServer`), never on this port.
  */
 export function createSubgraphServer<C extends SubgraphContext>(options: SubgraphServerOptions<C>): SubgraphServer {
   const { name, logger, metrics } = options;
@@ -166,7 +166,6 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
           sendJson(res, 503, { status: 'not ready', service: name });
         }
       },
-      'GET /metrics': metrics.route,
       ...options.routes,
     },
   });

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CONCURRENCY, concurrencyEnvironment, loadEnvironment, port, processEnvironment } from '@tenantgraph/server-kit';
+import { DEFAULT_CONCURRENCY, authEnvironment, concurrencyEnvironment, loadEnvironment, port, processEnvironment } from '@tenantgraph/server-kit';
 import { z } from 'zod';
 import { DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
 import { DEFAULT_QUERY_LIMITS } from './limits.ts';
@@ -14,11 +14,14 @@ export const environment = loadEnvironment(
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     PORT: port(4000),
     HOST: z.string().default('0.0.0.0'),
-    AUTH_JWKS_URL: z.url(),
-    AUTH_ISSUER: z.string().min(1),
-    AUTH_AUDIENCE: z.string().min(1),
+    // Prometheus text on its own listener, never on PORT: the metrics name every active tenant.
+    METRICS_PORT: port(9400),
+    METRICS_HOST: z.string().default('127.0.0.1'),
+    ...authEnvironment,
     TENANT_REGISTRY_URL: z.url().default('http://127.0.0.1:4001/internal/tenants'),
     REGISTRY_TOKEN: z.string().min(16),
+    /** Seconds the last tenant list keeps serving while the registry cannot be reached; then 503. */
+    REGISTRY_MAX_STALE: z.coerce.number().positive().default(60),
     SUPERGRAPH_PATH: z.string().default(fileURLToPath(new URL('../../../supergraph/supergraph.graphql', import.meta.url))),
     /** When set, the supergraph is polled from this URL (with ETag) instead of read from SUPERGRAPH_PATH. */
     SUPERGRAPH_URL: z.url().optional(),
@@ -26,7 +29,7 @@ export const environment = loadEnvironment(
     SUPERGRAPH_POLL_MS: z.coerce.number().int().positive().optional(),
     SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
     SUBGRAPH_MAX_SOCKETS: z.coerce.number().int().positive().default(64),
-    /** Processes serving the port (node:cluster); each is the whole gateway, nothing is shared. */
+    /** Processes serving the port (node:cluster); the primary keeps their rate-limit buckets and serves their summed metrics. */
     GATEWAY_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
     // Bounds on one operation (see limits.ts); the defaults let the contract's dashboard through.
     QUERY_MAX_DEPTH: z.coerce.number().int().positive().default(DEFAULT_QUERY_LIMITS.maxDepth),

@@ -6,6 +6,7 @@ import { type Logger, type TenantRegistry, appError, unknownTenant } from '@tena
 import {
   type Admission,
   DEFAULT_CONCURRENCY,
+  type Metrics,
   closeGracefully,
   createGraphQLHttpServer,
   listen,
@@ -47,6 +48,8 @@ export type GatewayServerDeps = {
   planLimits?: Partial<PlanLimits>;
   /** Requests in flight per tenant by plan, and fair share between tenants (`tenantAdmission`); the defaults otherwise. */
   admission?: Admission;
+  /** Requests by operation kind and tenant, served on the metrics listener (never on this port). */
+  metrics?: Metrics;
 };
 
 /**
@@ -92,6 +95,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       logUnexpectedErrors(logger),
       ...limits.plugins,
       budgetPlugin(gateway, { ...DEFAULT_QUERY_BUDGETS, ...deps.queryBudgets }),
+      ...(deps.metrics ? [deps.metrics.plugin] : []),
     ],
   });
   // Ready once the supergraph is loaded, and no longer once stopping, so a load balancer stops
@@ -110,6 +114,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     },
     // After the rate limit: a request refused there never waits for a turn.
     admit: (context, signal) => admission.admit(context.viewer.tenantId, signal),
+    around: (context, run) => (deps.metrics ? deps.metrics.track(context.viewer.tenantId, run) : run()),
     // Every answer is one tenant's data: no shared cache may keep it.
     responseHeaders: { 'cache-control': 'private, no-store' },
     routes: {

@@ -315,22 +315,24 @@ describe('per-tenant rate limit', () => {
     await gateway.stop();
   });
 
-  it('shares the buckets through Redis when there is one, and lets requests through when Redis is unreachable', async ({ stack }) => {
+  it('shares the buckets through Redis when there is one, and keeps limiting with its own buckets when Redis is unreachable', async ({ stack }) => {
     const redis = await reachableRedis();
     if (redis) {
       const prefix = `test:${randomBytes(6).toString('hex')}:`;
-      const gateway = await stack.startGateway({ rateLimiter: redisRateLimiter(redis, { prefix }), planLimits: limited });
+      // Refilled slowly, so that no token comes back however long the bursts take on a loaded machine.
+      const slow = { ...limited, FREE: { perSecond: 0.01, burst: 3 } };
+      const gateway = await stack.startGateway({ rateLimiter: redisRateLimiter(redis, { prefix }), planLimits: slow });
       // A second replica on the same Redis sees the same, now empty, bucket.
-      const replica = await stack.startGateway({ rateLimiter: redisRateLimiter(redis.duplicate(), { prefix }), planLimits: limited });
+      const replica = await stack.startGateway({ rateLimiter: redisRateLimiter(redis.duplicate(), { prefix }), planLimits: slow });
       await expectLimited(stack, gateway.url);
       expect((await burst(stack, replica.url, 'papaya', 1))[0]?.status).toBe(429);
       await replica.stop();
       await gateway.stop();
     }
     const dead = new Redis(`redis://127.0.0.1:${await freePort()}`, { maxRetriesPerRequest: 0, commandTimeout: 200, retryStrategy: () => null, lazyConnect: true });
-    const open = await stack.startGateway({ rateLimiter: redisRateLimiter(dead), planLimits: limited });
-    expect((await burst(stack, open.url, 'papaya', 6)).map((response) => response.status)).toEqual(Array(6).fill(200));
-    await open.stop();
+    const outage = await stack.startGateway({ rateLimiter: redisRateLimiter(dead), planLimits: limited });
+    await expectLimited(stack, outage.url);
+    await outage.stop();
   });
 
   it('refills the bucket over time', async ({ stack }) => {

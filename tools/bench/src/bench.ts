@@ -82,6 +82,7 @@ async function main() {
   cleanups.push(jwks.close);
   const registryToken = randomBytes(16).toString('hex');
   const ports = Object.fromEntries(await Promise.all(SUBGRAPHS.map(async (name) => [name, await freePort()]))) as Record<Subgraph, number>;
+  const metricsPorts = Object.fromEntries(await Promise.all(SUBGRAPHS.map(async (name) => [name, await freePort()]))) as Record<Subgraph, number>;
   const common = {
     AUTH_JWKS_URL: jwks.url,
     AUTH_ISSUER: issuer.issuer,
@@ -101,6 +102,7 @@ async function main() {
       ...common,
       DATABASE_URL: databases[name].appUrl,
       PORT: String(ports[name]),
+      METRICS_PORT: String(metricsPorts[name]),
       PRODUCT_SUBGRAPH_URL: `http://127.0.0.1:${ports.product}/graphql`,
       DB_POOL_SIZE: '10',
     }, profile(name));
@@ -111,7 +113,7 @@ async function main() {
   const subgraphUrl = (name: Subgraph) => `http://127.0.0.1:${ports[name]}/graphql`;
   const overrides = Object.fromEntries(SUBGRAPHS.map((name) => [`SUBGRAPH_${name.toUpperCase()}_URL`, subgraphUrl(name)]));
   const [oursPort, plainPort, capturePort] = [await freePort(), await freePort(), await freePort()];
-  const ours = runService('ours', `${ROOT}services/gateway`, 'src/index.ts', { ...common, ...overrides, PORT: String(oursPort), GATEWAY_WORKERS: String(arg('workers', 1)) }, profile('gateway'));
+  const ours = runService('ours', `${ROOT}services/gateway`, 'src/index.ts', { ...common, ...overrides, PORT: String(oursPort), METRICS_PORT: String(await freePort()), GATEWAY_WORKERS: String(arg('workers', 1)) }, profile('gateway'));
   children.push(ours);
   await waitUntilHealthy(`http://127.0.0.1:${oursPort}/health`, ours);
   if (noisy) {
@@ -163,7 +165,7 @@ async function main() {
   // The ceiling: what each subgraph is asked for one dashboard, captured from a real plan.
   const shares = await captureShares(capturePort, subgraphUrl, tokens, dashboard(20), common, supergraph);
 
-  const sqlTotal = () => Promise.all(SUBGRAPHS.map((name) => sqlCount(`http://127.0.0.1:${ports[name]}/metrics`))).then((counts) => counts.reduce((a, b) => a + b, 0));
+  const sqlTotal = () => Promise.all(SUBGRAPHS.map((name) => sqlCount(`http://127.0.0.1:${metricsPorts[name]}/metrics`))).then((counts) => counts.reduce((a, b) => a + b, 0));
   const sqlPerDashboard = async (first: number) => {
     const before = await sqlTotal();
     const response = await post(oursUrl, dashboard(first), tokens[0]!);
