@@ -8,7 +8,7 @@ import { DEMO_TENANTS, type TestAuth, createTestAuth } from '@tenantgraph/testki
 
 const GATEWAY = fileURLToPath(new URL('..', import.meta.url));
 
-export type GatewayProcess = {
+type GatewayProcess = {
   /** The API's `/graphql`. */
   url: string;
   /** The metrics listener's `/metrics`. */
