@@ -9,8 +9,9 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
 import type { TokenVerifier } from '@tenantgraph/auth';
 import type { DatabaseRouter } from '@tenantgraph/database';
-import { type Logger, type Viewer, requireSameTenant } from '@tenantgraph/core';
+import { type Logger, type Viewer, accessPolicyOf, requireSameTenant } from '@tenantgraph/core';
 import { type DocumentNode, GraphQLError, GraphQLScalarType, Kind, type ValidationRule } from 'graphql';
+import { accessControl } from './access.ts';
 import { logUnexpectedErrors, maskError } from './errors.ts';
 import { type Route, closeGracefully, createGraphQLHttpServer, listen, sendJson } from './http.ts';
 import type { Metrics } from './metrics.ts';
@@ -65,6 +66,8 @@ export type SubgraphServer = {
  */
 export function createSubgraphServer<C extends SubgraphContext>(options: SubgraphServerOptions<C>): SubgraphServer {
   const { name, logger, metrics } = options;
+  // Zero trust: the subgraph enforces its own SDL's @authenticated / @requiresScopes, whoever calls it.
+  const policy = accessPolicyOf(options.typeDefs);
   const apollo = new ApolloServer<C>({
     schema: buildSubgraphSchema({ typeDefs: options.typeDefs, resolvers: options.resolvers as GraphQLResolverMap<unknown> }),
     formatError: maskError,
@@ -83,6 +86,7 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
       // Every answer is one tenant's and never cached; cache hints would only wrap every resolver.
       ApolloServerPluginCacheControlDisabled(),
       metrics.plugin,
+      accessControl<C>(() => policy),
       logUnexpectedErrors(logger),
     ],
   });

@@ -3,7 +3,8 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { TokenVerifier } from '@tenantgraph/auth';
 import { type Logger, type TenantRegistry, appError, unknownTenant } from '@tenantgraph/core';
-import { closeGracefully, createGraphQLHttpServer, listen, logUnexpectedErrors, maskError, sendJson } from '@tenantgraph/server-kit';
+import { accessControl, closeGracefully, createGraphQLHttpServer, listen, logUnexpectedErrors, maskError, sendJson } from '@tenantgraph/server-kit';
+import { withAccessPolicy } from './access-policy.ts';
 import type { GatewayContext } from './context.ts';
 import { TenantDataSource } from './datasource.ts';
 import { createSubgraphFetcher } from './fetcher.ts';
@@ -11,6 +12,7 @@ import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryLimits } from './limits.ts
 import { DEFAULT_PLAN_LIMITS, type PlanLimits, type RateLimiter, memoryRateLimiter } from './rate-limit.ts';
 
 export { staticSupergraph, supergraphFromFile } from './supergraph.ts';
+export { supergraphForGateway, withAccessPolicy } from './access-policy.ts';
 export { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
 export { DEFAULT_PLAN_LIMITS, type PlanLimits, type RateLimiter, memoryRateLimiter, redisRateLimiter } from './rate-limit.ts';
 
@@ -50,8 +52,10 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   // @apollo/gateway exports anonymous usage data unless this is set; it stays off unless an
   // operator sets the variable themselves.
   process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
+  // Every supergraph (the first, each reload) is made loadable and its access policy read.
+  const access = withAccessPolicy(deps.supergraph);
   const gateway = new ApolloGateway({
-    supergraphSdl: deps.supergraph,
+    supergraphSdl: access.hook,
     buildService: ({ name, url }) => new TenantDataSource({ url: subgraphUrls[name] ?? url, fetcher }),
     logger: { debug: () => {}, info: (m) => logger.info(String(m)), warn: (m) => logger.warn(String(m)), error: (m) => logger.error(String(m)) },
   });
@@ -67,7 +71,14 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     validationRules: limits.validationRules,
     parseOptions: limits.parseOptions,
     // No cache hints: the answer is sent `private, no-store` whatever the subgraphs say.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), logUnexpectedErrors(logger), ...limits.plugins],
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginCacheControlDisabled(),
+      logUnexpectedErrors(logger),
+      // @authenticated / @requiresScopes of the supergraph, before any planning.
+      accessControl(access.policy),
+      ...limits.plugins,
+    ],
   });
   // Ready once the supergraph is loaded, and no longer once stopping, so a load balancer stops
   // sending before the server closes.
