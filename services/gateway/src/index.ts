@@ -3,8 +3,8 @@ import { createTokenVerifier } from '@tenantgraph/auth';
 import { createLogger, createRegistryClient } from '@tenantgraph/core';
 import { stopOnSignals } from '@tenantgraph/server-kit';
 import { Redis } from 'ioredis';
-import { environment as env, planLimits, queryLimits, subgraphUrls } from './environment.ts';
-import { createGatewayServer, memoryRateLimiter, redisRateLimiter, supergraphFromFile } from './server.ts';
+import { environment as env, explorerEnabled, planLimits, queryLimits, subgraphUrls } from './environment.ts';
+import { createGatewayServer, loadTrustedDocuments, memoryRateLimiter, redisRateLimiter, supergraphFromFile } from './server.ts';
 import { supergraphFromUrl } from './supergraph.ts';
 
 const logger = createLogger({ service: 'gateway' });
@@ -32,6 +32,11 @@ async function serve() {
     rateLimiter: env.REDIS_URL
       ? redisRateLimiter(new Redis(env.REDIS_URL, { commandTimeout: 250, maxRetriesPerRequest: 1 }), { logger })
       : memoryRateLimiter(),
+    explorer: explorerEnabled,
+    corsOrigins: env.CORS_ORIGINS,
+    trustedDocuments: env.PERSISTED_DOCUMENTS
+      ? { documents: await loadTrustedDocuments(env.PERSISTED_DOCUMENTS), only: env.ONLY_PERSISTED_DOCUMENTS }
+      : undefined,
   });
   await server.start(env.PORT, env.HOST);
   stopOnSignals(server.stop, logger);

@@ -3,9 +3,20 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { TokenVerifier } from '@tenantgraph/auth';
 import { type Logger, type TenantRegistry, appError, unknownTenant } from '@tenantgraph/core';
-import { accessControl, closeGracefully, createGraphQLHttpServer, listen, logUnexpectedErrors, maskError, sendJson } from '@tenantgraph/server-kit';
+import {
+  accessControl,
+  closeGracefully,
+  createGraphQLHttpServer,
+  listen,
+  logUnexpectedErrors,
+  maskError,
+  sendJson,
+} from '@tenantgraph/server-kit';
 import { withAccessPolicy } from './access-policy.ts';
 import type { GatewayContext } from './context.ts';
+import { cors } from './cors.ts';
+import { createExplorer } from './explorer.ts';
+import { type TrustedDocuments, trustedDocumentsStep } from './trusted-documents.ts';
 import { TenantDataSource } from './datasource.ts';
 import { createSubgraphFetcher } from './fetcher.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryLimits } from './limits.ts';
@@ -13,6 +24,7 @@ import { DEFAULT_PLAN_LIMITS, type PlanLimits, type RateLimiter, memoryRateLimit
 
 export { staticSupergraph, supergraphFromFile } from './supergraph.ts';
 export { supergraphForGateway, withAccessPolicy } from './access-policy.ts';
+export { type TrustedDocuments, loadTrustedDocuments, parseTrustedDocuments } from './trusted-documents.ts';
 export { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
 export { DEFAULT_PLAN_LIMITS, type PlanLimits, type RateLimiter, memoryRateLimiter, redisRateLimiter } from './rate-limit.ts';
 
@@ -33,6 +45,12 @@ export type GatewayServerDeps = {
   rateLimiter?: RateLimiter;
   /** ... and their sizes by plan. */
   planLimits?: Partial<PlanLimits>;
+  /** Serve the explorer (GraphiQL) to browsers at GET /graphql; off unless set. */
+  explorer?: boolean;
+  /** Origins allowed to call the API from a browser (CORS): exact, or `*`. None unless set. */
+  corsOrigins?: readonly string[];
+  /** The frontends' trusted documents; with `only`, nothing else is accepted. */
+  trustedDocuments?: { documents: TrustedDocuments; only: boolean };
 };
 
 /**
@@ -83,6 +101,8 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   // Ready once the supergraph is loaded, and no longer once stopping, so a load balancer stops
   // sending before the server closes.
   let ready = false;
+  const allowCors = cors(deps.corsOrigins ?? []);
+  const explorer = deps.explorer ? createExplorer() : undefined;
   const http = createGraphQLHttpServer<GatewayContext>({
     apollo,
     logger,
@@ -96,7 +116,11 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     },
     // Every answer is one tenant's data: no shared cache may keep it.
     responseHeaders: { 'cache-control': 'private, no-store' },
+    // Preflights and the explorer's page are answered before authentication: neither carries a token.
+    intercept: (req, res) => allowCors(req, res) || (explorer?.page(req, res) ?? false),
+    ...(deps.trustedDocuments ? { prepare: trustedDocumentsStep(deps.trustedDocuments.documents, deps.trustedDocuments.only) } : {}),
     routes: {
+      ...explorer?.routes,
       'GET /health': (_req, res) => sendJson(res, 200, { status: 'ok', service: 'gateway' }),
       'GET /ready': (_req, res) => sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', service: 'gateway' }),
     },
