@@ -38,7 +38,7 @@ export function parseCheckArgs(argv: string[]): CheckOptions {
 /** Runs a read-only git command; undefined when git, the repository or the object is absent. */
 export type GitRunner = (args: string[], cwd: string) => string | undefined;
 
-export const runGit: GitRunner = (args, cwd) => {
+const runGit: GitRunner = (args, cwd) => {
   try {
     return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   } catch {
@@ -93,13 +93,13 @@ async function readOptional(path: string): Promise<string | undefined> {
 }
 
 /** Reads the accepted list; a missing file means no break is accepted. */
-export async function loadAcceptedBreakingChanges(path: string): Promise<AcceptedBreakingChange[]> {
+async function loadAcceptedBreakingChanges(path: string): Promise<AcceptedBreakingChange[]> {
   const text = await readOptional(path);
   if (text === undefined) return [];
   return parseAcceptedBreakingChanges(JSON.parse(text));
 }
 
-export interface CheckPaths {
+interface CheckPaths {
   supergraphDir: string;
   configFile: string;
   acceptedFile: string;

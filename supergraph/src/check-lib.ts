@@ -91,7 +91,7 @@ export async function checkSupergraph(input: CheckInput): Promise<CheckReport> {
   return { ok: composition.ok && drift.ok && breaking.ok, composition, drift, breaking };
 }
 
-export const POLICY_FIX =
+const POLICY_FIX =
   'declare who may call it where it is defined: @requiresScopes(scopes: [["<resource>:write"]]), or @authenticated if any ' +
   'signed-in caller may (import "@requiresScopes" / "@authenticated" in the subgraph\'s federation @link); the gateway ' +
   'and the subgraph both enforce it.';
@@ -100,7 +100,7 @@ export const POLICY_FIX =
  * Mutations whose access the schema does not declare (no `@requiresScopes` or `@authenticated`
  * on the field or on the mutation type): a write nobody decided on is a gate failure.
  */
-export function mutationsWithoutPolicy(supergraphSdl: string): Diagnostic[] {
+function mutationsWithoutPolicy(supergraphSdl: string): Diagnostic[] {
   const document = graphql.parse(supergraphSdl);
   const policy = accessPolicyOf(document);
   const root = mutationTypeName(document);
@@ -163,7 +163,7 @@ function emptyBreaking(base: string): CheckReport['breaking'] {
 }
 
 /** Compares committed outputs with a fresh composition, line endings aside. */
-export function checkDrift(
+function checkDrift(
   committed: { supergraphSdl: string | undefined; apiSchemaSdl: string | undefined },
   fresh: { supergraphSdl: string; apiSchemaSdl: string },
 ): CheckReport['drift'] {
@@ -190,7 +190,7 @@ function normalize(text: string): string {
  * The first changed hunk with a little context. Not a full diff: the fix is always to
  * recompose, so the excerpt only has to show that, and roughly where, the files differ.
  */
-export function firstDifference(before: string, after: string, context = 2, limit = 8): string[] {
+function firstDifference(before: string, after: string, context = 2, limit = 8): string[] {
   const a = before.split('\n');
   const b = after.split('\n');
   let start = 0;
@@ -215,7 +215,7 @@ function clip(lines: string[], prefix: string, limit: number): string[] {
 }
 
 /** Diffs the composed API schema against the base with graphql-inspector and applies the accepted list. */
-export async function checkBreakingChanges(
+async function checkBreakingChanges(
   base: { label: string; apiSchemaSdl: string | undefined },
   apiSchemaSdl: string,
   accepted: readonly AcceptedBreakingChange[],
@@ -263,7 +263,7 @@ function toReportedChange(change: Change): ReportedChange {
 }
 
 /** Path must match; `type` and `message`, when the entry gives them, narrow the match further. */
-export function matchesAccepted(entry: AcceptedBreakingChange, change: ReportedChange): boolean {
+function matchesAccepted(entry: AcceptedBreakingChange, change: ReportedChange): boolean {
   return (
     entry.path === change.path &&
     (entry.type === undefined || entry.type === change.type) &&

@@ -1,7 +1,7 @@
 import { COMPOSE_COMMAND, type CheckReport, type ReportedChange } from './check-lib.ts';
 import { formatDiagnostic } from './compose-lib.ts';
 
-export interface ReportContext {
+interface ReportContext {
   subgraphs: string[];
   proposal?: { subgraph: string; schemaFile: string };
 }

@@ -27,7 +27,7 @@ export interface Diagnostic {
   fix: string;
 }
 
-export type CompositionOutcome =
+type CompositionOutcome =
   | { ok: true; supergraphSdl: string; apiSchemaSdl: string; hints: Diagnostic[] }
   | { ok: false; errors: Diagnostic[]; hints: Diagnostic[] };
 
@@ -102,7 +102,7 @@ function parseSubgraph(subgraph: SubgraphSource): { document: DocumentNode } | {
 }
 
 /** The client-facing schema: federation directives, join types and @inaccessible elements removed. */
-export function buildApiSchemaSdl(supergraphSdl: string): string {
+function buildApiSchemaSdl(supergraphSdl: string): string {
   // The router's feature set: the default one refuses the `for: SECURITY` links that
   // @authenticated and @requiresScopes bring (the gateway enforces them itself).
   const apiSchema = Supergraph.build(supergraphSdl, { supportedFeatures: ROUTER_SUPPORTED_SUPERGRAPH_FEATURES }).apiSchema();

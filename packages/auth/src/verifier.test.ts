@@ -54,7 +54,8 @@ function sign(claims: JWTPayload = {}, header: Record<string, unknown> = {}, sig
 const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
 // Without the cache of verified tokens, so that every call below exercises the full check.
-function verifier(options: { cooldownMs?: number; cacheSeconds?: number; clockToleranceSeconds?: number } = {}): TokenVerifier {
+type TestOptions = { cooldownMs?: number; cacheSeconds?: number; clockToleranceSeconds?: number; maxAgeSeconds?: number; tokenType?: string };
+function verifier(options: TestOptions = {}): TokenVerifier {
   return createTokenVerifier({
     issuer: ISSUER,
     audience: AUDIENCE,
@@ -62,8 +63,12 @@ function verifier(options: { cooldownMs?: number; cacheSeconds?: number; clockTo
     jwksCooldownMs: options.cooldownMs,
     cacheSeconds: options.cacheSeconds ?? 0,
     clockToleranceSeconds: options.clockToleranceSeconds,
+    jwksMaxAgeSeconds: options.maxAgeSeconds,
+    tokenType: options.tokenType,
   });
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The outcome of a verification: the tenant, or the error code (never a thrown non-GraphQL error). */
 async function outcome(v: TokenVerifier, token: string): Promise<string> {
@@ -232,5 +237,55 @@ describe('the token verifier', () => {
     expect(await outcome(verifier(), reheadered)).toBe(REFUSED);
     expect(await outcome(verifier(), `${header}.${payload}.`)).toBe(REFUSED);
     expect(await outcome(verifier(), `${header}.${payload}`)).toBe(REFUSED);
+  });
+
+  it('refuses a key withdrawn from the JWKS once the keys are older than their max age, remembered tokens included', async () => {
+    const second = await generateKeyPair('RS256', { extractable: true });
+    const secondJwk = { ...(await exportJWK(second.publicKey)), kid: 'key-2', alg: 'RS256' };
+    jwks = { keys: [publicJwk, secondJwk] };
+    try {
+      const v = verifier({ maxAgeSeconds: 1, cooldownMs: 100, cacheSeconds: 60 });
+      const remembered = await sign({}, { kid: 'key-2' }, second.privateKey);
+      expect(await outcome(v, remembered)).toBe('tenant:avocado');
+      // The identity provider withdraws key-2 (it leaked); within the max age it is still trusted ...
+      jwks = { keys: [publicJwk] };
+      expect(await outcome(v, remembered)).toBe('tenant:avocado');
+      // ... and past it, neither the remembered token nor a new one signed with key-2 passes.
+      await sleep(1_200);
+      expect(await outcome(v, remembered)).toBe(REFUSED);
+      expect(await outcome(v, await sign({ sub: 'new' }, { kid: 'key-2' }, second.privateKey))).toBe(REFUSED);
+      expect(await outcome(v, await sign())).toBe('tenant:avocado');
+    } finally {
+      jwks = { keys: [publicJwk] };
+    }
+  });
+
+  it('keeps the last keys working when the JWKS is down past their max age', async () => {
+    const v = verifier({ maxAgeSeconds: 1, cooldownMs: 60_000 });
+    expect(await outcome(v, await sign())).toBe('tenant:avocado');
+    idp.state.down = true;
+    try {
+      await sleep(1_200);
+      const start = idp.state.hits;
+      for (let i = 0; i < 5; i++) expect(await outcome(v, await sign({ sub: `user-${i}` }))).toBe('tenant:avocado');
+      // A refetch was tried (and failed): the keys were used past their age only because of the outage.
+      expect(idp.state.hits - start).toBeGreaterThanOrEqual(1);
+    } finally {
+      idp.state.down = false;
+    }
+  });
+
+  it('with a token type set, refuses a token whose typ header differs (an ID token is not an access token)', async () => {
+    const v = verifier({ tokenType: 'at+jwt' });
+    expect(await outcome(v, await sign({}, { typ: 'at+jwt' }))).toBe('tenant:avocado');
+    expect(await outcome(v, await sign({}, { typ: 'application/at+jwt' }))).toBe('tenant:avocado');
+    expect(await outcome(v, await sign({}, { typ: 'JWT' }))).toBe(REFUSED);
+    expect(await outcome(v, await sign({}, { typ: 'id+jwt' }))).toBe(REFUSED);
+    expect(await outcome(v, await sign())).toBe(REFUSED);
+  });
+
+  it('without a token type set, accepts any typ header', async () => {
+    const v = verifier();
+    for (const typ of ['at+jwt', 'JWT', 'id+jwt', undefined]) expect(await outcome(v, await sign({}, { typ }))).toBe('tenant:avocado');
   });
 });

@@ -25,6 +25,17 @@ export type VerifierOptions = {
   /** A JWKS fetch slower than this fails. Default 3 s. */
   jwksTimeoutMs?: number;
   /**
+   * Seconds a fetched JWKS is trusted (`AUTH_JWKS_MAX_AGE`). Older, it is fetched again before
+   * the next verification, so a key withdrawn by the identity provider is refused within this
+   * time. When that fetch fails, the last keys keep working. Default 300.
+   */
+  jwksMaxAgeSeconds?: number;
+  /**
+   * The `typ` header every token must carry (`AUTH_TOKEN_TYPE`, e.g. `at+jwt` of RFC 9068), so an
+   * ID token minted for the same audience is not taken for an access token. Unset: any `typ`.
+   */
+  tokenType?: string;
+  /**
    * How long a verified token is remembered (never past its `exp`), so the subgraphs of one
    * plan and a user's next requests skip the signature check. Default 60 s; 0 turns it off.
    */
@@ -45,14 +56,15 @@ export type TokenVerifier = {
  * Any failure, whatever jose throws (including its TypeError for an HMAC token "signed" with a
  * public key), becomes UNAUTHENTICATED.
  *
- * Remote keys are cached without expiry and fetched again only for an unknown `kid`, at most
- * once per cooldown whether the fetch succeeds or not, so neither a burst of forged `kid`s nor
- * an outage of the identity provider turns into a flood of fetches, and known keys keep working
- * through the outage. Header parameters that point elsewhere (`jku`, `x5u`, `x5c`, an embedded
+ * Remote keys are cached for `jwksMaxAgeSeconds` and fetched again when older, or for an
+ * unknown `kid`, at most once per cooldown whether the fetch succeeds or not, so neither a burst
+ * of forged `kid`s nor an outage of the identity provider turns into a flood of fetches, and
+ * known keys keep working through the outage. A remembered token is forgotten when the key set
+ * that verified it is due for a refetch, so the memory never outlives a withdrawn key. Header parameters that point elsewhere (`jku`, `x5u`, `x5c`, an embedded
  * `jwk`) are never followed: a token carrying one is refused.
  *
  * @example
- * const verifier = createTokenVerifier({ issuer, audience, jwksUrl: process.env.AUTH_JWKS_URL })
+ * const verifier = createTokenVerifier({ issuer, audience, jwksUrl: environment.AUTH_JWKS_URL })
  * const viewer = await verifier.verify(request.headers.authorization)
  */
 export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
@@ -61,7 +73,7 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
     for (const name of KEY_POINTER_HEADERS) {
       if (name in header) throw new errors.JOSENotSupported(`the "${name}" header parameter is not accepted`);
     }
-    return keys(header, token);
+    return keys.getKey(header, token);
   };
   const clockTolerance = options.clockToleranceSeconds ?? 5;
   const cacheMs = (options.cacheSeconds ?? 60) * 1000;
@@ -83,6 +95,7 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
           audience: options.audience,
           requiredClaims: ['exp', 'tenant'],
           clockTolerance,
+          ...(options.tokenType ? { typ: options.tokenType } : {}),
         }));
       } catch {
         throw unauthenticated('The bearer token is invalid or expired.');
@@ -101,26 +114,41 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
       };
       if (cacheMs > 0) {
         if (remembered.size >= MAX_REMEMBERED) remembered.delete(remembered.keys().next().value!);
-        remembered.set(token, { viewer, until: Math.min(Number(payload.exp) * 1000, Date.now() + cacheMs) });
+        // Never past the moment the keys are due for a refetch: the key may be gone by then.
+        const until = Math.min(Number(payload.exp) * 1000, Date.now() + cacheMs, keys.trustedUntil());
+        remembered.set(token, { viewer, until });
       }
       return viewer;
     },
   };
 }
 
-function keySet(options: VerifierOptions): JWTVerifyGetKey {
-  if (options.jwks) return createLocalJWKSet(options.jwks);
+/** Where the keys come from, and until when a verification made with them may be remembered. */
+type KeySource = { getKey: JWTVerifyGetKey; trustedUntil(): number };
+
+function keySet(options: VerifierOptions): KeySource {
+  if (options.jwks) {
+    const getKey = createLocalJWKSet(options.jwks);
+    return { getKey, trustedUntil: () => Number.POSITIVE_INFINITY };
+  }
   if (!options.jwksUrl) throw new Error('createTokenVerifier needs jwksUrl or jwks');
-  return remoteKeySet(new URL(options.jwksUrl), options.jwksCooldownMs ?? 30_000, options.jwksTimeoutMs ?? 3_000);
+  return remoteKeySet(new URL(options.jwksUrl), {
+    cooldownMs: options.jwksCooldownMs ?? 30_000,
+    timeoutMs: options.jwksTimeoutMs ?? 3_000,
+    maxAgeMs: (options.jwksMaxAgeSeconds ?? 300) * 1000,
+  });
 }
 
 /**
  * Like jose's `createRemoteJWKSet`, except that a failed fetch also starts the cooldown: jose
  * retries a failing JWKS on every unknown `kid`, which an attacker can turn into one fetch per
- * forged token while the identity provider is down.
+ * forged token while the identity provider is down. Keys older than `maxAgeMs` are fetched again
+ * before use (waiting for the fetch, so a withdrawn key is not accepted once more); when that
+ * fetch fails they stay in use, and the next attempt waits for the cooldown (or the max age, if shorter).
  */
-function remoteKeySet(url: URL, cooldownMs: number, timeoutMs: number): JWTVerifyGetKey {
+function remoteKeySet(url: URL, { cooldownMs, timeoutMs, maxAgeMs }: { cooldownMs: number; timeoutMs: number; maxAgeMs: number }): KeySource {
   let local: ReturnType<typeof createLocalJWKSet> | undefined;
+  let fetchedAt = Number.NEGATIVE_INFINITY;
   let lastAttempt = Number.NEGATIVE_INFINITY;
   let pending: Promise<void> | undefined;
   const refresh = () => {
@@ -128,6 +156,7 @@ function remoteKeySet(url: URL, cooldownMs: number, timeoutMs: number): JWTVerif
       lastAttempt = Date.now();
       try {
         local = createLocalJWKSet(await fetchJwks(url, timeoutMs));
+        fetchedAt = Date.now();
       } finally {
         pending = undefined;
       }
@@ -136,11 +165,14 @@ function remoteKeySet(url: URL, cooldownMs: number, timeoutMs: number): JWTVerif
   };
   // Until a first fetch succeeds, retry sooner: a blip at start must not lock everyone out.
   const mayRefresh = () => Date.now() - lastAttempt >= (local ? cooldownMs : Math.min(cooldownMs, 1_000));
-  return async (header, token) => {
+  const getKey: JWTVerifyGetKey = async (header, token) => {
     if (pending) await pending.catch(() => {});
     if (!local) {
       if (!mayRefresh()) throw new errors.JWKSNoMatchingKey();
       await refresh();
+    } else if (Date.now() - fetchedAt >= maxAgeMs && Date.now() - lastAttempt >= Math.min(cooldownMs, maxAgeMs)) {
+      // An outage keeps the last keys: the failure only starts the cooldown.
+      await refresh().catch(() => {});
     }
     const used = local as NonNullable<typeof local>;
     try {
@@ -154,6 +186,7 @@ function remoteKeySet(url: URL, cooldownMs: number, timeoutMs: number): JWTVerif
       return local(header, token);
     }
   };
+  return { getKey, trustedUntil: () => fetchedAt + maxAgeMs };
 }
 
 async function fetchJwks(url: URL, timeoutMs: number): Promise<JSONWebKeySet> {

@@ -13,6 +13,7 @@ export const ERROR_STATUS = {
   TOO_MANY_REQUESTS: 429,
   /** Not one of the trusted documents (ONLY_PERSISTED_DOCUMENTS), or a listed id sent with other text. */
   PERSISTED_QUERY_NOT_IN_LIST: 400,
+  QUERY_TOO_EXPENSIVE: 400,
   SERVICE_UNAVAILABLE: 503,
   INTERNAL_SERVER_ERROR: 500,
 } as const;
@@ -59,6 +60,18 @@ export const badUserInput = (message: string, field?: string) =>
 
 /** A mutation naming an id the tenant does not have. */
 export const notFound = (what: string, id: string) => appError('NOT_FOUND', `No ${what} with id "${id}".`);
+
+/**
+ * An operation whose estimated cost (or answer) is over what the tenant may ask for at once;
+ * `cost` and `limit` go to the client in `extensions`, so it can tell how far over it is.
+ * @example throw queryTooExpensive(12_500, 10_000)
+ */
+export const queryTooExpensive = (cost: number, limit: number, message?: string) =>
+  appError(
+    'QUERY_TOO_EXPENSIVE',
+    message ?? `The operation's estimated cost is ${cost}, over this tenant's limit of ${limit}; ask for fewer items (smaller "first") or less nesting.`,
+    { cost, limit },
+  );
 
 /** The code of an error, if it carries one. */
 export function errorCode(error: unknown): string | undefined {

@@ -6,10 +6,11 @@ export type Logger = Record<Level, (message: string, fields?: Record<string, unk
 };
 
 /**
- * A JSON-lines logger on stderr. `LOG_LEVEL` (debug, info, warn, error, silent) sets the floor.
- * @example const log = createLogger({ service: 'product' }); log.info('listening', { port })
+ * A JSON-lines logger on stderr. `level` (debug, info, warn, error, silent) sets the floor; a
+ * service passes its validated `LOG_LEVEL`.
+ * @example const log = createLogger({ service: 'product' }, environment.LOG_LEVEL); log.info('listening', { port })
  */
-export function createLogger(base: Record<string, unknown>, level = process.env.LOG_LEVEL ?? 'info'): Logger {
+export function createLogger(base: Record<string, unknown>, level = 'info'): Logger {
   const floor = level === 'silent' ? Number.POSITIVE_INFINITY : (ORDER[level as Level] ?? ORDER.info);
   const write = (lvl: Level) => (message: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] < floor) return;

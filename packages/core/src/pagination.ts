@@ -1,4 +1,5 @@
 import { badUserInput } from './errors.ts';
+import { localIdOf } from './ids.ts';
 
 export const MAX_PAGE_SIZE = 100;
 
@@ -12,6 +13,27 @@ export function pageSize(first: number | null | undefined, fallback = 20): numbe
     throw badUserInput(`"first" must be between 0 and ${MAX_PAGE_SIZE}.`, 'first');
   }
   return size;
+}
+
+/** The default length of a plain (not connection) list that takes `first`/`after`. */
+export const DEFAULT_LIST_SIZE = 20;
+
+/**
+ * `first`/`after` of a plain list (`organizations`, `Organization.projects`, `Project.tasks`):
+ * `first` is 0..100 (default 20), `after` the id of the last item the client already has. An
+ * id of another tenant is FORBIDDEN; anything that is not an id, BAD_USER_INPUT.
+ * @example const page = listPage(args, context.tenantId, 'project') // { limit: 20, after: '6f1c…' }
+ */
+export function listPage(
+  args: { first?: number | null; after?: string | null },
+  tenantId: string,
+  what: string,
+): { limit: number; after: string | undefined } {
+  const limit = pageSize(args.first, DEFAULT_LIST_SIZE);
+  if (args.after == null) return { limit, after: undefined };
+  const after = localIdOf(args.after, tenantId, what);
+  if (!after) throw badUserInput(`"after" must be the id of a ${what} of this list.`, 'after');
+  return { limit, after };
 }
 
 /** An opaque keyset cursor: the sort key of the last row of a page. */

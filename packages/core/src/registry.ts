@@ -1,3 +1,5 @@
+import { serviceUnavailable } from './errors.ts';
+
 /** How a tenant's rows are placed in each data subgraph. */
 export type Placement = 'shared' | 'dedicated';
 export type TenantStatus = 'active' | 'provisioning' | 'moving' | 'deleting';
@@ -20,21 +22,33 @@ export type TenantRegistry = {
 export type CachedRegistryOptions = {
   /** How long a fetched list is trusted. */
   ttlMs?: number;
+  /**
+   * How long the last list may keep serving while the registry cannot be reached
+   * (`REGISTRY_MAX_STALE`). Beyond it every lookup fails with SERVICE_UNAVAILABLE: a tenant
+   * deleted, or fenced for a move, meanwhile must not keep working here. Default 60 s.
+   */
+  maxStaleMs?: number;
   /** An unknown id triggers a refresh at most this often, so a flood of bad tenants costs nothing. */
   missRefreshMs?: number;
 };
 
+/** The default of `maxStaleMs` (and of `REGISTRY_MAX_STALE`, in seconds). */
+export const DEFAULT_REGISTRY_MAX_STALE_MS = 60_000;
+
 /**
  * A registry over a loader of the whole tenant list: cached for `ttlMs`, refreshed on a miss
  * (at most once per `missRefreshMs`), one load at a time. When a load fails, the last list
- * keeps serving.
+ * keeps serving for up to `maxStaleMs` after it was loaded; after that, lookups throw
+ * SERVICE_UNAVAILABLE until a load succeeds again.
  */
 export function cachedRegistry(
   load: () => Promise<TenantRecord[]>,
-  { ttlMs = 5_000, missRefreshMs = 1_000 }: CachedRegistryOptions = {},
+  { ttlMs = 5_000, missRefreshMs = 1_000, maxStaleMs = DEFAULT_REGISTRY_MAX_STALE_MS }: CachedRegistryOptions = {},
 ): TenantRegistry & { refresh(): Promise<void> } {
   let tenants = new Map<string, TenantRecord>();
   let fetchedAt = Number.NEGATIVE_INFINITY;
+  // When the list in hand was actually loaded (fetchedAt is moved on after a failure, to pace retries).
+  let confirmedAt = Number.NEGATIVE_INFINITY;
   let inFlight: Promise<void> | undefined;
 
   const refresh = () => {
@@ -42,6 +56,7 @@ export function cachedRegistry(
       .then((list) => {
         tenants = new Map(list.map((tenant) => [tenant.id, tenant]));
         fetchedAt = Date.now();
+        confirmedAt = fetchedAt;
       })
       .finally(() => {
         inFlight = undefined;
@@ -59,14 +74,21 @@ export function cachedRegistry(
     }
   };
 
+  const confirmed = (found: TenantRecord | undefined) => {
+    if (Date.now() - confirmedAt > maxStaleMs) {
+      throw serviceUnavailable('The tenant registry cannot be reached; retry later.');
+    }
+    return found;
+  };
+
   return {
     refresh,
     async get(tenantId) {
       if (Date.now() - fetchedAt > ttlMs) await refreshQuietly();
       const known = tenants.get(tenantId);
-      if (known || Date.now() - fetchedAt < missRefreshMs) return known;
+      if (known || Date.now() - fetchedAt < missRefreshMs) return confirmed(known);
       await refreshQuietly();
-      return tenants.get(tenantId);
+      return confirmed(tenants.get(tenantId));
     },
   };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Kysely, PostgresDialect, type PostgresPool } from 'kysely';
 import pg from 'pg';
 
@@ -63,7 +64,19 @@ export function databaseNameOf(url: string): string {
   return decodeURIComponent(new URL(url).pathname.slice(1));
 }
 
-/** Name of a tenant's dedicated database beside a service's shared one: `product_db__mango`. */
+/** PostgreSQL keeps the first 63 bytes of a name and silently drops the rest. */
+export const MAX_IDENTIFIER_BYTES = 63;
+
+/**
+ * Name of a tenant's dedicated database beside a service's shared one: `product_db__mango`.
+ * A name that would be longer than PostgreSQL keeps (63 bytes) is cut short and ends with a
+ * hash of the whole tenant id instead, so that two long ids sharing a beginning never get one
+ * database. (An id crafted to equal another's hashed name is refused by `tenant create`.)
+ * @example dedicatedDatabaseName('product_db', 'mango') // 'product_db__mango'
+ */
 export function dedicatedDatabaseName(sharedDatabase: string, tenantId: string): string {
-  return `${sharedDatabase}__${tenantId.replaceAll('-', '_')}`;
+  const plain = `${sharedDatabase}__${tenantId.replaceAll('-', '_')}`;
+  if (Buffer.byteLength(plain) <= MAX_IDENTIFIER_BYTES) return plain;
+  const hash = createHash('sha256').update(tenantId).digest('hex').slice(0, 12);
+  return `${plain.slice(0, MAX_IDENTIFIER_BYTES - hash.length - 1)}_${hash}`;
 }

@@ -41,6 +41,9 @@ type Slot = {
   /** Checkouts in progress or held: a slot with any is never closed. */
   active: number;
   lastUsed: number;
+  /** Connections held or being taken, by tenant (the shared database only), and who waits for one. */
+  held: Map<string, number>;
+  waiting: Map<string, (() => void)[]>;
 };
 
 /**
@@ -53,12 +56,18 @@ type Slot = {
  * recently used pool that has no connection in use; when every open pool is busy, the request
  * waits (up to `acquireTimeoutMs`) for one to become idle. A pool is never closed under a
  * running statement.
+ *
+ * In the shared database one tenant holds at most `ceil(poolSize / 2)` connections at once (at
+ * least 1): its further requests wait, in order, for one of its own connections to come back.
+ * So no tenant can take every connection of a shared pool: another tenant finds one free, or
+ * waits behind no more than each other tenant's share.
  */
 export function createDatabaseRouter<DB>(options: RouterOptions): DatabaseRouter<DB> {
   const { sharedUrl, registry, poolSize = 5, maxConnections = 40, ...connectOptions } = options;
   const acquireTimeoutMs = connectOptions.acquireTimeoutMs ?? 2_000;
   const size = Math.max(1, Math.min(poolSize, maxConnections));
   const maxOpenPools = Math.max(1, Math.floor(maxConnections / size));
+  const perTenant = Math.max(1, Math.ceil(size / 2));
   const sharedName = databaseNameOf(sharedUrl);
   const slots = new Map<string, Slot>();
   const instances = new Map<string, Kysely<DB>>();
@@ -114,12 +123,53 @@ export function createDatabaseRouter<DB>(options: RouterOptions): DatabaseRouter
     slot.pool = createPool(slot.url, { ...connectOptions, max: size });
   };
 
-  const poolFor = (slot: Slot): PostgresPool => ({
+  /** Counts one more connection of `tenant` in the shared pool, waiting in order while it holds its share. */
+  const claim = (slot: Slot, tenant: string) => {
+    const held = slot.held.get(tenant) ?? 0;
+    if (held < perTenant) {
+      slot.held.set(tenant, held + 1);
+      return Promise.resolve();
+    }
+    if (destroyed) return Promise.reject(new Error('the database router is closed'));
+    return new Promise<void>((resolve, reject) => {
+      const queue = slot.waiting.get(tenant) ?? [];
+      slot.waiting.set(tenant, queue);
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        queue.splice(queue.indexOf(wake), 1);
+        if (queue.length === 0) slot.waiting.delete(tenant);
+        reject(serviceUnavailable(`This tenant already uses its ${perTenant} connections of the database; retry shortly.`));
+      }, acquireTimeoutMs);
+      queue.push(wake);
+    });
+  };
+
+  /** Gives `tenant`'s connection to its next waiting request, or back to the pool. */
+  const unclaim = (slot: Slot, tenant: string) => {
+    const queue = slot.waiting.get(tenant);
+    const next = queue?.shift();
+    if (queue?.length === 0) slot.waiting.delete(tenant);
+    if (next) return next();
+    const left = (slot.held.get(tenant) ?? 1) - 1;
+    if (left > 0) slot.held.set(tenant, left);
+    else slot.held.delete(tenant);
+  };
+
+  /** `slot`'s pool as Kysely sees it; with a tenant, one that holds that tenant to its share. */
+  const poolFor = (slot: Slot, tenant?: string): PostgresPool => ({
     async connect() {
       // Claimed before any await: a slot with a checkout in progress is never chosen for closing.
       slot.active++;
       slot.lastUsed = Date.now();
+      let claimed = false;
       try {
+        if (tenant !== undefined) {
+          await claim(slot, tenant);
+          claimed = true;
+        }
         while (!slot.pool) {
           if (destroyed) throw new Error('the database router is closed');
           slot.opening ??= open(slot).finally(() => {
@@ -133,11 +183,13 @@ export function createDatabaseRouter<DB>(options: RouterOptions): DatabaseRouter
           release(error);
           slot.active--;
           slot.lastUsed = Date.now();
+          if (tenant !== undefined) unclaim(slot, tenant);
           wakeWaiters();
         };
         return client as unknown as PostgresPoolClient;
       } catch (error) {
         slot.active--;
+        if (claimed) unclaim(slot, tenant!);
         wakeWaiters();
         throw error;
       }
@@ -153,14 +205,23 @@ export function createDatabaseRouter<DB>(options: RouterOptions): DatabaseRouter
     },
   });
 
-  const database = (name: string) => {
-    const known = instances.get(name);
-    if (known) return known;
+  const slotFor = (name: string) => {
     const url = name === sharedName ? sharedUrl : withDatabaseName(sharedUrl, name);
-    const slot: Slot = { name, url, pool: undefined, opening: undefined, active: 0, lastUsed: Date.now() };
-    slots.set(url, slot);
-    const db = kyselyOver<DB>(poolFor(slot), connectOptions);
-    instances.set(name, db);
+    let slot = slots.get(url);
+    if (!slot) {
+      slot = { name, url, pool: undefined, opening: undefined, active: 0, lastUsed: Date.now(), held: new Map(), waiting: new Map() };
+      slots.set(url, slot);
+    }
+    return slot;
+  };
+
+  /** A dedicated database's instance, or the shared database's instance for one tenant. */
+  const database = (name: string, tenant?: string) => {
+    const key = tenant === undefined ? name : `${name}/${tenant}`;
+    const known = instances.get(key);
+    if (known) return known;
+    const db = kyselyOver<DB>(poolFor(slotFor(name), tenant), connectOptions);
+    instances.set(key, db);
     return db;
   };
 
@@ -169,7 +230,8 @@ export function createDatabaseRouter<DB>(options: RouterOptions): DatabaseRouter
       const tenant = await registry.get(tenantId);
       if (!tenant) throw unknownTenant();
       if (tenant.status === 'provisioning') throw serviceUnavailable('The tenant is being set up; retry shortly.');
-      const db = database(tenant.placement === 'dedicated' ? dedicatedDatabaseName(sharedName, tenantId) : sharedName);
+      const db =
+        tenant.placement === 'dedicated' ? database(dedicatedDatabaseName(sharedName, tenantId)) : database(sharedName, tenantId);
       // Moving or deleting: reads go on from where the rows are, writes wait for the end.
       return tenant.status === 'active' ? db : readOnly(db);
     },

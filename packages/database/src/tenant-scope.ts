@@ -1,5 +1,45 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { isTenantId, serviceUnavailable } from '@tenantgraph/core';
 import { type Kysely, type KyselyPlugin, sql } from 'kysely';
+
+/** When the request that runs a unit of work must be done by, and what ends it sooner. */
+export type Deadline = {
+  /** Epoch milliseconds. */
+  at: number;
+  /** Aborted at the deadline, or when the client went away. */
+  signal: AbortSignal;
+};
+
+const deadlines = new AsyncLocalStorage<Deadline>();
+
+/**
+ * Runs one request's work under its deadline. Every `withTenant` inside (loaders included, they
+ * run in the request's async context) refuses to start once `deadline.signal` is aborted, stops
+ * between statements, and bounds each statement by the time left (`statement_timeout`).
+ * @example withDeadline({ at: Date.now() + 5_000, signal: AbortSignal.timeout(5_000) }, () => execute())
+ */
+export function withDeadline<T>(deadline: Deadline, work: () => T): T {
+  return deadlines.run(deadline, work);
+}
+
+/** The error of work refused or stopped because its request's deadline passed or its client left. */
+export const pastDeadline = () =>
+  serviceUnavailable('The request ran past its deadline and was stopped; ask for less, or retry later.');
+
+/** Throws `pastDeadline()` once the current request's deadline has passed or its client has gone. */
+export function assertInTime(): void {
+  const deadline = deadlines.getStore();
+  if (deadline && (deadline.signal.aborted || Date.now() >= deadline.at)) throw pastDeadline();
+}
+
+/** Refuses every statement of a unit of work once its request is past its deadline. */
+const inTimePlugin: KyselyPlugin = {
+  transformQuery: ({ node }) => {
+    assertInTime();
+    return node;
+  },
+  transformResult: async ({ result }) => result,
+};
 
 const readOnlyInstances = new WeakSet<Kysely<any>>();
 const readOnlyOf = new WeakMap<Kysely<any>, Kysely<any>>();
@@ -28,18 +68,30 @@ export function readOnly<DB>(db: Kysely<DB>): Kysely<DB> {
  * `BEGIN` and setting the tenant travel in one round trip (the tenant id is checked against its
  * strict pattern, so it can be a literal); the work's own statements follow, then `COMMIT`.
  *
+ * Under `withDeadline`, no work starts past the deadline, none of its statements is sent once
+ * the deadline passes or the client leaves, and `statement_timeout` (set in the same round trip,
+ * for this transaction only) is the time left when it is lower than the connection's own.
+ *
  * @example
  * const rows = await withTenant(db, 'avocado', (trx) => findProducts(trx, 'avocado', page))
  */
 export async function withTenant<DB, T>(db: Kysely<DB>, tenantId: string, work: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
   if (!isTenantId(tenantId)) throw new TypeError('withTenant needs a valid tenant id');
   const begin = readOnlyInstances.has(db) ? 'begin read only' : 'begin';
+  const deadline = deadlines.getStore();
+  assertInTime();
   try {
     return await db.connection().execute(async (connection) => {
-      await sql.raw(`${begin}; select set_config('app.tenant_id', '${tenantId}', true)`).execute(connection);
+      // Checked again once the connection is ours: waiting for it used part of the time.
+      assertInTime();
+      const left = deadline ? Math.max(1, Math.floor(deadline.at - Date.now())) : undefined;
+      const timeout = left
+        ? `, set_config('statement_timeout', least(${left}, nullif(extract(epoch from current_setting('statement_timeout')::interval) * 1000, 0))::bigint::text, true)`
+        : '';
+      await sql.raw(`${begin}; select set_config('app.tenant_id', '${tenantId}', true)${timeout}`).execute(connection);
       let result: T;
       try {
-        result = await work(connection);
+        result = await work(deadline ? connection.withPlugin(inTimePlugin) : connection);
       } catch (error) {
         await sql.raw('rollback').execute(connection).catch(() => {});
         throw error;
@@ -59,6 +111,8 @@ export async function withTenant<DB, T>(db: Kysely<DB>, tenantId: string, work: 
  */
 export function clearDatabaseError(error: unknown): unknown {
   const { code, message = '' } = (error ?? {}) as { code?: unknown; message?: string };
+  // 57014: cancelled by statement_timeout; under a deadline, the time left ran out.
+  if (code === '57014' && deadlines.getStore()) return pastDeadline();
   if (code === '25006') return serviceUnavailable('The tenant is being moved between databases; writes resume in a few seconds. Retry.');
   if (isConnectionError(code, message)) return serviceUnavailable("The tenant's database is unavailable right now; retry shortly.");
   return error;

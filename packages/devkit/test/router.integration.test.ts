@@ -21,11 +21,9 @@ const adminUrl = inject('pgAdminUrl');
 const shared = `t_router_${randomBytes(4).toString('hex')}`;
 const role = { name: shared, password: randomBytes(12).toString('hex') };
 const TENANTS = Array.from({ length: 50 }, (_, index) => `tenant-${index}`);
+const placements = [...TENANTS.map((id) => [id, 'dedicated'] as const), ['sharedco', 'shared'] as const, ['sharedtwo', 'shared'] as const];
 const tenants = new Map<string, TenantRecord>(
-  [...TENANTS.map((id) => [id, 'dedicated'] as const), ['sharedco', 'shared'] as const].map(([id, placement]) => [
-    id,
-    { id, slug: id, name: id, plan: 'PRO', placement, status: 'active' },
-  ]),
+  placements.map(([id, placement]) => [id, { id, slug: id, name: id, plan: 'PRO', placement, status: 'active' }]),
 );
 const registry = { get: async (id: string) => tenants.get(id) };
 const databases = [shared, ...TENANTS.map((tenant) => dedicatedDatabaseName(shared, tenant))];
@@ -148,6 +146,39 @@ describe('database router', () => {
     const db = await router.forTenant('tenant-5');
     await withTenant(db, 'tenant-5', (trx) => trx.insertInto('item').values({ tenant_id: 'tenant-5', name: 'x' }).execute());
     expect(await readItem(router, 'tenant-5')).toHaveLength(2);
+    await router.destroy();
+  });
+
+  it('lets one tenant hold at most half the connections of the shared pool, so another tenant still gets one', async () => {
+    const sharedUrl = urlFor(adminUrl, shared, role);
+    const router = createDatabaseRouter<any>({ sharedUrl, registry, poolSize: 4, maxConnections: 10, acquireTimeoutMs: 30_000 });
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let entered = 0;
+    // sharedco starts six transactions that each hold their connection until the gate opens.
+    const holders = Array.from({ length: 6 }, () =>
+      router.forTenant('sharedco').then((db) =>
+        withTenant(db, 'sharedco', async (trx) => {
+          entered++;
+          await gate;
+          return (await sql<{ name: string }>`select name from item`.execute(trx)).rows;
+        }),
+      ),
+    );
+    try {
+      const deadline = Date.now() + 20_000;
+      while (entered < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(entered).toBe(2);
+      // The pool has four connections; sharedco holds two and waits for them, so sharedtwo is served at once.
+      expect(await readItem(router, 'sharedtwo')).toEqual([]);
+      expect(entered).toBe(2);
+    } finally {
+      open();
+    }
+    for (const rows of await Promise.all(holders)) expect(rows).toEqual([{ name: shared }]);
+    expect(entered).toBe(6);
     await router.destroy();
   });
 

@@ -4,18 +4,24 @@ import type { GraphQLFormattedError } from 'graphql';
 
 /**
  * `formatError` for Apollo Server: errors with a client code keep their message, path and code
- * (and `field` for bad input); everything else becomes a generic INTERNAL_SERVER_ERROR. No stack
+ * (and `field` for bad input, `cost` and `limit` for an operation over budget); everything else becomes a generic INTERNAL_SERVER_ERROR. No stack
  * trace, SQL text, service name or URL ever reaches the client.
  */
 export function maskError(formatted: GraphQLFormattedError): GraphQLFormattedError {
   const code = errorCode(formatted);
-  const field = formatted.extensions?.field;
+  const { field, cost, limit } = formatted.extensions ?? {};
   if (isClientErrorCode(code)) {
     return {
       message: formatted.message,
       ...(formatted.locations ? { locations: formatted.locations } : {}),
       ...(formatted.path ? { path: formatted.path } : {}),
-      extensions: { code, ...(typeof field === 'string' ? { field } : {}) },
+      extensions: {
+        code,
+        ...(typeof field === 'string' ? { field } : {}),
+        // QUERY_TOO_EXPENSIVE: how far over the budget the operation is.
+        ...(typeof cost === 'number' ? { cost } : {}),
+        ...(typeof limit === 'number' ? { limit } : {}),
+      },
     };
   }
   return {

@@ -19,10 +19,18 @@ export type GraphQLHttpOptions<C extends BaseContext> = {
   /**
    * Runs on the headers alone, before the body is read: verifies the caller and builds the
    * request context. A GraphQLError with an HTTP status (401, 403) ends the request there.
+   * `closed` is aborted when the response is closed, with the reason `'answered'` once it was
+   * sent, or `'caller gone'` when the client went away before.
    */
-  authenticate(req: IncomingMessage, requestId: string): Promise<C>;
+  authenticate(req: IncomingMessage, requestId: string, closed: AbortSignal): Promise<C>;
   /** Wraps the execution of one request (metrics, async-local request state). */
   around?<T>(context: C, run: () => Promise<T>): Promise<T>;
+  /**
+   * Admission, once the body is read: waits for the request's turn (fair share between tenants)
+   * and resolves with the release, called once the answer is sent or the request failed.
+   * Throws TOO_MANY_REQUESTS to refuse. `signal` aborts when the client goes away while waiting.
+   */
+  admit?(context: C, signal: AbortSignal): Promise<() => void>;
   /** Extra routes by "METHOD /path", e.g. "GET /health". */
   routes?: Record<string, Route>;
   /**
@@ -38,6 +46,8 @@ export type GraphQLHttpOptions<C extends BaseContext> = {
   maxBodyBytes?: number;
   /** Headers set on every GraphQL response. */
   responseHeaders?: Record<string, string>;
+  /** A larger GraphQL answer is replaced by a QUERY_TOO_EXPENSIVE error (unset: no cap). */
+  maxResponseBytes?: number;
 };
 
 /** The request id: the caller's `x-request-id` when it looks like one, a new UUID otherwise. */
@@ -57,9 +67,11 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
   const handleGraphQL = async (req: IncomingMessage, res: ServerResponse) => {
     const requestId = requestIdOf(req);
     res.setHeader('x-request-id', requestId);
+    const closed = new AbortController();
+    res.once('close', () => closed.abort(res.writableFinished ? 'answered' : 'caller gone'));
     let context: C;
     try {
-      context = await options.authenticate(req, requestId);
+      context = await options.authenticate(req, requestId, closed.signal);
     } catch (error) {
       return sendError(res, error, logger, requestId);
     }
@@ -73,6 +85,23 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
         return sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
       }
     }
+    let release = () => {};
+    if (options.admit) {
+      try {
+        release = await options.admit(context, closed.signal);
+      } catch (error) {
+        // A client that left while waiting needs no answer.
+        return closed.signal.aborted ? undefined : sendError(res, error, logger, requestId);
+      }
+    }
+    try {
+      await execute(req, res, context, body, requestId);
+    } finally {
+      release();
+    }
+  };
+
+  const execute = async (req: IncomingMessage, res: ServerResponse, context: C, body: unknown, requestId: string) => {
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
@@ -94,6 +123,11 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
     for (const [name, value] of Object.entries(responseHeaders)) res.setHeader(name, value);
     res.statusCode = response.status ?? 200;
     if (response.body.kind === 'complete') {
+      const size = options.maxResponseBytes === undefined ? 0 : Buffer.byteLength(response.body.string);
+      if (options.maxResponseBytes !== undefined && size > options.maxResponseBytes) {
+        logger.warn('response over the size cap', { requestId, bytes: size, limit: options.maxResponseBytes });
+        return sendJson(res, 200, { data: null, errors: [responseTooLarge(size, options.maxResponseBytes)] });
+      }
       res.end(response.body.string);
     } else {
       for await (const chunk of response.body.asyncIterator) res.write(chunk);
@@ -122,6 +156,12 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
   return server;
+}
+
+/** The client's view of an answer over `maxResponseBytes`: QUERY_TOO_EXPENSIVE with the sizes. */
+function responseTooLarge(bytes: number, limit: number) {
+  const message = `The answer is ${bytes} bytes, over this service's limit of ${limit} bytes; ask for fewer items.`;
+  return { message, extensions: { code: 'QUERY_TOO_EXPENSIVE' satisfies ErrorCode, cost: bytes, limit } };
 }
 
 /** How long the servers keep an idle connection open; clients must let go sooner. */

@@ -36,3 +36,43 @@ export function countLoader<K>(fetch: (keys: readonly K[]) => Promise<{ key: K; 
     return keys.map((key) => byKey.get(key) ?? 0);
   });
 }
+
+/** One page of the rows under a parent: at most `limit`, after the row whose id is `after`. */
+export type ChildPage = { limit: number; after?: string | undefined };
+
+/**
+ * A per-request loader of one page of rows under each parent (`first`/`after` on a nested list):
+ * every parent asked for in one tick with the same page is fetched by one statement (the
+ * repository ranks rows per parent, e.g. `row_number() over (partition by parent)`), so a
+ * paged nested list costs what an unpaged one did.
+ * @example tasksByProjectId.load({ key: projectId, limit: 20 })
+ */
+export function pagedGroupLoader<K, Row>(fetch: (keys: readonly K[], page: ChildPage) => Promise<Row[]>, keyOf: (row: Row) => K) {
+  return new DataLoader<ChildPage & { key: K }, Row[], string>(
+    async (requests) => {
+      // Parents asked with different pages (rare: aliases) are fetched by one statement per page.
+      const byPage = new Map<string, { page: ChildPage; keys: K[] }>();
+      for (const { key, limit, after } of requests) {
+        const id = `${limit}:${after ?? ''}`;
+        const group = byPage.get(id);
+        if (group) group.keys.push(key);
+        else byPage.set(id, { page: { limit, after }, keys: [key] });
+      }
+      const results = new Map<string, Map<K, Row[]>>();
+      await Promise.all(
+        [...byPage].map(async ([id, { page, keys }]) => {
+          const byKey = new Map<K, Row[]>();
+          for (const row of await fetch(keys, page)) {
+            const key = keyOf(row);
+            const group = byKey.get(key);
+            if (group) group.push(row);
+            else byKey.set(key, [row]);
+          }
+          results.set(id, byKey);
+        }),
+      );
+      return requests.map(({ key, limit, after }) => results.get(`${limit}:${after ?? ''}`)?.get(key) ?? []);
+    },
+    { cacheKeyFn: ({ key, limit, after }) => `${String(key)}\u0000${limit}\u0000${after ?? ''}` },
+  );
+}

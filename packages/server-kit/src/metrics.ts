@@ -1,18 +1,18 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ApolloServerPlugin } from '@apollo/server';
-import { Counter, Registry } from 'prom-client';
-import type { Route } from './http.ts';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 
 type RequestLabels = { operation: string; tenant: string };
 
 /**
  * Prometheus metrics of one service: `http_requests_total` and `db_queries_total`, labelled by
- * operation kind and tenant. SQL statements are attributed to the request that sent them
+ * operation kind and tenant, and the process's own (CPU, memory, event loop). SQL statements are attributed to the request that sent them
  * through async-local state, so counting needs nothing from resolvers.
  */
 export function createMetrics(service: string) {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
   const labelNames = ['operation', 'tenant'] as const;
   const httpRequests = new Counter({ name: 'http_requests_total', help: 'GraphQL requests served', labelNames, registers: [registry] });
   const dbQueries = new Counter({ name: 'db_queries_total', help: 'SQL statements sent', labelNames, registers: [registry] });
@@ -51,10 +51,6 @@ export function createMetrics(service: string) {
         };
       },
     } satisfies ApolloServerPlugin,
-    route: (async (_req, res) => {
-      res.writeHead(200, { 'content-type': registry.contentType });
-      res.end(await registry.metrics());
-    }) satisfies Route,
   };
 }
 

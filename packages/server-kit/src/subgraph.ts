@@ -6,15 +6,20 @@ import {
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { GraphQLResolverMap } from "@apollo/subgraph/dist/schema-helper/resolverMap.js";
 import type { TokenVerifier } from '@tenantgraph/auth';
-import type { DatabaseRouter } from '@tenantgraph/database';
+import { type DatabaseRouter, type Deadline, pastDeadline, withDeadline } from '@tenantgraph/database';
 import { type Logger, type Viewer, accessPolicyOf, requireSameTenant } from '@tenantgraph/core';
 import { type DocumentNode, GraphQLError, GraphQLScalarType, Kind, type ValidationRule } from 'graphql';
 import { accessControl } from './access.ts';
+import { costLimitPlugin, listSizesOf } from './cost.ts';
 import { logUnexpectedErrors, maskError } from './errors.ts';
+import type { Admission } from './fair-scheduler.ts';
 import { type Route, closeGracefully, createGraphQLHttpServer, listen, sendJson } from './http.ts';
 import type { Metrics } from './metrics.ts';
+import type { ResolverMap } from './resolvers.ts';
+
+/** The resolvers `buildSubgraphSchema` takes, named through its public signature. */
+type SubgraphResolvers = NonNullable<Extract<Parameters<typeof buildSubgraphSchema>[0], { typeDefs: DocumentNode }>['resolvers']>;
 
 /** What every subgraph resolver can rely on: a verified viewer and its tenant. */
 export type SubgraphContext = {
@@ -23,12 +28,37 @@ export type SubgraphContext = {
   tenantId: string;
   requestId: string;
   logger: Logger;
+  /** When this request must be done; past it (or once the caller has gone) no more SQL is sent. */
+  deadline: Deadline;
+};
+
+/**
+ * What one request may cost a subgraph, whoever sends it (zero trust: the gateway checks the
+ * same, but a subgraph does not rely on it).
+ */
+export type SubgraphLimits = {
+  /** Field nesting, fragments flattened (the gateway's QUERY_MAX_DEPTH). */
+  maxDepth: number;
+  /** Estimated cost (see `estimateCost`), `_entities` counting its representations: the gateway's largest plan budget. */
+  maxCost: number;
+  /** Work stops this long after the request arrived: no SQL starts, no resolver runs. */
+  deadlineMs: number;
+  /** A larger answer is replaced by a QUERY_TOO_EXPENSIVE error. */
+  maxResponseBytes: number;
+};
+
+export const DEFAULT_SUBGRAPH_LIMITS: SubgraphLimits = {
+  maxDepth: 10,
+  maxCost: 50_000,
+  deadlineMs: 5_000,
+  maxResponseBytes: 8 * 1024 * 1024,
 };
 
 export type SubgraphServerOptions<C extends SubgraphContext> = {
   name: string;
   typeDefs: DocumentNode;
-  resolvers: GraphQLResolverMap<C>;
+  /** One map for the room, from `mergeResolvers`. */
+  resolvers: ResolverMap;
   verifier: TokenVerifier;
   logger: Logger;
   metrics: Metrics;
@@ -40,6 +70,10 @@ export type SubgraphServerOptions<C extends SubgraphContext> = {
   routes?: Record<string, Route>;
   /** Closes what the service opened (database pools). */
   onStop?(): Promise<void>;
+  /** Depth, cost, deadline and answer size of one request; DEFAULT_SUBGRAPH_LIMITS otherwise. */
+  limits?: Partial<SubgraphLimits> | undefined;
+  /** Per-tenant concurrency and fair share (see `tenantAdmission`); none when absent. */
+  admission?: Admission;
 };
 
 /** What a data subgraph's server is built from: its tenant-routed databases and the platform parts. */
@@ -50,6 +84,9 @@ export type DataSubgraphDeps<DB> = {
   metrics: Metrics;
   /** Readiness: throws while the shared database is unreachable or behind on migrations. */
   ready(): Promise<void>;
+  limits?: Partial<SubgraphLimits> | undefined;
+  /** Per-tenant concurrency and fair share; none when absent. */
+  admission?: Admission;
 };
 
 export type SubgraphServer = {
@@ -62,14 +99,16 @@ export type SubgraphServer = {
 /**
  * A federation subgraph over `node:http`. Every GraphQL request needs a valid bearer token:
  * without one the answer is 401 before the body is read. `/health` is liveness, `/ready`
- * readiness, `/metrics` Prometheus.
+ * readiness; metrics are served apart (`createMetricsServer`), never on this port.
  */
 export function createSubgraphServer<C extends SubgraphContext>(options: SubgraphServerOptions<C>): SubgraphServer {
   const { name, logger, metrics } = options;
+  const limits = { ...DEFAULT_SUBGRAPH_LIMITS, ...options.limits };
+  const listSizes = listSizesOf(options.typeDefs);
   // Zero trust: the subgraph enforces its own SDL's @authenticated / @requiresScopes, whoever calls it.
   const policy = accessPolicyOf(options.typeDefs);
   const apollo = new ApolloServer<C>({
-    schema: buildSubgraphSchema({ typeDefs: options.typeDefs, resolvers: options.resolvers as GraphQLResolverMap<unknown> }),
+    schema: buildSubgraphSchema({ typeDefs: options.typeDefs, resolvers: stopAtDeadline(options.resolvers) as SubgraphResolvers }),
     formatError: maskError,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
@@ -88,22 +127,38 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
       metrics.plugin,
       accessControl<C>(() => policy),
       logUnexpectedErrors(logger),
+      costLimitPlugin<C>({ budget: () => limits.maxCost, listSizes: () => listSizes, maxDepth: limits.maxDepth }),
     ],
   });
   const http = createGraphQLHttpServer<C>({
     apollo,
     logger,
-    async authenticate(req, requestId) {
+    async authenticate(req, requestId, closed) {
       const viewer = await options.verifier.verify(req.headers.authorization);
+      const requestLogger = logger.child({ requestId, tenant: viewer.tenantId });
+      // The caller leaving (the gateway gave up) ends the work as surely as the deadline does.
+      const signal = AbortSignal.any([closed, AbortSignal.timeout(limits.deadlineMs)]);
+      signal.addEventListener(
+        'abort',
+        () => {
+          if (signal.reason === 'answered') return;
+          const reason = signal.reason === 'caller gone' ? 'caller gone' : 'deadline';
+          requestLogger.warn('request stopped before its answer', { reason, deadlineMs: limits.deadlineMs });
+        },
+        { once: true },
+      );
       const base: SubgraphContext = {
         viewer,
         tenantId: viewer.tenantId,
         requestId,
-        logger: logger.child({ requestId, tenant: viewer.tenantId }),
+        logger: requestLogger,
+        deadline: { at: Date.now() + limits.deadlineMs, signal },
       };
       return options.createContext(base, req);
     },
-    around: (context, run) => metrics.track(context.tenantId, run),
+    around: (context, run) => metrics.track(context.tenantId, () => withDeadline(context.deadline, run)),
+    maxResponseBytes: limits.maxResponseBytes,
+    admit: options.admission && ((context, signal) => options.admission!.admit(context.tenantId, signal)),
     routes: {
       'GET /health': (_req, res) => sendJson(res, 200, { status: 'ok', service: name }),
       'GET /ready': async (_req, res) => {
@@ -115,7 +170,6 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
           sendJson(res, 503, { status: 'not ready', service: name });
         }
       },
-      'GET /metrics': metrics.route,
       ...options.routes,
     },
   });
@@ -133,6 +187,37 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
       await options.onStop?.();
     },
   };
+}
+
+/**
+ * The service's resolvers, each first checking its request's deadline: once it has passed (or
+ * the caller has gone) no resolver starts, so a query that outgrew its time stops resolving
+ * rather than running on for a client that no longer waits. Scalars and enum maps are unchanged.
+ */
+function stopAtDeadline<C extends SubgraphContext>(resolvers: ResolverMap): ResolverMap {
+  const stopIfLate = (context: C) => {
+    if (context.deadline.signal.aborted) throw pastDeadline();
+  };
+  type Resolver = (...args: unknown[]) => unknown;
+  return Object.fromEntries(
+    Object.entries(resolvers).map(([typeName, fields]) => {
+      if (fields instanceof GraphQLScalarType || typeof fields !== 'object' || fields === null) return [typeName, fields];
+      const guarded = Object.entries(fields).map(([field, resolve]) => {
+        if (typeof resolve !== 'function') return [field, resolve];
+        const run = resolve as Resolver;
+        // `__resolveReference(reference, context, info)` takes the context second; fields, third.
+        const at = field === '__resolveReference' ? 1 : 2;
+        return [
+          field,
+          (...args: unknown[]) => {
+            stopIfLate(args[at] as C);
+            return run(...args);
+          },
+        ];
+      });
+      return [typeName, Object.fromEntries(guarded)];
+    }),
+  ) as ResolverMap;
 }
 
 /**

@@ -1,7 +1,9 @@
-import type { Logger, Viewer } from '@tenantgraph/core';
+import type { Logger, TenantRecord, Viewer } from '@tenantgraph/core';
 
 export type GatewayContext = {
   viewer: Viewer;
+  /** The tenant's plan, from the registry: it sizes the tenant's budgets. */
+  plan: TenantRecord['plan'];
   requestId: string;
   logger: Logger;
 };

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Request headers a browser may send cross-origin: what the API reads, nothing more. */
-export const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', 'apollo-require-preflight', 'traceparent', 'x-request-id'];
+const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', 'apollo-require-preflight', 'traceparent', 'x-request-id'];
 /** Response headers a cross-origin script may read. */
 const EXPOSED_HEADERS = ['x-request-id', 'retry-after'];
 // Browsers cache a successful preflight this long (Chromium caps it at 2 hours).

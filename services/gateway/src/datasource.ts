@@ -1,5 +1,9 @@
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
+import { serviceUnavailable } from '@tenantgraph/core';
+import { GraphQLError } from 'graphql';
 import type { GatewayContext } from './context.ts';
+
+type DataSource = RemoteGraphQLDataSource<GatewayContext>;
 
 /**
  * Every subgraph request carries the caller's token (each subgraph verifies it again), the
@@ -7,11 +11,34 @@ import type { GatewayContext } from './context.ts';
  * forwarded, so a tenant header sent by a client never reaches a subgraph.
  */
 export class TenantDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  override willSendRequest({ request, context }: Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['willSendRequest']>>[0]) {
+  override willSendRequest({ request, context }: Parameters<NonNullable<DataSource['willSendRequest']>>[0]) {
     const headers = request.http?.headers;
     if (!headers || !context.viewer) return;
     headers.set('authorization', `Bearer ${context.viewer.token}`);
     headers.set('x-tenant-id', context.viewer.tenantId);
     headers.set('x-request-id', context.requestId);
+  }
+
+  /**
+   * A subgraph that gave no answer (timed out, refused or dropped the connection) is a retryable
+   * SERVICE_UNAVAILABLE in its part of the answer; the rest is still delivered (HTTP 200). The
+   * cause, with the address, goes to the log only.
+   */
+  override didEncounterError(...[error, , response, context]: Parameters<DataSource['didEncounterError']>): never {
+    if (response) throw error;
+    context?.logger?.warn('subgraph request failed', { url: this.url, error });
+    throw serviceUnavailable('A service this request needs did not answer; retry later.');
+  }
+
+  /**
+   * A subgraph that refuses the tenant's request for its concurrency limit says so to the client
+   * (TOO_MANY_REQUESTS in its part of the answer, the rest still delivered) instead of an
+   * internal error.
+   */
+  override async errorFromResponse(response: Parameters<RemoteGraphQLDataSource<GatewayContext>['errorFromResponse']>[0]) {
+    if (response.status !== 429) return super.errorFromResponse(response);
+    return new GraphQLError('Too many concurrent requests for this tenant in a service; retry later.', {
+      extensions: { code: 'TOO_MANY_REQUESTS', http: { status: 200 } },
+    });
   }
 }

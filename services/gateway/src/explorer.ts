@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Route } from '@tenantgraph/server-kit';
 
 /** Where `pnpm build:explorer` (and the install) writes the bundled explorer. */
-export const EXPLORER_DIST = fileURLToPath(new URL('../explorer/dist/', import.meta.url));
+const EXPLORER_DIST = fileURLToPath(new URL('../explorer/dist/', import.meta.url));
 
 const ASSETS = { 'explorer.js': 'text/javascript; charset=utf-8', 'explorer.css': 'text/css; charset=utf-8' } as const;
 

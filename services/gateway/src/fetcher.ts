@@ -1,26 +1,45 @@
 import { Agent, request } from 'node:http';
 import type { RemoteGraphQLDataSource } from '@apollo/gateway';
+import type { Logger } from '@tenantgraph/core';
 
 type Fetcher = RemoteGraphQLDataSource['fetcher'];
 type FetcherResponse = Awaited<ReturnType<Fetcher>>;
 
-export type FetcherOptions = {
+type FetcherOptions = {
   /** Sockets per subgraph host, kept alive between requests. */
   maxSockets: number;
   /** A subgraph answering slower than this fails its part of the plan. */
   timeoutMs: number;
+  /** Where a subgraph going down and coming back is reported. */
+  logger?: Logger;
 };
+
+/** Errors that mean nothing is listening (crashed, restarting), as opposed to a slow answer. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
 
 /**
  * The gateway's HTTP client for subgraphs: keep-alive sockets with a bound per host, a timeout
  * on every fetch, and no retries (a retried mutation could run twice).
  */
-export function createSubgraphFetcher({ maxSockets, timeoutMs }: FetcherOptions): Fetcher {
+export function createSubgraphFetcher({ maxSockets, timeoutMs, logger }: FetcherOptions): Fetcher {
   // An idle socket is dropped after 30 s, well before the subgraph server's keep-alive timeout,
   // so the agent never reuses a socket the server is closing.
   const agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo', timeout: 30_000 });
-  return (url, init = {}) =>
-    new Promise<FetcherResponse>((resolve, reject) => {
+  const health = subgraphHealth(logger);
+  return async (url, init = {}) => {
+    const origin = new URL(url).origin;
+    try {
+      const response = await send(url, init);
+      health.up(origin);
+      return response;
+    } catch (error) {
+      if (UNREACHABLE.has((error as NodeJS.ErrnoException).code ?? '')) health.down(origin);
+      throw error;
+    }
+  };
+
+  function send(url: string, init: Parameters<Fetcher>[1] = {}) {
+    return new Promise<FetcherResponse>((resolve, reject) => {
       const body = typeof init.body === 'string' ? init.body : '';
       const headers = { ...(init.headers as Record<string, string>), 'content-length': String(Buffer.byteLength(body)) };
       const req = request(url, { method: init.method ?? 'POST', headers, agent, timeout: timeoutMs }, (res) => {
@@ -62,4 +81,28 @@ export function createSubgraphFetcher({ maxSockets, timeoutMs }: FetcherOptions)
       });
       req.end(body);
     });
+  }
+}
+
+/**
+ * Which subgraphs are down: marked down when a connection to it fails and up again with its next
+ * answer, each logged once, so an operator sees a crashed subgraph go and come back. Every
+ * request still tries it: a refused connection fails at once, and the first request after a
+ * restart is served.
+ */
+function subgraphHealth(logger: Logger | undefined) {
+  const downSince = new Map<string, number>();
+  return {
+    down(origin: string) {
+      if (downSince.has(origin)) return;
+      downSince.set(origin, Date.now());
+      logger?.warn('subgraph down', { subgraph: origin });
+    },
+    up(origin: string) {
+      const since = downSince.get(origin);
+      if (since === undefined) return;
+      downSince.delete(origin);
+      logger?.info('subgraph back', { subgraph: origin, downMs: Date.now() - since });
+    },
+  };
 }

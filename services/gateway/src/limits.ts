@@ -12,20 +12,19 @@ export type QueryLimits = {
   maxTokens: number;
   /** Directives in one operation. */
   maxDirectives: number;
-  /** graphql-armor's static cost: objects 2, scalars 1, times 1.5 per level of depth. */
-  maxCost: number;
 };
 
 /**
- * Defaults: the contract's dashboard query (depth 6, one alias, about 200 tokens, cost ≈ 1,100)
- * passes with room to spare; a query built to exhaust the gateway does not.
+ * Defaults: the contract's dashboard query (depth 6, one alias, about 200 tokens) passes with
+ * room to spare; a query built to exhaust the gateway does not. What an operation may cost is
+ * the per-plan budget of `budget.ts`, which counts list sizes (graphql-armor's cost limit only
+ * multiplied literal `first`s, so `first: $n` slipped past it).
  */
 export const DEFAULT_QUERY_LIMITS: QueryLimits = {
   maxDepth: 10,
   maxAliases: 15,
   maxTokens: 2_000,
   maxDirectives: 20,
-  maxCost: 5_000,
 };
 
 /**
@@ -42,7 +41,7 @@ export function queryLimits(limits: QueryLimits, { hideSuggestions }: { hideSugg
     // GRAPHQL_PARSE_FAILED; armor's plugin parses a second time and turns syntax errors into 500s.
     maxTokens: { enabled: false },
     maxDirectives: { n: limits.maxDirectives },
-    costLimit: { maxCost: limits.maxCost, ignoreIntrospection: true },
+    costLimit: { enabled: false },
   });
   const { plugins, validationRules } = armor.protect();
   return {
@@ -62,7 +61,7 @@ const LISTING = new Set(['fields', 'interfaces', 'possibleTypes', 'inputFields',
  * name. Client tools never need more; each extra level multiplies the answer by the schema's size.
  * Fragments are followed where they are spread.
  */
-export const noCircularIntrospection: ValidationRule = (context: ValidationContext): ASTVisitor => {
+const noCircularIntrospection: ValidationRule = (context: ValidationContext): ASTVisitor => {
   const fragments = new Map<string, SelectionSetNode>();
   for (const definition of context.getDocument().definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition.selectionSet);

@@ -29,8 +29,9 @@ const decision = (allowed: boolean, waitMs: number): RateDecision => ({
 });
 
 /**
- * Buckets in this process's memory: right for one gateway instance. With several replicas
- * behind a load balancer each enforces its own share; set `REDIS_URL` to share the buckets.
+ * Buckets in this process's memory: right for one gateway process. The workers of one gateway
+ * share the primary's (`workerRateLimiter`); with several replicas behind a load balancer each
+ * enforces its own share, so set `REDIS_URL` to share the buckets.
  */
 export function memoryRateLimiter({ maxKeys = 100_000 }: { maxKeys?: number } = {}): RateLimiter {
   const buckets = new Map<string, { tokens: number; at: number }>();
@@ -86,10 +87,13 @@ return { allowed, wait }
 
 /**
  * Buckets shared by every gateway replica, in Redis (`REDIS_URL`). When Redis does not answer
- * within its command timeout the request is let through and a warning logged: an outage of the
- * limiter must not become an outage of the API.
+ * within its command timeout, `fallback` decides (by default this process's own buckets) and a
+ * warning is logged: an outage of Redis must neither take the API down nor lift the limit.
  */
-export function redisRateLimiter(redis: Redis, { prefix = 'tenantgraph:ratelimit:', logger }: { prefix?: string; logger?: Logger } = {}): RateLimiter {
+export function redisRateLimiter(
+  redis: Redis,
+  { prefix = 'tenantgraph:ratelimit:', logger, fallback = memoryRateLimiter() }: { prefix?: string; logger?: Logger; fallback?: RateLimiter } = {},
+): RateLimiter {
   redis.defineCommand('tenantgraphTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
   // ioredis reports connection trouble as 'error' events; without a listener they crash the log.
   let warnedAt = Number.NEGATIVE_INFINITY;
@@ -106,12 +110,13 @@ export function redisRateLimiter(redis: Redis, { prefix = 'tenantgraph:ratelimit
         const [allowed, waitMs] = await take(`${prefix}${key}`, perSecond, burst);
         return decision(allowed === 1, waitMs);
       } catch (error) {
-        warn('rate limiter unavailable; requests let through', error);
-        return decision(true, 0);
+        warn('rate limiter: Redis unavailable; buckets of this process decide meanwhile', error);
+        return fallback.take(key, { perSecond, burst });
       }
     },
     async close() {
       redis.disconnect();
+      await fallback.close();
     },
   };
 }

@@ -5,15 +5,20 @@ import type { TokenVerifier } from '@tenantgraph/auth';
 import { type Logger, type TenantRegistry, appError, unknownTenant } from '@tenantgraph/core';
 import {
   accessControl,
+  type Admission,
+  DEFAULT_CONCURRENCY,
+  type Metrics,
   closeGracefully,
   createGraphQLHttpServer,
   listen,
   logUnexpectedErrors,
   maskError,
   sendJson,
+  tenantAdmission,
 } from '@tenantgraph/server-kit';
 import { withAccessPolicy } from './access-policy.ts';
 import type { GatewayContext } from './context.ts';
+import { DEFAULT_QUERY_BUDGETS, type QueryBudgets, budgetPlugin } from './budget.ts';
 import { cors } from './cors.ts';
 import { createExplorer } from './explorer.ts';
 import { type TrustedDocuments, trustedDocumentsStep } from './trusted-documents.ts';
@@ -26,6 +31,7 @@ export { staticSupergraph, supergraphFromFile } from './supergraph.ts';
 export { supergraphForGateway, withAccessPolicy } from './access-policy.ts';
 export { type TrustedDocuments, loadTrustedDocuments, parseTrustedDocuments } from './trusted-documents.ts';
 export { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
+export { DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
 export { DEFAULT_PLAN_LIMITS, type PlanLimits, type RateLimiter, memoryRateLimiter, redisRateLimiter } from './rate-limit.ts';
 
 export type GatewayServerDeps = {
@@ -41,10 +47,16 @@ export type GatewayServerDeps = {
   production?: boolean;
   /** Bounds on each operation (depth, aliases, tokens, directives, cost); defaults otherwise. */
   limits?: Partial<QueryLimits>;
+  /** The most one operation may cost, by plan (QUERY_TOO_EXPENSIVE beyond); defaults otherwise. */
+  queryBudgets?: Partial<QueryBudgets>;
   /** Per-tenant token buckets (in memory unless given, e.g. the Redis one; closed by `stop`) ... */
   rateLimiter?: RateLimiter;
   /** ... and their sizes by plan. */
   planLimits?: Partial<PlanLimits>;
+  /** Requests in flight per tenant by plan, and fair share between tenants (`tenantAdmission`); the defaults otherwise. */
+  admission?: Admission;
+  /** Requests by operation kind and tenant, served on the metrics listener (never on this port). */
+  metrics?: Metrics;
   /** Serve the explorer (GraphiQL) to browsers at GET /graphql; off unless set. */
   explorer?: boolean;
   /** Origins allowed to call the API from a browser (CORS): exact, or `*`. None unless set. */
@@ -63,12 +75,15 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   const limits = queryLimits({ ...DEFAULT_QUERY_LIMITS, ...deps.limits }, { hideSuggestions: production });
   const rateLimiter = deps.rateLimiter ?? memoryRateLimiter();
   const planLimits = { ...DEFAULT_PLAN_LIMITS, ...deps.planLimits };
+  const admission = deps.admission ?? tenantAdmission(DEFAULT_CONCURRENCY, deps.registry);
   const fetcher = createSubgraphFetcher({
     maxSockets: deps.maxSocketsPerSubgraph ?? 64,
     timeoutMs: deps.subgraphTimeoutMs ?? 5_000,
+    logger,
   });
   // @apollo/gateway exports anonymous usage data unless this is set; it stays off unless an
   // operator sets the variable themselves.
+  // biome-ignore lint/style/noProcessEnv: a write for @apollo/gateway to read, not a setting of ours
   process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
   // Every supergraph (the first, each reload) is made loadable and its access policy read.
   const access = withAccessPolicy(deps.supergraph);
@@ -96,6 +111,8 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       // @authenticated / @requiresScopes of the supergraph, before any planning.
       accessControl(access.policy),
       ...limits.plugins,
+      budgetPlugin(gateway, { ...DEFAULT_QUERY_BUDGETS, ...deps.queryBudgets }),
+      ...(deps.metrics ? [deps.metrics.plugin] : []),
     ],
   });
   // Ready once the supergraph is loaded, and no longer once stopping, so a load balancer stops
@@ -112,8 +129,11 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       if (!tenant) throw unknownTenant();
       const { allowed, retryAfterSeconds } = await rateLimiter.take(tenant.id, planLimits[tenant.plan] ?? planLimits.FREE);
       if (!allowed) throw appError('TOO_MANY_REQUESTS', 'Too many requests for this tenant; retry later.', { retryAfterSeconds });
-      return { viewer, requestId, logger: logger.child({ requestId, tenant: viewer.tenantId }) };
+      return { viewer, requestId, plan: tenant.plan, logger: logger.child({ requestId, tenant: viewer.tenantId }) };
     },
+    // After the rate limit: a request refused there never waits for a turn.
+    admit: (context, signal) => admission.admit(context.viewer.tenantId, signal),
+    around: (context, run) => (deps.metrics ? deps.metrics.track(context.viewer.tenantId, run) : run()),
     // Every answer is one tenant's data: no shared cache may keep it.
     responseHeaders: { 'cache-control': 'private, no-store' },
     // Preflights and the explorer's page are answered before authentication: neither carries a token.

@@ -31,7 +31,7 @@ export function supergraphFromFile(path: string, logger: Logger, pollMs = 1_000)
   };
 }
 
-export type SupergraphFromUrlOptions = {
+type SupergraphFromUrlOptions = {
   /** Time between two polls; 10 s by default. */
   pollMs?: number;
   /** One request may take this long before it counts as failed; `pollMs` (at most 10 s) by default. */

@@ -53,7 +53,8 @@ describe('tenant placement through the gateway', () => {
     const product = stack.databases.product;
     expect(await productTenants(product.asAdmin(product.dedicatedUrl('peach')))).toEqual({ peach: 1 });
     expect((await productTenants(product.asAdmin(product.sharedUrl))).peach).toBeUndefined();
-  });
+    // Three databases made and migrated inside the test: far more than the default 30 s on a busy machine.
+  }, 120_000);
 
   it('keeps a tenant that is not registered out, with UNKNOWN_TENANT', async ({ stack }) => {
     const response = await graphql(stack.gatewayUrl, { token: await stack.auth.token('quince'), query: '{ tenant { name } }' });

@@ -11,7 +11,7 @@ const it = test.extend<{ stack: Stack }>({
     async ({}, use) => {
       const stack = await startStack({
         planLimits: { FREE: unlimited, PRO: unlimited, ENTERPRISE: unlimited },
-        limits: { maxCost: 1_000_000 },
+        queryBudgets: { FREE: 1_000_000, PRO: 1_000_000, ENTERPRISE: 1_000_000 },
       });
       await use(stack);
       await stack.stop();

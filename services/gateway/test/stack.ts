@@ -7,7 +7,14 @@ import { connect, createDatabaseRouter, withTenant } from '@tenantgraph/database
 import { createOrderServer, createProductClient, migrationsFolder as orderMigrations } from '@tenantgraph/order';
 import { createProductServer, migrationsFolder as productMigrations } from '@tenantgraph/product';
 import { createProjectServer, migrationsFolder as projectMigrations } from '@tenantgraph/project';
-import { type Metrics, type SubgraphServer, createMetrics, listen } from '@tenantgraph/server-kit';
+import {
+  DEFAULT_SUBGRAPH_CONCURRENCY,
+  type Metrics,
+  type SubgraphServer,
+  createMetrics,
+  listen,
+  tenantAdmission,
+} from '@tenantgraph/server-kit';
 import { createTenantServer, migrationsFolder as tenantMigrations } from '@tenantgraph/tenant';
 import { type ServiceDatabases, type TestAuth, createServiceDatabases, createTestAuth } from '@tenantgraph/testkit';
 import { test } from 'vitest';
@@ -18,7 +25,7 @@ const SUBGRAPHS = ['tenant', 'product', 'order', 'project'] as const;
 type Subgraph = (typeof SUBGRAPHS)[number];
 
 /** The demo tenants, plus `papaya` (shared) for tests that need a third one. */
-export const TENANTS = [
+const TENANTS = [
   { id: 'avocado', name: 'Avocado Inc', plan: 'PRO', placement: 'shared' },
   { id: 'mango', name: 'Mango Inc', plan: 'ENTERPRISE', placement: 'dedicated' },
   { id: 'papaya', name: 'Papaya Inc', plan: 'FREE', placement: 'shared' },
@@ -45,7 +52,7 @@ export type Stack = {
   stop(): Promise<void>;
 };
 
-export type StackOptions = {
+type StackOptions = {
   /** The gateway's supergraph source (e.g. `supergraphFromFile` on a temp file); the committed supergraph, fixed, by default. */
   supergraph?: SupergraphSdlHook;
   /** The gateway's logger, to read its log lines; silent by default. */
@@ -54,6 +61,8 @@ export type StackOptions = {
   planLimits?: GatewayServerDeps['planLimits'];
   /** Query limits of the gateway (tests whose queries are larger than a client's should be). */
   limits?: GatewayServerDeps['limits'];
+  /** Cost budgets by plan of the gateway (tests that read everything at once raise them). */
+  queryBudgets?: GatewayServerDeps['queryBudgets'];
 };
 
 /**
@@ -91,6 +100,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const registry = () => createRegistryClient({ url: `${tenantUrl}/internal/tenants`, token: registryToken });
   const deps = (name: Subgraph) => ({
     databases: createDatabaseRouter<any>({ sharedUrl: databases[name].sharedUrl, registry: registry(), onQuery: metrics[name].countQuery }),
+    admission: tenantAdmission(DEFAULT_SUBGRAPH_CONCURRENCY, registry()),
     verifier: auth.verifier,
     logger: logger(name),
     metrics: metrics[name],
@@ -108,6 +118,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     logger: options.gatewayLogger ?? logger('gateway'),
     planLimits: options.planLimits,
     limits: options.limits,
+    queryBudgets: options.queryBudgets,
     subgraphUrls: {
       tenant: `${tenantUrl}/graphql`,
       product: `${recorder.url}/graphql`,

@@ -5,6 +5,7 @@ import { z } from 'zod';
 export const environment = loadEnvironment(
   subgraphEnvironment.extend({
     PORT: port(4003),
+    METRICS_PORT: port(9403),
     /** The product subgraph, asked for prices at order time. */
     PRODUCT_SUBGRAPH_URL: z.url().default('http://127.0.0.1:4002/graphql'),
   }),

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type DataSubgraphDeps, DateTime, createSubgraphServer } from '@tenantgraph/server-kit';
+import { type DataSubgraphDeps, DateTime, createSubgraphServer, mergeResolvers } from '@tenantgraph/server-kit';
 import { parse } from 'graphql';
 import { createContext } from './context.ts';
 import type { Database } from './database.ts';
@@ -22,12 +22,14 @@ export function createOrderServer(deps: OrderServerDeps) {
   return createSubgraphServer({
     name: 'order',
     typeDefs,
-    resolvers: { DateTime, ...orderResolvers, ...productResolvers },
+    resolvers: mergeResolvers({ DateTime }, orderResolvers, productResolvers),
     verifier: deps.verifier,
     logger: deps.logger,
     metrics: deps.metrics,
     createContext: (base) => createContext(base, deps.databases, deps.products),
     ready: deps.ready,
+    limits: deps.limits,
     onStop: () => deps.databases.destroy(),
+    admission: deps.admission,
   });
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type DataSubgraphDeps, DateTime, createSubgraphServer } from '@tenantgraph/server-kit';
+import { type DataSubgraphDeps, DateTime, createSubgraphServer, mergeResolvers } from '@tenantgraph/server-kit';
 import { parse } from 'graphql';
 import { createContext } from './context.ts';
 import type { Database } from './database.ts';
@@ -16,12 +16,14 @@ export function createProductServer(deps: ProductServerDeps) {
   return createSubgraphServer({
     name: 'product',
     typeDefs,
-    resolvers: { DateTime, ...productResolvers },
+    resolvers: mergeResolvers({ DateTime }, productResolvers),
     verifier: deps.verifier,
     logger: deps.logger,
     metrics: deps.metrics,
     createContext: (base) => createContext(base, deps.databases),
     ready: deps.ready,
+    limits: deps.limits,
     onStop: () => deps.databases.destroy(),
+    admission: deps.admission,
   });
 }

@@ -37,13 +37,11 @@ const it = test.extend<{ database: { url: string; name: string }; start: (env: R
         AUTH_ISSUER: 'https://issuer.test',
         AUTH_AUDIENCE: 'tenantgraph',
         REGISTRY_TOKEN: randomBytes(16).toString('hex'),
+        // Quiet unless TEST_LOG_LEVEL says otherwise.
+        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
         ...env,
       });
-      // dataSubgraphDeps logs at LOG_LEVEL; tests are quiet unless TEST_LOG_LEVEL says otherwise.
-      const previous = process.env.LOG_LEVEL;
-      process.env.LOG_LEVEL = process.env.TEST_LOG_LEVEL ?? 'silent';
       const server = createProductServer(dataSubgraphDeps<Database>('product', environment, migrationsFolder));
-      process.env.LOG_LEVEL = previous;
       const port = await server.start(0, '127.0.0.1');
       stops.push(server.stop);
       const base = `http://127.0.0.1:${port}`;

@@ -1,5 +1,5 @@
 import type { DatabaseRouter } from '@tenantgraph/database';
-import { type DataContext, type SubgraphContext, type TenantScope, countLoader, dataContext, groupLoader, rowLoader } from '@tenantgraph/server-kit';
+import { type DataContext, type SubgraphContext, type TenantScope, countLoader, dataContext, pagedGroupLoader, rowLoader } from '@tenantgraph/server-kit';
 import type { Database } from './database.ts';
 import { countMembersByOrganizationIds } from './organization/member.repository.ts';
 import { findOrganizationsByIds } from './organization/organization.repository.ts';
@@ -22,13 +22,13 @@ function createLoaders({ tenantId, inTenant }: TenantScope<Database>) {
       (ids: readonly string[]) => inTenant((trx) => findProjectsByIds(trx, tenantId, ids)),
       (row) => row.id,
     ),
-    projectsByOrganizationId: groupLoader(
-      (ids: readonly string[]) => inTenant((trx) => findProjectsByOrganizationIds(trx, tenantId, ids)),
+    projectsByOrganizationId: pagedGroupLoader(
+      (ids: readonly string[], page) => inTenant((trx) => findProjectsByOrganizationIds(trx, tenantId, ids, page)),
       (row) => row.organization_id,
     ),
     taskCountByProjectId: countLoader((ids: readonly string[]) => inTenant((trx) => countTasksByProjectIds(trx, tenantId, ids))),
-    tasksByProjectId: groupLoader(
-      (ids: readonly string[]) => inTenant((trx) => findTasksByProjectIds(trx, tenantId, ids)),
+    tasksByProjectId: pagedGroupLoader(
+      (ids: readonly string[], page) => inTenant((trx) => findTasksByProjectIds(trx, tenantId, ids, page)),
       (row) => row.project_id,
     ),
   };

@@ -1,4 +1,4 @@
-import { dataSubgraphDeps, stopOnSignals } from '@tenantgraph/server-kit';
+import { dataSubgraphDeps, runService } from '@tenantgraph/server-kit';
 import type { Database } from './database.ts';
 import { environment } from './environment.ts';
 import { SERVICE, migrationsFolder } from './migrations.ts';
@@ -6,5 +6,4 @@ import { createProjectServer } from './server.ts';
 
 const deps = dataSubgraphDeps<Database>(SERVICE, environment, migrationsFolder);
 const server = createProjectServer(deps);
-await server.start(environment.PORT, environment.HOST);
-stopOnSignals(server.stop, deps.logger);
+await runService({ server, metrics: deps.metricsServer, env: environment, logger: deps.logger });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type DataSubgraphDeps, DateTime, createSubgraphServer } from '@tenantgraph/server-kit';
+import { type DataSubgraphDeps, DateTime, createSubgraphServer, mergeResolvers } from '@tenantgraph/server-kit';
 import { parse } from 'graphql';
 import { createContext } from './context.ts';
 import type { Database } from './database.ts';
@@ -19,24 +19,14 @@ export function createProjectServer(deps: ProjectServerDeps) {
   return createSubgraphServer({
     name: 'project',
     typeDefs,
-    resolvers: {
-      DateTime,
-      // Tenant and Mutation are spread across entity folders; their fields are merged here.
-      Tenant: { ...organizationResolvers.Tenant, ...projectResolvers.Tenant },
-      Organization: organizationResolvers.Organization,
-      Project: projectResolvers.Project,
-      Mutation: {
-        ...organizationResolvers.Mutation,
-        ...memberResolvers.Mutation,
-        ...projectResolvers.Mutation,
-        ...taskResolvers.Mutation,
-      },
-    },
+    resolvers: mergeResolvers({ DateTime }, organizationResolvers, memberResolvers, projectResolvers, taskResolvers),
     verifier: deps.verifier,
     logger: deps.logger,
     metrics: deps.metrics,
     createContext: (base) => createContext(base, deps.databases),
     ready: deps.ready,
+    limits: deps.limits,
     onStop: () => deps.databases.destroy(),
+    admission: deps.admission,
   });
 }

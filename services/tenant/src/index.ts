@@ -1,27 +1,9 @@
-import { createTokenVerifier } from '@tenantgraph/auth';
-import { createLogger } from '@tenantgraph/core';
-import { connect } from '@tenantgraph/database';
-import { createMetrics, migrateOnStart, stopOnSignals } from '@tenantgraph/server-kit';
+import { registrySubgraphDeps, runService } from '@tenantgraph/server-kit';
 import type { Database } from './database.ts';
-import { environment as env } from './environment.ts';
+import { environment } from './environment.ts';
 import { SERVICE, migrationsFolder } from './migrations.ts';
 import { createTenantServer } from './server.ts';
 
-const logger = createLogger({ service: SERVICE });
-const metrics = createMetrics(SERVICE);
-const db = connect<Database>(env.DATABASE_URL, {
-  max: env.DB_POOL_SIZE,
-  statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
-  onQuery: metrics.countQuery,
-});
-const server = createTenantServer({
-  db,
-  verifier: createTokenVerifier({ issuer: env.AUTH_ISSUER, audience: env.AUTH_AUDIENCE, jwksUrl: env.AUTH_JWKS_URL }),
-  logger,
-  metrics,
-  registryToken: env.REGISTRY_TOKEN,
-});
-// As every subgraph (see dataSubgraphDeps): not awaited, `/ready` is 503 until migrated.
-void migrateOnStart(env, migrationsFolder, logger);
-await server.start(env.PORT, env.HOST);
-stopOnSignals(server.stop, logger);
+const deps = registrySubgraphDeps<Database>(SERVICE, environment, migrationsFolder);
+const server = createTenantServer({ ...deps, registryToken: environment.REGISTRY_TOKEN });
+await runService({ server, metrics: deps.metricsServer, env: environment, logger: deps.logger });

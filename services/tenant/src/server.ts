@@ -2,7 +2,16 @@ import { readFileSync } from 'node:fs';
 import type { TokenVerifier } from '@tenantgraph/auth';
 import { type Logger, cachedRegistry } from '@tenantgraph/core';
 import { migrationState } from '@tenantgraph/database';
-import { DateTime, type Metrics, createSubgraphServer } from '@tenantgraph/server-kit';
+import {
+  type ConcurrencyLimits,
+  DEFAULT_SUBGRAPH_CONCURRENCY,
+  DateTime,
+  type Metrics,
+  type SubgraphLimits,
+  createSubgraphServer,
+  mergeResolvers,
+  tenantAdmission,
+} from '@tenantgraph/server-kit';
 import { parse } from 'graphql';
 import type { Kysely } from 'kysely';
 import { createContext } from './context.ts';
@@ -23,18 +32,22 @@ export type TenantServerDeps = {
   metrics: Metrics;
   /** Secret the other services present to read the registry. */
   registryToken: string;
+  /** Depth, cost, deadline and answer size of one request (defaults otherwise). */
+  limits?: Partial<SubgraphLimits>;
+  /** Per-tenant concurrency (the defaults when absent). */
+  concurrency?: ConcurrencyLimits;
 };
 
-/** The tenant subgraph: the `Tenant` entity's owner and the tenant registry. */
-export type { SubgraphServer } from "@tenantgraph/server-kit";
+export type { SubgraphServer } from '@tenantgraph/server-kit';
 
+/** The tenant subgraph: the `Tenant` entity's owner and the tenant registry. */
 export function createTenantServer(deps: TenantServerDeps) {
   // The registry's own view of itself, cached like everyone else's.
   const registry = cachedRegistry(() => listTenants(deps.db));
   return createSubgraphServer({
     name: 'tenant',
     typeDefs,
-    resolvers: { DateTime, ...tenantResolvers },
+    resolvers: mergeResolvers({ DateTime }, tenantResolvers),
     verifier: deps.verifier,
     logger: deps.logger,
     metrics: deps.metrics,
@@ -45,5 +58,7 @@ export function createTenantServer(deps: TenantServerDeps) {
     },
     routes: { 'GET /internal/tenants': registryRoute(deps.db, deps.registryToken) },
     onStop: () => deps.db.destroy(),
+    limits: deps.limits,
+    admission: tenantAdmission(deps.concurrency ?? DEFAULT_SUBGRAPH_CONCURRENCY, registry),
   });
 }

@@ -5,6 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createIssuer, serveJwks } from '@tenantgraph/devkit';
+import { sql } from 'kysely';
 import { type Child, runService, stopChild, waitUntilHealthy } from '@tenantgraph/cli/processes';
 import { connect, migrateToLatest, withDatabaseName } from '@tenantgraph/database';
 import { dropDatabase, ensureDatabase, freePort, startEmbeddedPostgres, urlFor } from '@tenantgraph/devkit';
@@ -13,6 +14,7 @@ import { migrationsFolder as productMigrations } from '@tenantgraph/product/migr
 import { migrationsFolder as projectMigrations } from '@tenantgraph/project/migrations';
 import { migrationsFolder as tenantMigrations } from '@tenantgraph/tenant/migrations';
 import { type LoadRequest, type LoadResult, cpuSecondsOf, load, memoryOf, postgresCpuSeconds, recordingHop, sqlCount } from './load.ts';
+import { noisyNeighbour, noisySectionOf, withNoisySection } from './noisy.ts';
 import { type Round, writeReport } from './report.ts';
 import { type Volume, seedVolume, tenantIds } from './seed.ts';
 
@@ -33,13 +35,20 @@ const DASHBOARD = `query Dashboard($first: Int!) {
 const PAGE = 'query Page { tenant { products(first: 20) { nodes { id sku name priceCents } pageInfo { endCursor } } } }';
 
 const quick = process.argv.includes('--quick');
+const noisy = process.argv.includes('--noisy');
 const arg = (name: string, fallback: number) => {
   const index = process.argv.indexOf(`--${name}`);
   return index > 0 ? Number(process.argv[index + 1]) : fallback;
 };
 const volume: Volume = quick
   ? { tenants: 5, products: 200, orders: 300, smallProducts: 20, smallOrders: 30 }
-  : { tenants: arg('tenants', 200), products: arg('products', 2_000), orders: arg('orders', 5_000), smallProducts: 40, smallOrders: 100 };
+  : {
+      tenants: arg('tenants', noisy ? 10 : 200),
+      products: arg('products', 2_000),
+      orders: arg('orders', 5_000),
+      smallProducts: 40,
+      smallOrders: 100,
+    };
 const connections = arg('connections', quick ? 10 : 20);
 const seconds = arg('duration', quick ? 3 : 15);
 const rounds = arg('rounds', quick ? 1 : 3);
@@ -65,12 +74,15 @@ async function main() {
   }
   log(`seeding ${volume.tenants} tenants`);
   await seedVolume({ tenant: databases.tenant.adminUrl, product: databases.product.adminUrl, order: databases.order.adminUrl, project: databases.project.adminUrl }, volume, log);
+  // --noisy: the attacker (the largest tenant) and its victim are both on the PRO plan, so the limits are the same for both.
+  if (noisy) await setPlan(databases.tenant.adminUrl, tenantIds(volume).slice(0, 2), 'PRO');
 
   const issuer = await createIssuer();
   const jwks = await serveJwks(issuer);
   cleanups.push(jwks.close);
   const registryToken = randomBytes(16).toString('hex');
   const ports = Object.fromEntries(await Promise.all(SUBGRAPHS.map(async (name) => [name, await freePort()]))) as Record<Subgraph, number>;
+  const metricsPorts = Object.fromEntries(await Promise.all(SUBGRAPHS.map(async (name) => [name, await freePort()]))) as Record<Subgraph, number>;
   const common = {
     AUTH_JWKS_URL: jwks.url,
     AUTH_ISSUER: issuer.issuer,
@@ -90,6 +102,7 @@ async function main() {
       ...common,
       DATABASE_URL: databases[name].appUrl,
       PORT: String(ports[name]),
+      METRICS_PORT: String(metricsPorts[name]),
       PRODUCT_SUBGRAPH_URL: `http://127.0.0.1:${ports.product}/graphql`,
       DB_POOL_SIZE: '10',
     }, profile(name));
@@ -100,9 +113,35 @@ async function main() {
   const subgraphUrl = (name: Subgraph) => `http://127.0.0.1:${ports[name]}/graphql`;
   const overrides = Object.fromEntries(SUBGRAPHS.map((name) => [`SUBGRAPH_${name.toUpperCase()}_URL`, subgraphUrl(name)]));
   const [oursPort, plainPort, capturePort] = [await freePort(), await freePort(), await freePort()];
-  const ours = runService('ours', `${ROOT}services/gateway`, 'src/index.ts', { ...common, ...overrides, PORT: String(oursPort), GATEWAY_WORKERS: String(arg('workers', 1)) }, profile('gateway'));
+  const ours = runService('ours', `${ROOT}services/gateway`, 'src/index.ts', { ...common, ...overrides, PORT: String(oursPort), METRICS_PORT: String(await freePort()), GATEWAY_WORKERS: String(arg('workers', 1)) }, profile('gateway'));
   children.push(ours);
   await waitUntilHealthy(`http://127.0.0.1:${oursPort}/health`, ours);
+  if (noisy) {
+    const [attacker, victim] = tenantIds(volume) as [string, string];
+    const dashboardOf = (first: number) => JSON.stringify({ query: DASHBOARD, variables: { first } });
+    const result = await noisyNeighbour({
+      gatewayUrl: `http://127.0.0.1:${oursPort}/graphql`,
+      issuer,
+      attacker,
+      victim,
+      processes: { ...processes, gateway: ours },
+      metricsUrls: Object.fromEntries(SUBGRAPHS.map((name) => [name, `http://127.0.0.1:${ports[name]}/metrics`])),
+      dashboard: dashboardOf(20),
+      largestDashboard: dashboardOf(100),
+      seconds: arg('duration', 30),
+      rate: arg('rate', 10),
+      connections: arg('connections', 64),
+      benchDir: `${ROOT}tools/bench`,
+      log,
+    });
+    console.log(`\n${result.text}`);
+    const command = `npx pnpm@10 bench ${process.argv.slice(2).join(' ')}`;
+    const section = `## Noisy neighbour (\`${command}\`, ${new Date().toISOString().slice(0, 10)})\n\n${result.text}`;
+    const current = await readFile(`${ROOT}BENCHMARKS.md`, 'utf8').catch(() => '# Benchmarks\n');
+    await writeFile(`${ROOT}BENCHMARKS.md`, withNoisySection(current, section));
+    log('wrote the noisy-neighbour section of BENCHMARKS.md');
+    return result.ok ? 0 : 1;
+  }
   const supergraph = { SUPERGRAPH_PATH: `${ROOT}supergraph/supergraph.graphql` };
   const plain = runService('plain', `${ROOT}tools/bench`, 'src/plain-gateway.ts', {
     ...common,
@@ -126,7 +165,7 @@ async function main() {
   // The ceiling: what each subgraph is asked for one dashboard, captured from a real plan.
   const shares = await captureShares(capturePort, subgraphUrl, tokens, dashboard(20), common, supergraph);
 
-  const sqlTotal = () => Promise.all(SUBGRAPHS.map((name) => sqlCount(`http://127.0.0.1:${ports[name]}/metrics`))).then((counts) => counts.reduce((a, b) => a + b, 0));
+  const sqlTotal = () => Promise.all(SUBGRAPHS.map((name) => sqlCount(`http://127.0.0.1:${metricsPorts[name]}/metrics`))).then((counts) => counts.reduce((a, b) => a + b, 0));
   const sqlPerDashboard = async (first: number) => {
     const before = await sqlTotal();
     const response = await post(oursUrl, dashboard(first), tokens[0]!);
@@ -200,7 +239,9 @@ async function main() {
       `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}.`,
       'Every process (PostgreSQL, four subgraphs, both gateways, the load generator) shares these cores.',
     ];
-    await writeFile(`${ROOT}BENCHMARKS.md`, `${header.join('\n')}\n${report.markdown}\n${analysis}`);
+    const noisySection = noisySectionOf(await readFile(`${ROOT}BENCHMARKS.md`, 'utf8').catch(() => ''));
+    const kept = noisySection ? `\n${noisySection}` : '';
+    await writeFile(`${ROOT}BENCHMARKS.md`, `${header.join('\n')}\n${report.markdown}\n${analysis}${kept}`);
     log('wrote BENCHMARKS.md');
   }
   const errors = results.reduce((sum, round) => sum + round.ours.errors + round.mutations.errors, 0);
@@ -246,6 +287,11 @@ async function soak(url: string, gateway: Child, load_: LoadRequest[][], seconds
   await writeFile(`${ROOT}.data/soak.md`, lines.join('\n'));
   log('wrote .data/soak.md');
   return result.errors === 0 ? 0 : 1;
+}
+
+async function setPlan(tenantAdminUrl: string, tenants: string[], plan: string) {
+  const db = connect(tenantAdminUrl, { max: 1 });
+  await sql`update tenant set plan = ${plan} where id = any(${tenants}::text[])`.execute(db).finally(() => db.destroy());
 }
 
 async function embedded() {

@@ -5,12 +5,13 @@ import { DEV_AUDIENCE, DEV_ISSUER, type Issuer, loadDevIssuer, serveJwks } from 
 import { ALL_SCOPES, DEMO_TENANTS, seedDemo } from './demo.ts';
 import { DATA_DIR, ROOT } from './paths.ts';
 import { type Platform, SERVICES, openPlatform, serviceDatabaseUrl } from './platform.ts';
-import { type Child, runService, stopChild, waitUntilHealthy } from './processes.ts';
+import { runService, waitUntilHealthy } from './processes.ts';
+import { type Supervised, supervise } from './supervisor.ts';
 import { createTenant, provisionServices } from './tenants.ts';
 
 const GATEWAY_PORT = 4000;
 const log = (line: string) => console.log(`[start  ] ${line}`);
-const children: Child[] = [];
+const services: Supervised[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 let stopping = false;
 
@@ -31,18 +32,11 @@ async function main() {
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
   };
   for (const service of SERVICES) {
-    const child = runService(service.name, service.dir, 'src/index.ts', {
-      ...common,
-      ...serviceEnvironment(platform, service.name),
-      PORT: String(service.port),
-    });
-    watch(child);
-    await waitUntilHealthy(`http://127.0.0.1:${service.port}/health`, child);
+    const env = { ...common, ...serviceEnvironment(platform, service.name), PORT: String(service.port) };
+    await keepRunning(service.name, service.dir, env, service.port);
   }
   ensureExplorer();
-  const gateway = runService('gateway', `${ROOT}services/gateway`, 'src/index.ts', { ...common, PORT: String(GATEWAY_PORT) });
-  watch(gateway);
-  await waitUntilHealthy(`http://127.0.0.1:${GATEWAY_PORT}/health`, gateway);
+  await keepRunning('gateway', `${ROOT}services/gateway`, { ...common, PORT: String(GATEWAY_PORT) }, GATEWAY_PORT);
 
   const endpoint = `http://localhost:${GATEWAY_PORT}/graphql`;
   if (auth.devIssuer) await seedDemo(endpoint, auth.devIssuer, log);
@@ -70,22 +64,28 @@ async function identityProvider(): Promise<{ jwksUrl: string; issuer: string; au
   return { jwksUrl: jwks.url, issuer: DEV_ISSUER, audience: DEV_AUDIENCE, devIssuer };
 }
 
-/** A service that dies takes the whole stack down: a half-running supergraph helps nobody. */
-function watch(child: Child) {
-  children.push(child);
-  void child.exited.then((code) => {
-    if (!stopping) {
-      log(`${child.name} exited with code ${code}; stopping everything`);
-      void shutdown(1);
-    }
-  });
+/**
+ * Starts a service and keeps it running: one that dies is restarted (with backoff) while the
+ * others go on serving; the gateway answers the other subgraphs' fields meanwhile.
+ */
+async function keepRunning(name: string, dir: string, env: Record<string, string>, port: number) {
+  const health = `http://127.0.0.1:${port}/health`;
+  services.push(
+    await supervise({
+      name,
+      start: () => runService(name, dir, 'src/index.ts', env),
+      ready: (child) => waitUntilHealthy(health, child),
+      log,
+      shouldRestart: () => !stopping,
+    }),
+  );
 }
 
 async function shutdown(code: number) {
   if (stopping) return;
   stopping = true;
   log('stopping: gateway first, then the subgraphs, then PostgreSQL (data stays in .data/)');
-  for (const child of [...children].reverse()) await stopChild(child);
+  for (const service of [...services].reverse()) await service.stop();
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
   log('stopped');
   process.exit(code);

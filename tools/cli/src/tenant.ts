@@ -9,9 +9,13 @@ const USAGE = `Usage: npx pnpm@10 tenant <verb> [options]
                           register a tenant; --dedicated gives it one database per subgraph
   list                    tenants, their placement and the migration state of their databases
   migrate                 bring every database (shared and dedicated) to the latest migration
-  move --id <id> --to dedicated|shared
+  move --id <id> --to dedicated|shared [--max-stale <seconds>]
                           move a tenant's rows to databases of its own, or back
-  delete --id <id>        remove a tenant's rows (or drop its databases) and deregister it
+  delete --id <id> [--max-stale <seconds>]
+                          remove a tenant's rows (or drop its databases) and deregister it
+
+  --max-stale: the services' REGISTRY_MAX_STALE (default 60); move and delete wait that long
+  after fencing the tenant, so that every service has seen the fence or stopped serving.
 
 Uses PG_ADMIN_URL when set, otherwise the embedded PostgreSQL of \`pnpm start\` (borrowed while
 it runs, started for the command otherwise).`;
@@ -22,6 +26,14 @@ const [verb, ...argv] = process.argv.slice(2);
 if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
   console.log(USAGE);
   process.exit(verb === undefined ? 2 : 0);
+}
+
+/** `--max-stale <seconds>` as lifecycle options (the services' REGISTRY_MAX_STALE; 60 s when not given). */
+function lifecycleOptions(maxStale: string | undefined) {
+  if (maxStale === undefined) return {};
+  const seconds = Number(maxStale);
+  if (!Number.isFinite(seconds) || seconds <= 0) usageError('--max-stale must be a positive number of seconds');
+  return { maxStaleMs: seconds * 1000 };
 }
 
 /** The work of one verb, given a platform; options are read (and usage errors end the process) first. */
@@ -49,13 +61,19 @@ function command(): (platform: Awaited<ReturnType<typeof openPlatform>>) => Prom
         log(`migrated ${report.length} database(s)`);
       };
     case 'move': {
-      const { values } = readOptions(argv, { id: { type: 'string', required: true }, to: { type: 'string', required: true } }, USAGE);
+      const { values } = readOptions(
+        argv,
+        { id: { type: 'string', required: true }, to: { type: 'string', required: true }, 'max-stale': { type: 'string' } },
+        USAGE,
+      );
       if (values.to !== 'dedicated' && values.to !== 'shared') usageError('--to must be dedicated or shared');
-      return (platform) => moveTenant(platform, values.id!, values.to as 'shared' | 'dedicated', log);
+      const options = lifecycleOptions(values['max-stale']);
+      return (platform) => moveTenant(platform, values.id!, values.to as 'shared' | 'dedicated', log, options);
     }
     case 'delete': {
-      const { values } = readOptions(argv, { id: { type: 'string', required: true } }, USAGE);
-      return (platform) => deleteTenant(platform, values.id!, log);
+      const { values } = readOptions(argv, { id: { type: 'string', required: true }, 'max-stale': { type: 'string' } }, USAGE);
+      const options = lifecycleOptions(values['max-stale']);
+      return (platform) => deleteTenant(platform, values.id!, log, options);
     }
     default:
       return usageError(`unknown verb "${verb}"`);

@@ -1,7 +1,16 @@
-import { type TenantRecord, isTenantId } from '@tenantgraph/core';
+import { DEFAULT_REGISTRY_MAX_STALE_MS, type TenantRecord, isTenantId } from '@tenantgraph/core';
 import { connect, migrationState, withDatabaseName } from '@tenantgraph/database';
 import { dropDatabase, ensureDatabase, migrateAsOwner } from '@tenantgraph/devkit';
-import { type Kysely, sql } from 'kysely';
+import {
+  type RegistryDatabase,
+  deleteTenantRow,
+  findDedicatedTenantIds,
+  findTenant,
+  findTenantRows,
+  insertTenant,
+  updateTenantState,
+} from '@tenantgraph/tenant/registry';
+import type { Kysely } from 'kysely';
 import pg from 'pg';
 import {
   DATA_SERVICES,
@@ -18,8 +27,8 @@ type Log = (line: string) => void;
 const PLANS = ['FREE', 'PRO', 'ENTERPRISE'] as const;
 
 /** Runs `work` on the tenant registry as the superuser: the registry is the operator's, not a tenant's. */
-async function withRegistry<T>(platform: Platform, work: (db: Kysely<any>) => Promise<T>): Promise<T> {
-  const db = connect(withDatabaseName(platform.adminUrl, sharedDatabase('tenant', platform.prefix)), { max: 1 });
+async function withRegistry<T>(platform: Platform, work: (db: Kysely<RegistryDatabase>) => Promise<T>): Promise<T> {
+  const db = connect<RegistryDatabase>(withDatabaseName(platform.adminUrl, sharedDatabase('tenant', platform.prefix)), { max: 1 });
   try {
     return await work(db);
   } finally {
@@ -61,15 +70,18 @@ export async function createTenant(platform: Platform, tenant: NewTenant, log: L
   if (!PLANS.includes(tenant.plan as (typeof PLANS)[number])) throw new Error(`--plan must be one of ${PLANS.join(', ')}`);
   if (!tenant.name.trim()) throw new Error('--name must not be empty');
   const placement = tenant.dedicated ? 'dedicated' : 'shared';
+  // Also for a shared tenant: it may move to databases of its own later.
+  const sharers = await dedicatedNameSharers(platform, tenant.id);
+  if (sharers.length > 0) {
+    throw new Error(`"${tenant.id}" would have the same dedicated database as another tenant: ${describeSharers(sharers)}; choose another id`);
+  }
   const existing = await withRegistry(platform, async (db) => {
-    const row = await db.selectFrom('tenant').selectAll().where('id', '=', tenant.id).executeTakeFirst();
+    const row = await findTenant(db, tenant.id);
     if (!row) {
-      await db
-        .insertInto('tenant')
-        .values({ id: tenant.id, slug: tenant.id, name: tenant.name.trim(), plan: tenant.plan, placement, status: 'provisioning' })
-        .execute();
+      const plan = tenant.plan as (typeof PLANS)[number];
+      await insertTenant(db, { id: tenant.id, slug: tenant.id, name: tenant.name.trim(), plan, placement, status: 'provisioning' });
     }
-    return row as TenantRecord | undefined;
+    return row;
   });
   if (existing?.status === 'moving' || existing?.status === 'deleting') {
     throw new Error(`${tenant.id} is ${existing.status}; finish that first (run the same \`tenant ${existing.status === 'moving' ? 'move' : 'delete'}\` again)`);
@@ -88,7 +100,7 @@ export async function createTenant(platform: Platform, tenant: NewTenant, log: L
       log(`${tenant.id}: ${database} ready (${results.length} migration(s) applied)`);
     }
   }
-  await withRegistry(platform, (db) => db.updateTable('tenant').set({ status: 'active' }).where('id', '=', tenant.id).execute());
+  await withRegistry(platform, (db) => updateTenantState(db, tenant.id, { status: 'active' }));
   log(`${tenant.id}: registered, ${target}, active`);
 }
 
@@ -100,7 +112,7 @@ export type TenantListing = TenantRecord & { databases: DatabaseState[] };
  * (`pending` undefined: the database could not be read).
  */
 export async function listTenants(platform: Platform): Promise<TenantListing[]> {
-  const tenants = (await withRegistry(platform, (db) => db.selectFrom('tenant').selectAll().orderBy('id').execute())) as TenantRecord[];
+  const tenants = await withRegistry(platform, findTenantRows);
   const states = new Map<string, Promise<DatabaseState>>();
   const stateOf = (service: Service, database: string) => {
     let state = states.get(database);
@@ -149,9 +161,7 @@ export class MigrateError extends Error {
 export async function migrateAll(platform: Platform, log: Log): Promise<{ database: string; applied: string[] }[]> {
   // The shared databases are made if missing (a server `pnpm start` never ran on); dedicated ones are `create`'s.
   for (const service of SERVICES) await ensureDatabase(platform.adminUrl, sharedDatabase(service.name, platform.prefix), serviceRole(platform, service.name));
-  const dedicated = await withRegistry(platform, (db) =>
-    db.selectFrom('tenant').select('id').where('placement', '=', 'dedicated').orderBy('id').execute(),
-  );
+  const dedicated = await withRegistry(platform, findDedicatedTenantIds);
   const report: { database: string; applied: string[] }[] = [];
   for (const service of SERVICES) {
     const databases = [sharedDatabase(service.name, platform.prefix)];
@@ -174,29 +184,67 @@ export async function migrateAll(platform: Platform, log: Log): Promise<{ databa
 export type LifecycleOptions = {
   /**
    * How long a service may keep a cached registry entry (`cachedRegistry`'s TTL, 5 s in every
-   * service); the lifecycle waits this plus a margin wherever a stale cache would matter.
+   * service) ...
    */
   cacheTtlMs?: number;
+  /**
+   * ... and how long one cut off from the registry keeps serving its last list
+   * (`REGISTRY_MAX_STALE` of the services, 60 s by default). Wherever a stale cache would matter
+   * the lifecycle waits the longer of the two plus a margin: by then every running service has
+   * either loaded the new status, or refuses the tenant (SERVICE_UNAVAILABLE), so none writes.
+   */
+  maxStaleMs?: number;
   marginMs?: number;
 };
+
+/** How long the lifecycle waits for every service to see a registry change (or to stop serving). */
+const settleTime = ({ cacheTtlMs = 5_000, maxStaleMs = DEFAULT_REGISTRY_MAX_STALE_MS, marginMs = 1_000 }: LifecycleOptions) =>
+  Math.max(cacheTtlMs, maxStaleMs) + marginMs;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (ms: number) => `${(ms / 1000).toFixed(ms % 1000 ? 1 : 0)}s`;
 
 async function registryRow(platform: Platform, id: string) {
-  return (await withRegistry(platform, (db) => db.selectFrom('tenant').selectAll().where('id', '=', id).executeTakeFirst())) as
-    | TenantRecord
-    | undefined;
+  return withRegistry(platform, (db) => findTenant(db, id));
+}
+
+/**
+ * Other registered tenants whose dedicated database of some data subgraph has the same name as
+ * `tenantId`'s (ids crafted against the hashed long names, or registered by an older version
+ * whose names PostgreSQL cut at 63 bytes). Such a database must never be dropped for one of them.
+ */
+async function dedicatedNameSharers(platform: Platform, tenantId: string): Promise<{ tenant: string; database: string }[]> {
+  const others = await withRegistry(platform, (db) => db.selectFrom('tenant').select('id').where('id', '<>', tenantId).execute());
+  const sharers: { tenant: string; database: string }[] = [];
+  for (const service of DATA_SERVICES) {
+    const database = tenantDatabase(platform, service.name, tenantId, 'dedicated');
+    for (const { id } of others) {
+      if (tenantDatabase(platform, service.name, String(id), 'dedicated') === database) sharers.push({ tenant: String(id), database });
+    }
+  }
+  return sharers;
+}
+
+const describeSharers = (sharers: { tenant: string; database: string }[]) =>
+  sharers.map(({ tenant, database }) => `${database} (tenant ${tenant})`).join(', ');
+
+/**
+ * Removes a tenant's dedicated database of one service: dropped, unless another tenant's
+ * dedicated database has the same name; then only this tenant's rows are removed from it.
+ */
+async function removeDedicatedDatabase(platform: Platform, service: Service, id: string, database: string, log: Log) {
+  const sharers = (await dedicatedNameSharers(platform, id)).filter((sharer) => sharer.database === database);
+  if (sharers.length === 0) {
+    await dropDatabase(platform.adminUrl, database);
+    log(`${id}: dropped ${database}`);
+    return;
+  }
+  const removed = await deleteTenantRows(platform, service, id, database);
+  log(`${id}: kept ${database}, the database of ${sharers.map((sharer) => sharer.tenant).join(', ')} too; removed its rows: ${describeCounts(removed)}`);
 }
 
 async function setRegistry(platform: Platform, id: string, values: Partial<Pick<TenantRecord, 'status' | 'placement'>>) {
-  await withRegistry(platform, (db) =>
-    db
-      .updateTable('tenant')
-      .set({ ...values, updated_at: sql`now()` })
-      .where('id', '=', id)
-      .execute(),
-  );
+  await withRegistry(platform, (db) => updateTenantState(db, id, values));
 }
 
 /**
@@ -206,10 +254,11 @@ async function setRegistry(platform: Platform, id: string, values: Partial<Pick<
  * How writes are kept out while rows are copied: the registry status becomes `moving`, and the
  * database router hands out a read-only instance for such a tenant (PostgreSQL refuses the
  * write; the client gets a retryable SERVICE_UNAVAILABLE), while reads go on from wherever the
- * cached placement points. Services cache the registry for up to `cacheTtlMs`, so the move
- * waits that long (plus a margin) after setting `moving` before copying, and again after
- * switching the placement before removing the source rows: until then a service may still read
- * from the source. A per-row lock (`FOR SHARE`) would not stop inserts, and a table lock would
+ * cached placement points. Services cache the registry for up to `cacheTtlMs`, and one cut off
+ * from the registry serves its last list for up to `maxStaleMs` and then refuses the tenant;
+ * so the move waits the longer of the two (plus a margin) after setting `moving` before
+ * copying, and again after switching the placement before removing the source rows: until
+ * then a service may still read from the source. A per-row lock (`FOR SHARE`) would not stop inserts, and a table lock would
  * stop every tenant of a shared database; the status fence costs this tenant a few seconds of
  * refused writes and nobody else anything.
  *
@@ -224,7 +273,7 @@ export async function moveTenant(
   id: string,
   to: 'shared' | 'dedicated',
   log: Log,
-  { cacheTtlMs = 5_000, marginMs = 1_000 }: LifecycleOptions = {},
+  options: LifecycleOptions = {},
 ): Promise<void> {
   const tenant = await registryRow(platform, id);
   if (!tenant) throw new Error(`no tenant "${id}" is registered`);
@@ -236,11 +285,15 @@ export async function moveTenant(
     return;
   }
   const from = to === 'dedicated' ? 'shared' : 'dedicated';
-  const settleMs = cacheTtlMs + marginMs;
+  if (to === 'dedicated' && tenant.placement !== to) {
+    const sharers = await dedicatedNameSharers(platform, id);
+    if (sharers.length > 0) throw new Error(`${id} cannot move to dedicated databases another tenant has: ${describeSharers(sharers)}`);
+  }
+  const settleMs = settleTime(options);
   if (tenant.placement !== to) {
     await setRegistry(platform, id, { status: 'moving' });
     log(`${id}: status moving; writes are refused (retryable) until the move ends, reads go on`);
-    log(`${id}: waiting ${seconds(settleMs)} for every service's registry cache (TTL ${seconds(cacheTtlMs)}) to see it`);
+    log(`${id}: waiting ${seconds(settleMs)} until every service has seen it, or stopped serving (registry cache and max staleness)`);
     await sleep(settleMs);
     for (const service of DATA_SERVICES) {
       const source = tenantDatabase(platform, service.name, id, from);
@@ -258,15 +311,14 @@ export async function moveTenant(
   } else {
     log(`${id}: resuming a move to ${to}: placement already switched`);
   }
-  log(`${id}: waiting ${seconds(settleMs)} until no service's cache (TTL ${seconds(cacheTtlMs)}) routes to the old databases`);
+  log(`${id}: waiting ${seconds(settleMs)} until no service routes to the old databases (registry cache and max staleness)`);
   await sleep(settleMs);
   for (const service of DATA_SERVICES) {
     const source = tenantDatabase(platform, service.name, id, from);
     const target = tenantDatabase(platform, service.name, id, to);
     await verifyBeforeRemoval(platform, service, id, source, target);
     if (from === 'dedicated') {
-      await dropDatabase(platform.adminUrl, source);
-      log(`${id}: dropped ${source}`);
+      await removeDedicatedDatabase(platform, service, id, source, log);
     } else {
       const removed = await deleteTenantRows(platform, service, id, source);
       log(`${id}: removed its rows from ${source}: ${describeCounts(removed)}`);
@@ -282,7 +334,6 @@ export async function moveTenant(
  * finally its registry entry. Safe to run again at any point, and on a tenant that is gone.
  */
 export async function deleteTenant(platform: Platform, id: string, log: Log, options: LifecycleOptions = {}): Promise<void> {
-  const { cacheTtlMs = 5_000, marginMs = 1_000 } = options;
   const tenant = await registryRow(platform, id);
   if (!tenant) {
     log(`${id}: not registered, nothing to do`);
@@ -290,8 +341,8 @@ export async function deleteTenant(platform: Platform, id: string, log: Log, opt
   }
   if (tenant.status !== 'deleting') {
     await setRegistry(platform, id, { status: 'deleting' });
-    log(`${id}: status deleting; waiting ${seconds(cacheTtlMs + marginMs)} for every service's registry cache to see it`);
-    await sleep(cacheTtlMs + marginMs);
+    log(`${id}: status deleting; waiting ${seconds(settleTime(options))} until every service has seen it, or stopped serving`);
+    await sleep(settleTime(options));
   }
   for (const service of DATA_SERVICES) {
     // Both places, whatever the placement: a move that stopped half-way may have left rows in either.
@@ -299,12 +350,9 @@ export async function deleteTenant(platform: Platform, id: string, log: Log, opt
     const removed = await deleteTenantRows(platform, service, id, shared);
     log(`${id}: removed its rows from ${shared}: ${describeCounts(removed)}`);
     const dedicated = tenantDatabase(platform, service.name, id, 'dedicated');
-    if (await databaseExists(platform, dedicated)) {
-      await dropDatabase(platform.adminUrl, dedicated);
-      log(`${id}: dropped ${dedicated}`);
-    }
+    if (await databaseExists(platform, dedicated)) await removeDedicatedDatabase(platform, service, id, dedicated, log);
   }
-  await withRegistry(platform, (db) => db.deleteFrom('tenant').where('id', '=', id).execute());
+  await withRegistry(platform, (db) => deleteTenantRow(db, id));
   log(`${id}: deregistered`);
 }
 

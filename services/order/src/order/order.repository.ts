@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Database } from '../database.ts';
 import type { NewOrderLineRow, OrderLineRow, OrderRow, OrderStatus } from './order.table.ts';
 
-export type OrderPage = { limit: number; after?: [number: number]; status?: OrderStatus };
+type OrderPage = { limit: number; after?: [number: number]; status?: OrderStatus };
 
 /**
  * The tenant's next order number. The upsert locks the tenant's counter row until the

@@ -44,7 +44,7 @@ export const orderResolvers = {
       context.loaders.linesByOrderId.prime(order.id, orderLines);
       return orderRowToOrder(order);
     },
-    async cancelOrder(_: unknown, { id }: { id: string }, { viewer, tenantId, inTenant }: OrderContext) {
+    async cancelOrder(_: unknown, { id }: { id: string }, { tenantId, inTenant }: OrderContext) {
       const localId = localIdOf(id, tenantId, 'order');
       if (!localId) throw notFound('order', id);
       const row = await inTenant((trx) => cancelOrder(trx, tenantId, localId));

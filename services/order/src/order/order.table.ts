@@ -30,6 +30,5 @@ export interface OrderNumberCounterTable {
 }
 
 export type OrderRow = Selectable<OrderTable>;
-export type NewOrderRow = Insertable<OrderTable>;
 export type OrderLineRow = Selectable<OrderLineTable>;
 export type NewOrderLineRow = Insertable<OrderLineTable>;

@@ -1,8 +1,8 @@
 import { badUserInput, localIdOf, notFound, toGlobalId } from '@tenantgraph/core';
 import type { OrderLineRow, OrderRow } from './order.table.ts';
 
-export const MAX_LINES = 100;
-export const MAX_QUANTITY = 10_000;
+const MAX_LINES = 100;
+const MAX_QUANTITY = 10_000;
 
 /** `Order` as the schema shows it. */
 export type Order = ReturnType<typeof orderRowToOrder>;

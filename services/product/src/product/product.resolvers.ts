@@ -29,7 +29,7 @@ export const productResolvers = {
     tenant: (product: { id: string }) => ({ id: parseGlobalId(product.id)?.tenantId }),
   },
   Mutation: {
-    async createProduct(_: unknown, { input }: { input: CreateProductInput }, { viewer, tenantId, inTenant }: ProductContext) {
+    async createProduct(_: unknown, { input }: { input: CreateProductInput }, { tenantId, inTenant }: ProductContext) {
       const product = validateCreateProduct(input);
       const row = await inTenant((trx) => insertProduct(trx, tenantId, product)).catch(
         uniqueViolationAs(`A product with sku "${product.sku}" already exists.`, 'sku'),

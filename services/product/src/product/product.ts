@@ -1,9 +1,6 @@
 import { badUserInput, toGlobalId } from '@tenantgraph/core';
 import type { NewProductRow, ProductRow } from './product.table.ts';
 
-/** `Product` as the schema shows it. */
-export type Product = ReturnType<typeof productRowToProduct>;
-
 export function productRowToProduct(row: ProductRow) {
   return {
     id: toGlobalId(row.tenant_id, row.id),

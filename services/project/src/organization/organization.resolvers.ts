@@ -1,10 +1,12 @@
-import { localIdOf, parseGlobalId } from '@tenantgraph/core';
+import { listPage, localIdOf, parseGlobalId } from '@tenantgraph/core';
 import { uniqueViolationAs } from '@tenantgraph/database';
 import { tenantEntityResolvers } from '@tenantgraph/server-kit';
 import type { ProjectContext } from '../context.ts';
 import { projectRowToProject } from '../project/project.ts';
 import { type CreateOrganizationInput, type Organization, organizationRowToOrganization, validateCreateOrganization } from './organization.ts';
 import { findOrganizations, insertOrganization } from './organization.repository.ts';
+
+type ListArgs = { first?: number | null; after?: string | null };
 
 /** The row id behind an id this subgraph handed out itself. */
 const rowIdOf = (organization: Organization) => parseGlobalId(organization.id)!.localId;
@@ -18,8 +20,9 @@ async function loadOrganization(context: ProjectContext, id: string) {
 export const organizationResolvers = {
   Tenant: {
     ...tenantEntityResolvers,
-    async organizations(_: unknown, _args: unknown, { tenantId, inTenant }: ProjectContext) {
-      const rows = await inTenant((trx) => findOrganizations(trx, tenantId));
+    async organizations(_: unknown, args: ListArgs, { tenantId, inTenant }: ProjectContext) {
+      const page = listPage(args, tenantId, 'organization');
+      const rows = await inTenant((trx) => findOrganizations(trx, tenantId, page));
       return rows.map(organizationRowToOrganization);
     },
   },
@@ -27,13 +30,14 @@ export const organizationResolvers = {
     __resolveReference: (reference: { id: string }, context: ProjectContext) => loadOrganization(context, reference.id),
     memberCount: (organization: Organization, _: unknown, context: ProjectContext) =>
       context.loaders.memberCountByOrganizationId.load(rowIdOf(organization)),
-    async projects(organization: Organization, _: unknown, context: ProjectContext) {
-      const rows = await context.loaders.projectsByOrganizationId.load(rowIdOf(organization));
+    async projects(organization: Organization, args: ListArgs, context: ProjectContext) {
+      const page = listPage(args, context.tenantId, 'project');
+      const rows = await context.loaders.projectsByOrganizationId.load({ key: rowIdOf(organization), ...page });
       return rows.map(projectRowToProject);
     },
   },
   Mutation: {
-    async createOrganization(_: unknown, { input }: { input: CreateOrganizationInput }, { viewer, tenantId, inTenant }: ProjectContext) {
+    async createOrganization(_: unknown, { input }: { input: CreateOrganizationInput }, { tenantId, inTenant }: ProjectContext) {
       const organization = validateCreateOrganization(input);
       const row = await inTenant((trx) => insertOrganization(trx, tenantId, organization)).catch(
         uniqueViolationAs(`An organization named "${organization.name}" already exists.`, 'name'),

@@ -1,4 +1,4 @@
-import { localIdOf, pagedConnection, parseGlobalId } from '@tenantgraph/core';
+import { listPage, localIdOf, pagedConnection, parseGlobalId } from '@tenantgraph/core';
 import type { ProjectContext } from '../context.ts';
 import { organizationRowToOrganization } from '../organization/organization.ts';
 import { taskRowToTask } from '../task/task.ts';
@@ -42,8 +42,9 @@ export const projectResolvers = {
       return organizationRowToOrganization(row);
     },
     taskCount: (project: Project, _: unknown, context: ProjectContext) => context.loaders.taskCountByProjectId.load(rowIdOf(project.id)),
-    async tasks(project: Project, _: unknown, context: ProjectContext) {
-      const rows = await context.loaders.tasksByProjectId.load(rowIdOf(project.id));
+    async tasks(project: Project, args: { first?: number | null; after?: string | null }, context: ProjectContext) {
+      const page = listPage(args, context.tenantId, 'task');
+      const rows = await context.loaders.tasksByProjectId.load({ key: rowIdOf(project.id), ...page });
       return rows.map(taskRowToTask);
     },
   },

@@ -1,7 +1,7 @@
 import { badUserInput, toGlobalId } from '@tenantgraph/core';
 import type { ProjectRow } from './project.table.ts';
 
-export const MAX_BULK_PROJECTS = 100;
+const MAX_BULK_PROJECTS = 100;
 
 /** `Project` as the schema shows it, plus the id of its organization (what `organization` loads). */
 export type Project = ReturnType<typeof projectRowToProject>;

@@ -14,7 +14,7 @@ export const taskResolvers = {
       const row = await createTask(context, { id: projectId, globalId: input.projectId }, title);
       return taskRowToTask(row);
     },
-    async updateTaskStatus(_: unknown, { id, status }: { id: string; status: TaskStatus }, { viewer, tenantId, inTenant }: ProjectContext) {
+    async updateTaskStatus(_: unknown, { id, status }: { id: string; status: TaskStatus }, { tenantId, inTenant }: ProjectContext) {
       const taskId = localIdOf(id, tenantId, 'task');
       if (!taskId) throw notFound('task', id);
       const row = await inTenant((trx) => updateTaskStatus(trx, tenantId, taskId, status));

@@ -20,7 +20,7 @@ export const tenantResolvers = {
     },
   },
   Mutation: {
-    async updateTenant(_: unknown, { input }: { input: { name: string } }, { viewer, tenantId, inTenant }: TenantContext) {
+    async updateTenant(_: unknown, { input }: { input: { name: string } }, { tenantId, inTenant }: TenantContext) {
       const name = validateTenantName(input.name);
       const row = await inTenant((trx) => renameTenant(trx, tenantId, name));
       return tenantRowToTenant(row!);

@@ -1,0 +1,32 @@
+import type { ApolloGateway } from '@apollo/gateway';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { type ListSizes, costLimitPlugin, listSizesOf } from '@tenantgraph/server-kit';
+import { parse } from 'graphql';
+import type { GatewayContext } from './context.ts';
+import type { Plan } from './rate-limit.ts';
+
+/** The most one operation may cost, by the tenant's plan (see `estimateCost` for what a unit is). */
+export type QueryBudgets = Record<Plan, number>;
+
+/**
+ * Defaults: the contract's dashboard at its default page sizes (cost 4 463, most of it the
+ * worst case of 100 lines per order) passes every plan; the depth-9 query of issue 9 (millions)
+ * does not. A cost of 50 000 is about 50 000 objects in the answer.
+ */
+export const DEFAULT_QUERY_BUDGETS: QueryBudgets = { FREE: 10_000, PRO: 25_000, ENTERPRISE: 50_000 };
+
+/**
+ * Refuses an operation over the tenant's budget with QUERY_TOO_EXPENSIVE (400, `cost` and
+ * `limit`), once variables are known and before any subgraph is called. List sizes come from
+ * the `@listSize` declarations of the supergraph the gateway serves, read again on every reload.
+ */
+export function budgetPlugin(gateway: ApolloGateway, budgets: QueryBudgets): ApolloServerPlugin<GatewayContext> {
+  let listSizes: ListSizes = new Map();
+  gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => {
+    listSizes = listSizesOf(parse(coreSupergraphSdl));
+  });
+  return costLimitPlugin<GatewayContext>({
+    budget: (context) => budgets[context.plan] ?? budgets.FREE,
+    listSizes: () => listSizes,
+  });
+}

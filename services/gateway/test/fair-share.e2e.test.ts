@@ -1,0 +1,180 @@
+import { createServer, request } from 'node:http';
+import { createLogger } from '@tenantgraph/core';
+import { createDatabaseRouter } from '@tenantgraph/database';
+import { createProductServer } from '@tenantgraph/product';
+import { type ConcurrencyLimits, createMetrics, listen, tenantAdmission } from '@tenantgraph/server-kit';
+import { type GraphQLResponse, codes, graphql, staticRegistry } from '@tenantgraph/testkit';
+import { describe, expect } from 'vitest';
+import { stackTest } from './stack.ts';
+
+const it = stackTest;
+const QUERY = '{ tenant { id products(first: 1) { totalCount } } }';
+
+/**
+ * An HTTP hop to `target` that holds every request until `open()` (or `next()` for the oldest
+ * one), remembering which tenant each came for: the gateway's requests stay in flight as long
+ * as the test wants.
+ */
+async function gateHop(target: string) {
+  const arrivals: string[] = [];
+  const held: (() => void)[] = [];
+  let opened = false;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      arrivals.push(String(req.headers['x-tenant-id']));
+      const forward = () => {
+        const upstream = request(new URL(req.url ?? '/', target), { method: req.method, headers: req.headers }, (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        });
+        upstream.on('error', () => res.destroy());
+        upstream.end(Buffer.concat(chunks));
+      };
+      if (opened) forward();
+      else held.push(forward);
+    });
+  });
+  const port = await listen(server, 0, '127.0.0.1');
+  return {
+    url: `http://127.0.0.1:${port}/graphql`,
+    arrivals,
+    held: () => held.length,
+    next: () => held.shift()?.(),
+    open() {
+      opened = true;
+      for (const forward of held.splice(0)) forward();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Polls `condition` every 10 ms, failing after 20 s: the machine is shared, nothing is timed. */
+async function until(condition: () => boolean, what: string) {
+  const deadline = Date.now() + 20_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const limits = (overrides: Partial<ConcurrencyLimits>): ConcurrencyLimits => ({
+  maxInFlight: 64,
+  perTenant: { FREE: 1, PRO: 3, ENTERPRISE: 3 },
+  maxWaitMs: 60_000,
+  ...overrides,
+});
+
+describe('one tenant cannot take the gateway from another', () => {
+  it('refuses a flooding tenant past its concurrency with 429 and Retry-After, and serves the other tenant', async ({ stack }) => {
+    const gate = await gateHop(stack.subgraphUrls.product);
+    const gateway = await stack.startGateway({
+      subgraphUrls: { product: gate.url },
+      admission: tenantAdmission(limits({}), stack.registry()),
+    });
+    try {
+      const avocado = await stack.auth.token('avocado');
+      const mango = await stack.auth.token('mango');
+      // Avocado (PRO, 3 at once) sends 12 at once; the three admitted stay in flight at the gate.
+      const flood = Array.from({ length: 12 }, () => graphql(gateway.url, { token: avocado, query: QUERY }));
+      await until(() => gate.held() === 3, 'three of avocado at the product subgraph');
+      const others = Array.from({ length: 3 }, () => graphql(gateway.url, { token: mango, query: QUERY }));
+      await until(() => gate.held() === 6, "mango's three at the product subgraph");
+      gate.open();
+      const [flooded, served] = await Promise.all([Promise.all(flood), Promise.all(others)]);
+
+      const refused = flooded.filter((response) => response.status === 429);
+      expect(refused).toHaveLength(9);
+      for (const response of refused) {
+        expect(codes(response)).toEqual(['TOO_MANY_REQUESTS']);
+        expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      }
+      const answered = flooded.filter((response) => response.status === 200);
+      expect(answered.map((response) => response.body.data?.tenant.id)).toEqual(['avocado', 'avocado', 'avocado']);
+      for (const response of served) {
+        expect(response.status).toBe(200);
+        expect(response.body.errors).toBeUndefined();
+        expect(response.body.data.tenant.id).toBe('mango');
+      }
+      // The slots came back: avocado is served again.
+      const after = await graphql(gateway.url, { token: avocado, query: QUERY });
+      expect(after.body.data.tenant.id).toBe('avocado');
+    } finally {
+      await gateway.stop();
+      await gate.close();
+    }
+  });
+
+  it('admits waiting tenants round-robin when the gateway is saturated', async ({ stack }) => {
+    const gate = await gateHop(stack.subgraphUrls.product);
+    const admission = tenantAdmission(limits({ maxInFlight: 1, perTenant: { FREE: 1, PRO: 10, ENTERPRISE: 10 } }), stack.registry());
+    const gateway = await stack.startGateway({ subgraphUrls: { product: gate.url }, admission });
+    try {
+      const avocado = await stack.auth.token('avocado');
+      const mango = await stack.auth.token('mango');
+      const send = (token: string) => graphql(gateway.url, { token, query: QUERY });
+      // Avocado sends four (one runs, three wait), then mango two: first come would serve avocado's four first.
+      const answers: Promise<GraphQLResponse>[] = [send(avocado)];
+      await until(() => gate.held() === 1, 'the first request at the product subgraph');
+      for (let i = 0; i < 3; i++) answers.push(send(avocado));
+      await until(() => admission.scheduler.stats().waiting === 3, "avocado's three waiting");
+      for (let i = 0; i < 2; i++) answers.push(send(mango));
+      await until(() => admission.scheduler.stats().waiting === 5, "mango's two waiting");
+      // One at a time through the gate: each finished request lets the next tenant in turn in.
+      for (let served = 1; served < 6; served++) {
+        gate.next();
+        await until(() => gate.arrivals.length === served + 1, `request ${served + 1} at the product subgraph`);
+      }
+      gate.open();
+      expect(gate.arrivals).toEqual(['avocado', 'avocado', 'mango', 'avocado', 'mango', 'avocado']);
+      for (const response of await Promise.all(answers)) expect(response.body.data.tenant.id).toMatch(/^(avocado|mango)$/);
+    } finally {
+      await gateway.stop();
+      await gate.close();
+    }
+  });
+
+  it('holds a tenant to its plan in a subgraph too, which the gateway passes on as TOO_MANY_REQUESTS', async ({ stack }) => {
+    const admission = tenantAdmission(limits({}), staticRegistry());
+    const server = createProductServer({
+      databases: createDatabaseRouter<any>({ sharedUrl: stack.databases.product.sharedUrl, registry: staticRegistry() }),
+      verifier: stack.auth.verifier,
+      logger: createLogger({ service: 'product' }, 'silent'),
+      metrics: createMetrics('product'),
+      ready: async () => {},
+      admission,
+    });
+    const url = `http://127.0.0.1:${await server.start(0, '127.0.0.1')}/graphql`;
+    const query = '{ _entities(representations: [{ __typename: "Tenant", id: "avocado" }]) { ... on Tenant { products { totalCount } } } }';
+    // Avocado's three slots are taken (as by three long requests in flight).
+    const slots = await Promise.all([1, 2, 3].map(() => admission.admit('avocado')));
+    try {
+      const refused = await graphql(url, { token: await stack.auth.token('avocado'), query });
+      expect(refused.status).toBe(429);
+      expect(codes(refused)).toEqual(['TOO_MANY_REQUESTS']);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      // Through a gateway: the subgraph's refusal reaches the client as TOO_MANY_REQUESTS, not as an internal error.
+      const gateway = await stack.startGateway({ subgraphUrls: { product: url } });
+      const viaGateway = await graphql(gateway.url, { token: await stack.auth.token('avocado'), query: QUERY });
+      await gateway.stop();
+      expect(codes(viaGateway)).toEqual(['TOO_MANY_REQUESTS']);
+      const other = await graphql(url, {
+        token: await stack.auth.token('mango'),
+        query: query.replace('avocado', 'mango'),
+      });
+      expect(other.status).toBe(200);
+      expect(other.body.errors).toBeUndefined();
+      for (const release of slots) release();
+      const again = await graphql(url, { token: await stack.auth.token('avocado'), query });
+      expect(again.body.data._entities[0].products.totalCount).toBeTypeOf('number');
+    } finally {
+      for (const release of slots) release();
+      await server.stop();
+    }
+  });
+});
