@@ -1,4 +1,6 @@
 import type { Change } from '@graphql-inspector/core';
+import { accessPolicyOf } from '@tenantgraph/core';
+import type { ConstDirectiveNode, DocumentNode, EnumTypeDefinitionNode } from 'graphql';
 import { graphql, inspector } from './commonjs.ts';
 import { API_SCHEMA_FILE, composeSubgraphs, type Diagnostic, type SubgraphSource, SUPERGRAPH_FILE } from './compose-lib.ts';
 
@@ -66,8 +68,10 @@ export async function checkSupergraph(input: CheckInput): Promise<CheckReport> {
     input.preErrors && input.preErrors.length > 0
       ? { ok: false as const, errors: input.preErrors, hints: [] }
       : composeSubgraphs(input.subgraphs);
+  // A supergraph that composes can still fail the gate: every mutation must declare its access.
+  const policyErrors = outcome.ok ? mutationsWithoutPolicy(outcome.supergraphSdl) : [];
   const composition = outcome.ok
-    ? { ok: true, errors: [], hints: outcome.hints }
+    ? { ok: policyErrors.length === 0, errors: policyErrors, hints: outcome.hints }
     : { ok: false, errors: outcome.errors, hints: outcome.hints };
 
   if (!outcome.ok) {
@@ -85,6 +89,73 @@ export async function checkSupergraph(input: CheckInput): Promise<CheckReport> {
     : { ok: true, skipped: 'proposal: not checked', files: [] };
   const breaking = await checkBreakingChanges(input.base, outcome.apiSchemaSdl, input.accepted);
   return { ok: composition.ok && drift.ok && breaking.ok, composition, drift, breaking };
+}
+
+const POLICY_FIX =
+  'declare who may call it where it is defined: @requiresScopes(scopes: [["<resource>:write"]]), or @authenticated if any ' +
+  'signed-in caller may (import "@requiresScopes" / "@authenticated" in the subgraph\'s federation @link); the gateway ' +
+  'and the subgraph both enforce it.';
+
+/**
+ * Mutations whose access the schema does not declare (no `@requiresScopes` or `@authenticated`
+ * on the field or on the mutation type): a write nobody decided on is a gate failure.
+ */
+function mutationsWithoutPolicy(supergraphSdl: string): Diagnostic[] {
+  const document = graphql.parse(supergraphSdl);
+  const policy = accessPolicyOf(document);
+  const root = mutationTypeName(document);
+  if (policy.has(root)) return [];
+  const graphs = subgraphNames(document);
+  return document.definitions.flatMap((definition) => {
+    if (definition.kind !== graphql.Kind.OBJECT_TYPE_DEFINITION || definition.name.value !== root) return [];
+    const graphsOf = (directives: readonly ConstDirectiveNode[] | undefined, name: string) =>
+      (directives ?? [])
+        .filter((directive) => directive.name.value === name)
+        .flatMap((directive) => directive.arguments?.filter((argument) => argument.name.value === 'graph') ?? [])
+        .flatMap(({ value }) => (value.kind === graphql.Kind.ENUM ? [graphs.get(value.value) ?? value.value] : []));
+    return (definition.fields ?? []).flatMap((field): Diagnostic[] => {
+      const coordinate = `${root}.${field.name.value}`;
+      if (policy.has(coordinate)) return [];
+      // A field of one subgraph's Mutation type has no @join__field: its owner is the type's.
+      const byField = graphsOf(field.directives, 'join__field');
+      const owners = byField.length > 0 ? byField : graphsOf(definition.directives, 'join__type');
+      return [
+        {
+          severity: 'error',
+          code: 'MUTATION_WITHOUT_POLICY',
+          message: `${coordinate} does not say who may call it.`,
+          subgraphs: owners,
+          coordinate,
+          locations: [],
+          fix: POLICY_FIX,
+        },
+      ];
+    });
+  });
+}
+
+function mutationTypeName(document: DocumentNode): string {
+  for (const definition of document.definitions) {
+    if (definition.kind !== graphql.Kind.SCHEMA_DEFINITION) continue;
+    const mutation = definition.operationTypes.find((operationType) => operationType.operation === 'mutation');
+    if (mutation) return mutation.type.name.value;
+  }
+  return 'Mutation';
+}
+
+/** `join__Graph` enum values (`ORDER`) to subgraph names (`order`). */
+function subgraphNames(document: DocumentNode): Map<string, string> {
+  const graphs = document.definitions.find(
+    (definition): definition is EnumTypeDefinitionNode =>
+      definition.kind === graphql.Kind.ENUM_TYPE_DEFINITION && definition.name.value === 'join__Graph',
+  );
+  return new Map(
+    (graphs?.values ?? []).map((value) => {
+      const graph = value.directives?.find((directive) => directive.name.value === 'join__graph');
+      const name = graph?.arguments?.find((argument) => argument.name.value === 'name');
+      return [value.name.value, name?.value.kind === graphql.Kind.STRING ? name.value.value : value.name.value];
+    }),
+  );
 }
 
 function emptyBreaking(base: string): CheckReport['breaking'] {

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CompositionSuccess, composeServices } from '@apollo/composition';
-import { errorCodeDef, Supergraph } from '@apollo/federation-internals';
+import { errorCodeDef, ROUTER_SUPPORTED_SUPERGRAPH_FEATURES, Supergraph } from '@apollo/federation-internals';
 import type { DocumentNode, GraphQLError } from 'graphql';
 import { graphql } from './commonjs.ts';
 import type { SupergraphConfig } from './supergraph-config.ts';
@@ -103,7 +103,9 @@ function parseSubgraph(subgraph: SubgraphSource): { document: DocumentNode } | {
 
 /** The client-facing schema: federation directives, join types and @inaccessible elements removed. */
 function buildApiSchemaSdl(supergraphSdl: string): string {
-  const apiSchema = Supergraph.build(supergraphSdl).apiSchema();
+  // The router's feature set: the default one refuses the `for: SECURITY` links that
+  // @authenticated and @requiresScopes bring (the gateway enforces them itself).
+  const apiSchema = Supergraph.build(supergraphSdl, { supportedFeatures: ROUTER_SUPPORTED_SUPERGRAPH_FEATURES }).apiSchema();
   return withNewline(graphql.printSchema(apiSchema.toGraphQLJSSchema()));
 }
 

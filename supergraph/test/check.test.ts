@@ -48,6 +48,36 @@ describe('composition', () => {
   });
 });
 
+describe('access policy', () => {
+  const withMutation = (directive: string) => {
+    const catalog = catalogSubgraph();
+    const sdl = catalog.sdl
+      .replace('import: ["@key", "@shareable"]', 'import: ["@key", "@shareable", "@requiresScopes", "@authenticated"]')
+      .concat(`type Mutation {\n  createProduct(sku: String!): Product! ${directive}\n  archiveProduct(id: ID!): Product! @authenticated\n}\n`);
+    return [tenantSubgraph(), { ...catalog, sdl }];
+  };
+
+  it('fails a mutation that does not say who may call it, naming the mutation and its subgraph', async () => {
+    const subgraphs = withMutation('');
+    const report = await checkSupergraph({ subgraphs, base: { label: 'none', apiSchemaSdl: undefined }, accepted: [] });
+
+    expect(report.ok).toBe(false);
+    expect(report.composition.errors).toEqual([
+      expect.objectContaining({ code: 'MUTATION_WITHOUT_POLICY', coordinate: 'Mutation.createProduct', subgraphs: ['catalog'] }),
+    ]);
+    const rendered = renderReport(report, { subgraphs: ['tenant', 'catalog'] });
+    expect(rendered).toMatch(/MUTATION_WITHOUT_POLICY[\s\S]*fix: declare who may call it/);
+  });
+
+  it('passes once every mutation has @requiresScopes or @authenticated', async () => {
+    const subgraphs = withMutation('@requiresScopes(scopes: [["products:write"]])');
+    const report = await checkSupergraph({ subgraphs, base: { label: 'none', apiSchemaSdl: undefined }, accepted: [] });
+
+    expect(report.composition).toMatchObject({ ok: true, errors: [] });
+    expect(report.ok).toBe(true);
+  });
+});
+
 describe('breaking changes', () => {
   const base = [tenantSubgraph(), catalogSubgraph()];
 

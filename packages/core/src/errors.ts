@@ -11,6 +11,8 @@ export const ERROR_STATUS = {
   BAD_USER_INPUT: 200,
   NOT_FOUND: 200,
   TOO_MANY_REQUESTS: 429,
+  /** Not one of the trusted documents (ONLY_PERSISTED_DOCUMENTS), or a listed id sent with other text. */
+  PERSISTED_QUERY_NOT_IN_LIST: 400,
   QUERY_TOO_EXPENSIVE: 400,
   SERVICE_UNAVAILABLE: 503,
   INTERNAL_SERVER_ERROR: 500,

@@ -11,11 +11,6 @@ export type Viewer = {
   token: string;
 };
 
-/** Throws FORBIDDEN unless the viewer was granted `scope`. */
-export function requireScope(viewer: Viewer, scope: string): void {
-  if (!viewer.scopes.includes(scope)) throw forbidden(`This operation needs the scope "${scope}".`);
-}
-
 /** Throws FORBIDDEN when a representation names a tenant other than the viewer's. */
 export function requireSameTenant(viewer: Viewer, tenantId: unknown): void {
   if (tenantId !== viewer.tenantId) throw forbidden('This tenant is not the one named by your token.');

@@ -10,6 +10,9 @@ const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
+/** A GraphQL request as it reaches Apollo: the parsed JSON body (POST) or the query string (GET). */
+export type GraphQLRequestParts = { method: string; body: unknown; search: string };
+
 export type GraphQLHttpOptions<C extends BaseContext> = {
   apollo: ApolloServer<C>;
   logger: Logger;
@@ -30,6 +33,16 @@ export type GraphQLHttpOptions<C extends BaseContext> = {
   admit?(context: C, signal: AbortSignal): Promise<() => void>;
   /** Extra routes by "METHOD /path", e.g. "GET /health". */
   routes?: Record<string, Route>;
+  /**
+   * Runs first on every request, before routing and authentication (CORS, a page for browsers):
+   * may set response headers, and answers the request itself when it returns true. Must not throw.
+   */
+  intercept?(req: IncomingMessage, res: ServerResponse): boolean;
+  /**
+   * Rewrites an authenticated GraphQL request before Apollo parses it (trusted documents):
+   * `body` for POST, `search` for GET. Throwing an error with a code refuses the request.
+   */
+  prepare?(request: GraphQLRequestParts, context: C): GraphQLRequestParts;
   maxBodyBytes?: number;
   /** Headers set on every GraphQL response. */
   responseHeaders?: Record<string, string>;
@@ -93,10 +106,16 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const search = new URL(req.url ?? '/', 'http://localhost').search;
+    let request: GraphQLRequestParts = { method: req.method ?? 'GET', body, search };
+    try {
+      if (options.prepare) request = options.prepare(request, context);
+    } catch (error) {
+      return sendError(res, error, logger, requestId);
+    }
     const response = await around(context, () =>
       apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+        httpGraphQLRequest: { method: request.method, headers, search: request.search, body: request.body },
         context: async () => context,
       }),
     );
@@ -119,7 +138,13 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
   const server = createServer({ maxHeaderSize: 16_384 }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const route = routes[`${req.method} ${path}`];
-    const work = route ? route(req, res) : path === '/graphql' ? handleGraphQL(req, res) : notFound(res);
+    const work = options.intercept?.(req, res)
+      ? undefined
+      : route
+        ? route(req, res)
+        : path === '/graphql'
+          ? handleGraphQL(req, res)
+          : notFound(res);
     Promise.resolve(work).catch((error: unknown) => {
       logger.error('request failed', { error, path });
       if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });

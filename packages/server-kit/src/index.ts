@@ -1,3 +1,4 @@
+export * from './access.ts';
 export * from './auth.ts';
 export * from './context.ts';
 export * from './environment.ts';

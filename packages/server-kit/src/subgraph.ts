@@ -8,8 +8,9 @@ import {
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { TokenVerifier } from '@tenantgraph/auth';
 import { type DatabaseRouter, type Deadline, pastDeadline, withDeadline } from '@tenantgraph/database';
-import { type Logger, type Viewer, requireSameTenant } from '@tenantgraph/core';
+import { type Logger, type Viewer, accessPolicyOf, requireSameTenant } from '@tenantgraph/core';
 import { type DocumentNode, GraphQLError, GraphQLScalarType, Kind, type ValidationRule } from 'graphql';
+import { accessControl } from './access.ts';
 import { costLimitPlugin, listSizesOf } from './cost.ts';
 import { logUnexpectedErrors, maskError } from './errors.ts';
 import type { Admission } from './fair-scheduler.ts';
@@ -104,6 +105,8 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
   const { name, logger, metrics } = options;
   const limits = { ...DEFAULT_SUBGRAPH_LIMITS, ...options.limits };
   const listSizes = listSizesOf(options.typeDefs);
+  // Zero trust: the subgraph enforces its own SDL's @authenticated / @requiresScopes, whoever calls it.
+  const policy = accessPolicyOf(options.typeDefs);
   const apollo = new ApolloServer<C>({
     schema: buildSubgraphSchema({ typeDefs: options.typeDefs, resolvers: stopAtDeadline(options.resolvers) as SubgraphResolvers }),
     formatError: maskError,
@@ -122,6 +125,7 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
       // Every answer is one tenant's and never cached; cache hints would only wrap every resolver.
       ApolloServerPluginCacheControlDisabled(),
       metrics.plugin,
+      accessControl<C>(() => policy),
       logUnexpectedErrors(logger),
       costLimitPlugin<C>({ budget: () => limits.maxCost, listSizes: () => listSizes, maxDepth: limits.maxDepth }),
     ],

@@ -49,9 +49,36 @@ export const environment = loadEnvironment(
     REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
     // Requests in flight per tenant by plan, and over all tenants (served round-robin beyond).
     ...concurrencyEnvironment(DEFAULT_CONCURRENCY),
+    /** The explorer (GraphiQL) at GET /graphql for browsers; on unless NODE_ENV=production. */
+    EXPLORER: z.stringbool().optional(),
+    /** Origins of web apps allowed to call the API from a browser: exact, comma-separated; `*` for any (never with credentials). */
+    CORS_ORIGINS: z
+      .string()
+      .default('')
+      .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
+      .pipe(z.array(z.string().refine(isOrigin, 'each origin is exact, like https://app.example.com (no path), or *'))),
+    /** A manifest of trusted documents (file path or http(s) URL): Apollo's persisted query manifest or an id → document map. */
+    PERSISTED_DOCUMENTS: z.string().min(1).optional(),
+    /** Refuse every operation that is not a trusted document. */
+    ONLY_PERSISTED_DOCUMENTS: z.stringbool().default(false),
     ...Object.fromEntries(SUBGRAPHS.map((name) => [`SUBGRAPH_${name.toUpperCase()}_URL`, z.url().optional()])),
+  }).refine((env) => !env.ONLY_PERSISTED_DOCUMENTS || env.PERSISTED_DOCUMENTS, {
+    path: ['ONLY_PERSISTED_DOCUMENTS'],
+    message: 'needs PERSISTED_DOCUMENTS, the manifest of the documents to accept',
   }),
 );
+
+function isOrigin(value: string): boolean {
+  if (value === '*') return true;
+  try {
+    return new URL(value).origin === value;
+  } catch {
+    return false;
+  }
+}
+
+/** The explorer is for development: off in production unless EXPLORER=true. */
+export const explorerEnabled = environment.EXPLORER ?? environment.NODE_ENV !== 'production';
 
 /** Routing URLs that replace the supergraph's, from `SUBGRAPH_<NAME>_URL`. */
 export const subgraphUrls: Record<string, string> = Object.fromEntries(

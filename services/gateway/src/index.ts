@@ -12,8 +12,8 @@ import {
   verifierFromEnvironment,
 } from '@tenantgraph/server-kit';
 import { Redis } from 'ioredis';
-import { environment as env, planLimits, queryBudgets, queryLimits, subgraphUrls } from './environment.ts';
-import { createGatewayServer, memoryRateLimiter, redisRateLimiter, supergraphFromFile } from './server.ts';
+import { environment as env, explorerEnabled, planLimits, queryBudgets, queryLimits, subgraphUrls } from './environment.ts';
+import { createGatewayServer, loadTrustedDocuments, memoryRateLimiter, redisRateLimiter, supergraphFromFile } from './server.ts';
 import { serveRateLimitsToWorkers, workerRateLimiter } from './rate-limit-cluster.ts';
 import { supergraphFromUrl } from './supergraph.ts';
 
@@ -45,6 +45,11 @@ async function serve() {
     planLimits,
     admission: tenantAdmission(concurrencyLimits(env), registry),
     rateLimiter: rateLimiter(),
+    explorer: explorerEnabled,
+    corsOrigins: env.CORS_ORIGINS,
+    trustedDocuments: env.PERSISTED_DOCUMENTS
+      ? { documents: await loadTrustedDocuments(env.PERSISTED_DOCUMENTS), only: env.ONLY_PERSISTED_DOCUMENTS }
+      : undefined,
   });
   if (cluster.isWorker) {
     reportMetricsToPrimary(metrics.registry);

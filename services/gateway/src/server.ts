@@ -4,6 +4,7 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDi
 import type { TokenVerifier } from '@tenantgraph/auth';
 import { type Logger, type TenantRegistry, appError, unknownTenant } from '@tenantgraph/core';
 import {
+  accessControl,
   type Admission,
   DEFAULT_CONCURRENCY,
   type Metrics,
@@ -15,14 +16,20 @@ import {
   sendJson,
   tenantAdmission,
 } from '@tenantgraph/server-kit';
+import { withAccessPolicy } from './access-policy.ts';
 import type { GatewayContext } from './context.ts';
 import { DEFAULT_QUERY_BUDGETS, type QueryBudgets, budgetPlugin } from './budget.ts';
+import { cors } from './cors.ts';
+import { createExplorer } from './explorer.ts';
+import { type TrustedDocuments, trustedDocumentsStep } from './trusted-documents.ts';
 import { TenantDataSource } from './datasource.ts';
 import { createSubgraphFetcher } from './fetcher.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryLimits } from './limits.ts';
 import { DEFAULT_PLAN_LIMITS, type PlanLimits, type RateLimiter, memoryRateLimiter } from './rate-limit.ts';
 
 export { staticSupergraph, supergraphFromFile } from './supergraph.ts';
+export { supergraphForGateway, withAccessPolicy } from './access-policy.ts';
+export { type TrustedDocuments, loadTrustedDocuments, parseTrustedDocuments } from './trusted-documents.ts';
 export { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
 export { DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
 export { DEFAULT_PLAN_LIMITS, type PlanLimits, type RateLimiter, memoryRateLimiter, redisRateLimiter } from './rate-limit.ts';
@@ -50,6 +57,12 @@ export type GatewayServerDeps = {
   admission?: Admission;
   /** Requests by operation kind and tenant, served on the metrics listener (never on this port). */
   metrics?: Metrics;
+  /** Serve the explorer (GraphiQL) to browsers at GET /graphql; off unless set. */
+  explorer?: boolean;
+  /** Origins allowed to call the API from a browser (CORS): exact, or `*`. None unless set. */
+  corsOrigins?: readonly string[];
+  /** The frontends' trusted documents; with `only`, nothing else is accepted. */
+  trustedDocuments?: { documents: TrustedDocuments; only: boolean };
 };
 
 /**
@@ -72,8 +85,10 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   // operator sets the variable themselves.
   // biome-ignore lint/style/noProcessEnv: a write for @apollo/gateway to read, not a setting of ours
   process.env.APOLLO_TELEMETRY_DISABLED ??= 'true';
+  // Every supergraph (the first, each reload) is made loadable and its access policy read.
+  const access = withAccessPolicy(deps.supergraph);
   const gateway = new ApolloGateway({
-    supergraphSdl: deps.supergraph,
+    supergraphSdl: access.hook,
     buildService: ({ name, url }) => new TenantDataSource({ url: subgraphUrls[name] ?? url, fetcher }),
     logger: { debug: () => {}, info: (m) => logger.info(String(m)), warn: (m) => logger.warn(String(m)), error: (m) => logger.error(String(m)) },
   });
@@ -93,6 +108,8 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginCacheControlDisabled(),
       logUnexpectedErrors(logger),
+      // @authenticated / @requiresScopes of the supergraph, before any planning.
+      accessControl(access.policy),
       ...limits.plugins,
       budgetPlugin(gateway, { ...DEFAULT_QUERY_BUDGETS, ...deps.queryBudgets }),
       ...(deps.metrics ? [deps.metrics.plugin] : []),
@@ -101,6 +118,8 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   // Ready once the supergraph is loaded, and no longer once stopping, so a load balancer stops
   // sending before the server closes.
   let ready = false;
+  const allowCors = cors(deps.corsOrigins ?? []);
+  const explorer = deps.explorer ? createExplorer() : undefined;
   const http = createGraphQLHttpServer<GatewayContext>({
     apollo,
     logger,
@@ -117,7 +136,11 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     around: (context, run) => (deps.metrics ? deps.metrics.track(context.viewer.tenantId, run) : run()),
     // Every answer is one tenant's data: no shared cache may keep it.
     responseHeaders: { 'cache-control': 'private, no-store' },
+    // Preflights and the explorer's page are answered before authentication: neither carries a token.
+    intercept: (req, res) => allowCors(req, res) || (explorer?.page(req, res) ?? false),
+    ...(deps.trustedDocuments ? { prepare: trustedDocumentsStep(deps.trustedDocuments.documents, deps.trustedDocuments.only) } : {}),
     routes: {
+      ...explorer?.routes,
       'GET /health': (_req, res) => sendJson(res, 200, { status: 'ok', service: 'gateway' }),
       'GET /ready': (_req, res) => sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', service: 'gateway' }),
     },

@@ -12,6 +12,7 @@ import type { GraphQLObjectType, GraphQLSchema } from 'graphql';
 import { describe, expect, test } from 'vitest';
 import { composeSubgraphs, readSubgraphSources } from '../../../supergraph/src/compose-lib.ts';
 import { loadSupergraphConfig } from '../../../supergraph/src/supergraph-config.ts';
+import { withAccessPolicy } from '../src/access-policy.ts';
 import { supergraphFromFile, supergraphFromUrl } from '../src/supergraph.ts';
 import { type Stack, startStack } from './stack.ts';
 
@@ -222,7 +223,7 @@ describe('supergraphFromUrl', () => {
     store.sdl = await supergraphWithoutStock();
     const logger = recordingLogger();
     // The real Apollo gateway, so "valid" means what the running gateway would accept.
-    const gateway = new ApolloGateway({ supergraphSdl: supergraphFromUrl(store.url, logger, { pollMs: 50 }) });
+    const gateway = new ApolloGateway({ supergraphSdl: withAccessPolicy(supergraphFromUrl(store.url, logger, { pollMs: 50 })).hook });
     let schema: GraphQLSchema | undefined;
     gateway.onSchemaLoadOrUpdate(({ apiSchema }) => {
       schema = apiSchema;
@@ -273,7 +274,8 @@ describe('supergraphFromUrl', () => {
   test('does not start when the first fetch fails', async () => {
     const store = await artifactStore();
     store.status = 404;
-    const gateway = new ApolloGateway({ supergraphSdl: supergraphFromUrl(store.url, recordingLogger(), { pollMs: 50 }) });
+    const source = withAccessPolicy(supergraphFromUrl(store.url, recordingLogger(), { pollMs: 50 }));
+    const gateway = new ApolloGateway({ supergraphSdl: source.hook });
     try {
       await expect(gateway.load()).rejects.toThrow(/answered 404/);
     } finally {

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
+import { supergraphForGateway } from '@tenantgraph/gateway';
 
 type Context = { authorization: string };
 const urls: Record<string, string> = JSON.parse(process.env.SUBGRAPH_URLS ?? '{}');
@@ -16,7 +17,8 @@ class ForwardAuthorization extends RemoteGraphQLDataSource<Context> {
 }
 
 const gateway = new ApolloGateway({
-  supergraphSdl: readFileSync(process.env.SUPERGRAPH_PATH!, 'utf8'),
+  // The one concession: without our loader @apollo/gateway refuses the supergraph's `for: SECURITY` links.
+  supergraphSdl: supergraphForGateway(readFileSync(process.env.SUPERGRAPH_PATH!, 'utf8')).supergraphSdl,
   buildService: ({ name, url }) => new ForwardAuthorization({ url: urls[name] ?? url }),
 });
 const server = new ApolloServer<Context>({ gateway });

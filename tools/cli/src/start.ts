@@ -1,4 +1,6 @@
 // `pnpm start`: the whole supergraph on one machine.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { DEV_AUDIENCE, DEV_ISSUER, type Issuer, loadDevIssuer, serveJwks } from '@tenantgraph/devkit';
 import { ALL_SCOPES, DEMO_TENANTS, seedDemo } from './demo.ts';
 import { DATA_DIR, ROOT } from './paths.ts';
@@ -33,6 +35,7 @@ async function main() {
     const env = { ...common, ...serviceEnvironment(platform, service.name), PORT: String(service.port) };
     await keepRunning(service.name, service.dir, env, service.port);
   }
+  ensureExplorer();
   await keepRunning('gateway', `${ROOT}services/gateway`, { ...common, PORT: String(GATEWAY_PORT) }, GATEWAY_PORT);
 
   const endpoint = `http://localhost:${GATEWAY_PORT}/graphql`;
@@ -88,10 +91,19 @@ async function shutdown(code: number) {
   process.exit(code);
 }
 
+/** The install builds the explorer; an install that skipped scripts (--ignore-scripts) gets it here. */
+function ensureExplorer() {
+  if (existsSync(`${ROOT}services/gateway/explorer/dist/explorer.js`)) return;
+  log('building the explorer (GraphiQL) into services/gateway/explorer/dist');
+  const result = spawnSync(process.execPath, [`${ROOT}services/gateway/explorer/build.mjs`], { stdio: 'inherit' });
+  if (result.status !== 0) log('the explorer could not be built; the API works without it');
+}
+
 function printBanner(endpoint: string, devIssuer: Issuer | undefined) {
   const lines = [
     '',
     `  Gateway    ${endpoint}   (health: http://localhost:${GATEWAY_PORT}/health)`,
+    `  Explorer   ${endpoint} in a browser: paste a token into its "Bearer token" field`,
     `  Subgraphs  ${SERVICES.map((service) => `${service.name} :${service.port}`).join(', ')}`,
     `  Tenants    ${DEMO_TENANTS.map((tenant) => `${tenant.id} (${tenant.dedicated ? 'dedicated databases' : 'shared databases'})`).join(', ')}`,
   ];

@@ -1,4 +1,4 @@
-import { localIdOf, pagedConnection, parseGlobalId, requireScope } from '@tenantgraph/core';
+import { localIdOf, pagedConnection, parseGlobalId } from '@tenantgraph/core';
 import { uniqueViolationAs } from '@tenantgraph/database';
 import { tenantEntityResolvers } from '@tenantgraph/server-kit';
 import type { ProductContext } from '../context.ts';
@@ -29,8 +29,7 @@ export const productResolvers = {
     tenant: (product: { id: string }) => ({ id: parseGlobalId(product.id)?.tenantId }),
   },
   Mutation: {
-    async createProduct(_: unknown, { input }: { input: CreateProductInput }, { viewer, tenantId, inTenant }: ProductContext) {
-      requireScope(viewer, 'products:write');
+    async createProduct(_: unknown, { input }: { input: CreateProductInput }, { tenantId, inTenant }: ProductContext) {
       const product = validateCreateProduct(input);
       const row = await inTenant((trx) => insertProduct(trx, tenantId, product)).catch(
         uniqueViolationAs(`A product with sku "${product.sku}" already exists.`, 'sku'),

@@ -1,4 +1,4 @@
-import { localIdOf, notFound, requireScope } from '@tenantgraph/core';
+import { localIdOf, notFound } from '@tenantgraph/core';
 import type { ProjectContext } from '../context.ts';
 import { type AddMemberInput, memberRowToMember, validateAddMember } from './member.ts';
 import { addMember } from './member.service.ts';
@@ -6,7 +6,6 @@ import { addMember } from './member.service.ts';
 export const memberResolvers = {
   Mutation: {
     async addMember(_: unknown, { input }: { input: AddMemberInput }, context: ProjectContext) {
-      requireScope(context.viewer, 'projects:write');
       const member = validateAddMember(input);
       const organizationId = localIdOf(input.organizationId, context.tenantId, 'organization');
       if (!organizationId) throw notFound('organization', input.organizationId);

@@ -1,4 +1,4 @@
-import { listPage, localIdOf, parseGlobalId, requireScope } from '@tenantgraph/core';
+import { listPage, localIdOf, parseGlobalId } from '@tenantgraph/core';
 import { uniqueViolationAs } from '@tenantgraph/database';
 import { tenantEntityResolvers } from '@tenantgraph/server-kit';
 import type { ProjectContext } from '../context.ts';
@@ -37,8 +37,7 @@ export const organizationResolvers = {
     },
   },
   Mutation: {
-    async createOrganization(_: unknown, { input }: { input: CreateOrganizationInput }, { viewer, tenantId, inTenant }: ProjectContext) {
-      requireScope(viewer, 'projects:write');
+    async createOrganization(_: unknown, { input }: { input: CreateOrganizationInput }, { tenantId, inTenant }: ProjectContext) {
       const organization = validateCreateOrganization(input);
       const row = await inTenant((trx) => insertOrganization(trx, tenantId, organization)).catch(
         uniqueViolationAs(`An organization named "${organization.name}" already exists.`, 'name'),

@@ -1,4 +1,4 @@
-import { listPage, localIdOf, pagedConnection, parseGlobalId, requireScope } from '@tenantgraph/core';
+import { listPage, localIdOf, pagedConnection, parseGlobalId } from '@tenantgraph/core';
 import type { ProjectContext } from '../context.ts';
 import { organizationRowToOrganization } from '../organization/organization.ts';
 import { taskRowToTask } from '../task/task.ts';
@@ -50,13 +50,11 @@ export const projectResolvers = {
   },
   Mutation: {
     async createProject(_: unknown, { input }: { input: CreateProjectInput }, context: ProjectContext) {
-      requireScope(context.viewer, 'projects:write');
       const name = validateProjectName(input.name, 'name');
       const [row] = await createProjects(context, input.organizationId, [name]);
       return projectRowToProject(row!);
     },
     async bulkCreateProjects(_: unknown, { input }: { input: BulkCreateProjectsInput }, context: ProjectContext) {
-      requireScope(context.viewer, 'projects:write');
       const names = validateProjectNames(input.names);
       const rows = await createProjects(context, input.organizationId, names);
       return rows.map(projectRowToProject);

@@ -1,4 +1,4 @@
-import { localIdOf, notFound, requireScope } from '@tenantgraph/core';
+import { localIdOf, notFound } from '@tenantgraph/core';
 import type { ProjectContext } from '../context.ts';
 import { type CreateTaskInput, taskRowToTask, validateTaskTitle } from './task.ts';
 import { updateTaskStatus } from './task.repository.ts';
@@ -8,15 +8,13 @@ import type { TaskStatus } from './task.table.ts';
 export const taskResolvers = {
   Mutation: {
     async createTask(_: unknown, { input }: { input: CreateTaskInput }, context: ProjectContext) {
-      requireScope(context.viewer, 'projects:write');
       const title = validateTaskTitle(input.title);
       const projectId = localIdOf(input.projectId, context.tenantId, 'project');
       if (!projectId) throw notFound('project', input.projectId);
       const row = await createTask(context, { id: projectId, globalId: input.projectId }, title);
       return taskRowToTask(row);
     },
-    async updateTaskStatus(_: unknown, { id, status }: { id: string; status: TaskStatus }, { viewer, tenantId, inTenant }: ProjectContext) {
-      requireScope(viewer, 'projects:write');
+    async updateTaskStatus(_: unknown, { id, status }: { id: string; status: TaskStatus }, { tenantId, inTenant }: ProjectContext) {
       const taskId = localIdOf(id, tenantId, 'task');
       if (!taskId) throw notFound('task', id);
       const row = await inTenant((trx) => updateTaskStatus(trx, tenantId, taskId, status));

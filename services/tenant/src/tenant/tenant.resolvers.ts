@@ -1,4 +1,4 @@
-import { requireSameTenant, requireScope } from '@tenantgraph/core';
+import { requireSameTenant } from '@tenantgraph/core';
 import type { TenantContext } from '../context.ts';
 import { renameTenant } from './tenant.repository.ts';
 import { tenantRowToTenant, validateTenantName } from './tenant.ts';
@@ -20,8 +20,7 @@ export const tenantResolvers = {
     },
   },
   Mutation: {
-    async updateTenant(_: unknown, { input }: { input: { name: string } }, { viewer, tenantId, inTenant }: TenantContext) {
-      requireScope(viewer, 'tenant:admin');
+    async updateTenant(_: unknown, { input }: { input: { name: string } }, { tenantId, inTenant }: TenantContext) {
       const name = validateTenantName(input.name);
       const row = await inTenant((trx) => renameTenant(trx, tenantId, name));
       return tenantRowToTenant(row!);

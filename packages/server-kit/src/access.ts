@@ -1,0 +1,31 @@
+import { createRequire } from 'node:module';
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { type AccessPolicy, type Viewer, accessDenied, deniedFields } from '@tenantgraph/core';
+
+// @apollo/server keeps an error thrown here as it is only if it is an `instanceof` the
+// GraphQLError of the graphql it loads, the CommonJS build (graphql has no "exports" map);
+// otherwise it wraps it and the path is lost. Under vitest an ESM `import` of graphql can be
+// the other build, so the error is thrown with the CommonJS class, whoever runs this.
+const { GraphQLError } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
+
+/**
+ * Enforces an access policy (the schema's `@authenticated` and `@requiresScopes`) once an
+ * operation is validated and before anything is planned or resolved: a field the caller may
+ * not select fails the whole operation with FORBIDDEN, naming the field's path.
+ * @example plugins: [accessControl(() => accessPolicyOf(typeDefs))]
+ */
+export function accessControl<C extends BaseContext & { viewer?: Viewer }>(policy: () => AccessPolicy): ApolloServerPlugin<C> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ schema, document, operation, contextValue }) {
+          if (!operation) return;
+          const [denied] = deniedFields(schema, document, operation, policy(), contextValue.viewer);
+          if (!denied) return;
+          const { message, extensions, path } = accessDenied(denied, contextValue.viewer);
+          throw new GraphQLError(message, { extensions, ...(path ? { path } : {}) });
+        },
+      };
+    },
+  };
+}
