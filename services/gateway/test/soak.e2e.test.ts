@@ -2,8 +2,8 @@ import { graphql } from '@tenantgraph/testkit';
 import { describe, expect, test } from 'vitest';
 import { type Stack, startStack } from './stack.ts';
 
-// This test loads the gateway on purpose and reads everything at once: rate and cost limits are
-// not what it is about.
+// This test loads the gateway on purpose and reads everything at once: rate, cost and concurrency
+// limits are not what it is about.
 const unlimited = { perSecond: 100_000, burst: 100_000 };
 const it = test.extend<{ stack: Stack }>({
   stack: [
@@ -12,6 +12,7 @@ const it = test.extend<{ stack: Stack }>({
       const stack = await startStack({
         planLimits: { FREE: unlimited, PRO: unlimited, ENTERPRISE: unlimited },
         queryBudgets: { FREE: 1_000_000, PRO: 1_000_000, ENTERPRISE: 1_000_000 },
+        concurrency: { maxInFlight: 1_000, perTenant: { FREE: 1_000, PRO: 1_000, ENTERPRISE: 1_000 }, maxWaitMs: 30_000 },
       });
       await use(stack);
       await stack.stop();

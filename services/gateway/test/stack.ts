@@ -8,6 +8,7 @@ import { createOrderServer, createProductClient, migrationsFolder as orderMigrat
 import { createProductServer, migrationsFolder as productMigrations } from '@tenantgraph/product';
 import { createProjectServer, migrationsFolder as projectMigrations } from '@tenantgraph/project';
 import {
+  type ConcurrencyLimits,
   DEFAULT_SUBGRAPH_CONCURRENCY,
   type Metrics,
   type SubgraphServer,
@@ -63,6 +64,8 @@ type StackOptions = {
   limits?: GatewayServerDeps['limits'];
   /** Cost budgets by plan of the gateway (tests that read everything at once raise them). */
   queryBudgets?: GatewayServerDeps['queryBudgets'];
+  /** Per-tenant concurrency of the gateway and the subgraphs (tests that load them on purpose raise it). */
+  concurrency?: ConcurrencyLimits;
 };
 
 /**
@@ -100,7 +103,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const registry = () => createRegistryClient({ url: `${tenantUrl}/internal/tenants`, token: registryToken });
   const deps = (name: Subgraph) => ({
     databases: createDatabaseRouter<any>({ sharedUrl: databases[name].sharedUrl, registry: registry(), onQuery: metrics[name].countQuery }),
-    admission: tenantAdmission(DEFAULT_SUBGRAPH_CONCURRENCY, registry()),
+    admission: tenantAdmission(options.concurrency ?? DEFAULT_SUBGRAPH_CONCURRENCY, registry()),
     verifier: auth.verifier,
     logger: logger(name),
     metrics: metrics[name],
@@ -119,6 +122,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     planLimits: options.planLimits,
     limits: options.limits,
     queryBudgets: options.queryBudgets,
+    ...(options.concurrency ? { admission: tenantAdmission(options.concurrency, registry()) } : {}),
     subgraphUrls: {
       tenant: `${tenantUrl}/graphql`,
       product: `${recorder.url}/graphql`,
