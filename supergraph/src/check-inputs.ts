@@ -73,11 +73,7 @@ export async function resolveBaseApiSchema(
   return { label: `${API_SCHEMA_FILE} at merge base ${mergeBase.slice(0, 8)} of HEAD and ${ref ?? 'main'}`, apiSchemaSdl: atBase };
 }
 
-async function committedApiSchema(
-  supergraphDir: string,
-  prefix: string | undefined,
-  git: GitRunner,
-): Promise<CheckInput['base']> {
+async function committedApiSchema(supergraphDir: string, prefix: string | undefined, git: GitRunner): Promise<CheckInput['base']> {
   const atHead = prefix === undefined ? undefined : git(['show', `HEAD:${prefix}${API_SCHEMA_FILE}`], supergraphDir);
   if (atHead !== undefined) return { label: `${API_SCHEMA_FILE} at HEAD`, apiSchemaSdl: atHead };
   const onDisk = await readOptional(join(supergraphDir, API_SCHEMA_FILE));
@@ -119,8 +115,12 @@ export async function loadCheckInput(paths: CheckPaths, options: CheckOptions, g
     const known = config.subgraphs.find((candidate) => candidate.name === subgraph);
     const proposedPath = resolve(paths.cwd, schemaFile);
     const sdl = await readOptional(proposedPath);
-    if (!known) preErrors = preErrors.concat(proposalError('UNKNOWN_SUBGRAPH', subgraph, `unknown subgraph; known: ${config.subgraphs.map((s) => s.name).join(', ')}`));
-    else if (sdl === undefined) preErrors = preErrors.concat(proposalError('SCHEMA_FILE_MISSING', subgraph, `proposed schema ${proposedPath} cannot be read`));
+    if (!known)
+      preErrors = preErrors.concat(
+        proposalError('UNKNOWN_SUBGRAPH', subgraph, `unknown subgraph; known: ${config.subgraphs.map((s) => s.name).join(', ')}`),
+      );
+    else if (sdl === undefined)
+      preErrors = preErrors.concat(proposalError('SCHEMA_FILE_MISSING', subgraph, `proposed schema ${proposedPath} cannot be read`));
     else {
       const proposed = { name: subgraph, url: known.routingUrl, sdl, source: proposedPath };
       subgraphs = [...sources.filter((source) => source.name !== subgraph), proposed];

@@ -2,7 +2,7 @@ import type { Change } from '@graphql-inspector/core';
 import { accessPolicyOf } from '@tenantgraph/core';
 import type { ConstDirectiveNode, DocumentNode, EnumTypeDefinitionNode } from 'graphql';
 import { graphql, inspector } from './commonjs.ts';
-import { API_SCHEMA_FILE, composeSubgraphs, type Diagnostic, type SubgraphSource, SUPERGRAPH_FILE } from './compose-lib.ts';
+import { API_SCHEMA_FILE, composeSubgraphs, type Diagnostic, SUPERGRAPH_FILE, type SubgraphSource } from './compose-lib.ts';
 
 /** An entry of `accepted-breaking-changes.json`: a reviewed, intended breaking change. */
 export interface AcceptedBreakingChange {
@@ -84,9 +84,7 @@ export async function checkSupergraph(input: CheckInput): Promise<CheckReport> {
     };
   }
 
-  const drift = input.committed
-    ? checkDrift(input.committed, outcome)
-    : { ok: true, skipped: 'proposal: not checked', files: [] };
+  const drift = input.committed ? checkDrift(input.committed, outcome) : { ok: true, skipped: 'proposal: not checked', files: [] };
   const breaking = await checkBreakingChanges(input.base, outcome.apiSchemaSdl, input.accepted);
   return { ok: composition.ok && drift.ok && breaking.ok, composition, drift, breaking };
 }

@@ -1,4 +1,4 @@
-import { COMPOSE_COMMAND, type CheckReport, type ReportedChange } from './check-lib.ts';
+import { type CheckReport, COMPOSE_COMMAND, type ReportedChange } from './check-lib.ts';
 import { formatDiagnostic } from './compose-lib.ts';
 
 interface ReportContext {
@@ -55,9 +55,7 @@ function renderBreaking(report: CheckReport): string[] {
   if (result.skipped) return [`- Breaking changes: skipped (${result.skipped})`];
   if (result.error) return [`✖ Breaking changes against ${result.base}: ${result.error}`];
   const lines = [
-    result.ok
-      ? `✔ Breaking changes: none against ${result.base}`
-      : `✖ Breaking changes: ${result.breaking.length} against ${result.base}`,
+    result.ok ? `✔ Breaking changes: none against ${result.base}` : `✖ Breaking changes: ${result.breaking.length} against ${result.base}`,
   ];
   for (const change of result.breaking) {
     lines.push(`  ✖ ${change.path} ${change.type}: ${change.message}`);

@@ -47,8 +47,10 @@ const FIXES: Record<string, string> = {
   TYPE_KIND_MISMATCH: 'use the same kind (type, interface, input, enum ...) for this name in every subgraph, or rename one of them.',
   ENUM_VALUE_MISMATCH: 'an enum used as both input and output must list the same values in every subgraph.',
   EMPTY_MERGED_ENUM_TYPE: 'an enum used only as input keeps the values common to all subgraphs: make them share at least one value.',
-  REQUIRED_ARGUMENT_MISSING_IN_SOME_SUBGRAPH: 'declare the required argument in every subgraph that defines the field, or make it optional.',
-  REQUIRED_INPUT_FIELD_MISSING_IN_SOME_SUBGRAPH: 'declare the required input field in every subgraph that defines the input type, or make it optional.',
+  REQUIRED_ARGUMENT_MISSING_IN_SOME_SUBGRAPH:
+    'declare the required argument in every subgraph that defines the field, or make it optional.',
+  REQUIRED_INPUT_FIELD_MISSING_IN_SOME_SUBGRAPH:
+    'declare the required input field in every subgraph that defines the input type, or make it optional.',
   EXTENSION_WITH_NO_BASE: 'define the type (not only `extend type`) in at least one subgraph.',
   SATISFIABILITY_ERROR:
     'some query cannot be planned: make sure each entity has a @key in the subgraphs that add fields to it and that the field is reachable from a subgraph that can resolve it.',
@@ -111,7 +113,8 @@ function buildApiSchemaSdl(supergraphSdl: string): string {
 
 function describeError(error: GraphQLError, names: readonly string[]): Diagnostic {
   const code = typeof error.extensions.code === 'string' ? error.extensions.code : 'COMPOSITION_ERROR';
-  const fix = FIXES[code] ?? `${errorCodeDef(code)?.description ?? 'see the federation error reference'} (${ERRORS_DOCS}#${code.toLowerCase()})`;
+  const fix =
+    FIXES[code] ?? `${errorCodeDef(code)?.description ?? 'see the federation error reference'} (${ERRORS_DOCS}#${code.toLowerCase()})`;
   return {
     severity: 'error',
     code,
@@ -170,9 +173,7 @@ function withNewline(text: string): string {
 }
 
 /** Reads every subgraph's SDL file; a missing file becomes a diagnostic naming the subgraph. */
-export async function readSubgraphSources(
-  config: SupergraphConfig,
-): Promise<{ sources: SubgraphSource[]; errors: Diagnostic[] }> {
+export async function readSubgraphSources(config: SupergraphConfig): Promise<{ sources: SubgraphSource[]; errors: Diagnostic[] }> {
   const sources: SubgraphSource[] = [];
   const errors: Diagnostic[] = [];
   for (const subgraph of config.subgraphs) {
@@ -202,10 +203,7 @@ export async function composeFromConfig(config: SupergraphConfig): Promise<Compo
 }
 
 /** Writes both output files; callers only reach here with a successful composition. */
-export async function writeComposition(
-  supergraphDir: string,
-  outcome: { supergraphSdl: string; apiSchemaSdl: string },
-): Promise<string[]> {
+export async function writeComposition(supergraphDir: string, outcome: { supergraphSdl: string; apiSchemaSdl: string }): Promise<string[]> {
   const files = [join(supergraphDir, SUPERGRAPH_FILE), join(supergraphDir, API_SCHEMA_FILE)];
   await writeFile(files[0]!, outcome.supergraphSdl);
   await writeFile(files[1]!, outcome.apiSchemaSdl);

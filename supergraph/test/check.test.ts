@@ -36,7 +36,11 @@ describe('composition', () => {
     const outcome = composeSubgraphs([tenantSubgraph(), broken]);
 
     expect(outcome.ok).toBe(false);
-    expect(outcome.ok ? undefined : outcome.errors[0]).toMatchObject({ code: 'INVALID_GRAPHQL', subgraphs: ['catalog'], locations: ['catalog:2'] });
+    expect(outcome.ok ? undefined : outcome.errors[0]).toMatchObject({
+      code: 'INVALID_GRAPHQL',
+      subgraphs: ['catalog'],
+      locations: ['catalog:2'],
+    });
   });
 
   it('produces an API schema without federation internals', () => {
@@ -53,7 +57,9 @@ describe('access policy', () => {
     const catalog = catalogSubgraph();
     const sdl = catalog.sdl
       .replace('import: ["@key", "@shareable"]', 'import: ["@key", "@shareable", "@requiresScopes", "@authenticated"]')
-      .concat(`type Mutation {\n  createProduct(sku: String!): Product! ${directive}\n  archiveProduct(id: ID!): Product! @authenticated\n}\n`);
+      .concat(
+        `type Mutation {\n  createProduct(sku: String!): Product! ${directive}\n  archiveProduct(id: ID!): Product! @authenticated\n}\n`,
+      );
     return [tenantSubgraph(), { ...catalog, sdl }];
   };
 
@@ -97,7 +103,9 @@ describe('breaking changes', () => {
   });
 
   it('fails a required argument added to an existing field', async () => {
-    const report = await checkSupergraph(inputFor(base, [tenantSubgraph(), catalogSubgraph({ productsArgs: '(first: Int = 20, category: String!)' })]));
+    const report = await checkSupergraph(
+      inputFor(base, [tenantSubgraph(), catalogSubgraph({ productsArgs: '(first: Int = 20, category: String!)' })]),
+    );
 
     expect(report.breaking.breaking).toEqual([expect.objectContaining({ path: 'Tenant.products.category', type: 'FIELD_ARGUMENT_ADDED' })]);
   });
@@ -210,7 +218,12 @@ describe('loading inputs from a repository folder', () => {
         '',
       ].join('\n'),
     );
-    return { supergraphDir: dir, configFile: join(dir, 'supergraph.yaml'), acceptedFile: join(dir, 'accepted-breaking-changes.json'), cwd: dir };
+    return {
+      supergraphDir: dir,
+      configFile: join(dir, 'supergraph.yaml'),
+      acceptedFile: join(dir, 'accepted-breaking-changes.json'),
+      cwd: dir,
+    };
   }
 
   it('passes the committed state without git, using the committed API schema as base', async () => {

@@ -1,9 +1,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { errorCode } from '@tenantgraph/core';
-import { type JWK, type JWTPayload, SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TokenVerifier, createTokenVerifier } from './verifier.ts';
+import { createTokenVerifier, type TokenVerifier } from './verifier.ts';
 
 const ISSUER = 'https://idp.test/';
 const AUDIENCE = 'tenantgraph-api';
@@ -54,7 +54,13 @@ function sign(claims: JWTPayload = {}, header: Record<string, unknown> = {}, sig
 const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 
 // Without the cache of verified tokens, so that every call below exercises the full check.
-type TestOptions = { cooldownMs?: number; cacheSeconds?: number; clockToleranceSeconds?: number; maxAgeSeconds?: number; tokenType?: string };
+type TestOptions = {
+  cooldownMs?: number;
+  cacheSeconds?: number;
+  clockToleranceSeconds?: number;
+  maxAgeSeconds?: number;
+  tokenType?: string;
+};
 function verifier(options: TestOptions = {}): TokenVerifier {
   return createTokenVerifier({
     issuer: ISSUER,

@@ -1,5 +1,5 @@
-import { type Viewer, isTenantId, unauthenticated } from '@tenantgraph/core';
-import { type JSONWebKeySet, type JWK, type JWTVerifyGetKey, createLocalJWKSet, errors, jwtVerify } from 'jose';
+import { isTenantId, unauthenticated, type Viewer } from '@tenantgraph/core';
+import { createLocalJWKSet, errors, type JSONWebKeySet, type JWK, type JWTVerifyGetKey, jwtVerify } from 'jose';
 
 /** Asymmetric algorithms only: never `none`, never HMAC (a public key must not become a secret). */
 export const ALLOWED_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const;
@@ -146,7 +146,10 @@ function keySet(options: VerifierOptions): KeySource {
  * before use (waiting for the fetch, so a withdrawn key is not accepted once more); when that
  * fetch fails they stay in use, and the next attempt waits for the cooldown (or the max age, if shorter).
  */
-function remoteKeySet(url: URL, { cooldownMs, timeoutMs, maxAgeMs }: { cooldownMs: number; timeoutMs: number; maxAgeMs: number }): KeySource {
+function remoteKeySet(
+  url: URL,
+  { cooldownMs, timeoutMs, maxAgeMs }: { cooldownMs: number; timeoutMs: number; maxAgeMs: number },
+): KeySource {
   let local: ReturnType<typeof createLocalJWKSet> | undefined;
   let fetchedAt = Number.NEGATIVE_INFINITY;
   let lastAttempt = Number.NEGATIVE_INFINITY;

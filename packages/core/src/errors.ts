@@ -55,8 +55,7 @@ export const unknownTenant = () => appError('UNKNOWN_TENANT', 'The tenant named 
 export const forbidden = (message: string) => appError('FORBIDDEN', message);
 
 /** An argument that cannot be accepted; `field` names the input field at fault. */
-export const badUserInput = (message: string, field?: string) =>
-  appError('BAD_USER_INPUT', message, field ? { field } : {});
+export const badUserInput = (message: string, field?: string) => appError('BAD_USER_INPUT', message, field ? { field } : {});
 
 /** A mutation naming an id the tenant does not have. */
 export const notFound = (what: string, id: string) => appError('NOT_FOUND', `No ${what} with id "${id}".`);
@@ -69,7 +68,8 @@ export const notFound = (what: string, id: string) => appError('NOT_FOUND', `No 
 export const queryTooExpensive = (cost: number, limit: number, message?: string) =>
   appError(
     'QUERY_TOO_EXPENSIVE',
-    message ?? `The operation's estimated cost is ${cost}, over this tenant's limit of ${limit}; ask for fewer items (smaller "first") or less nesting.`,
+    message ??
+      `The operation's estimated cost is ${cost}, over this tenant's limit of ${limit}; ask for fewer items (smaller "first") or less nesting.`,
     { cost, limit },
   );
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { errorCode } from './errors.ts';
-import { type TenantRecord, cachedRegistry } from './registry.ts';
+import { cachedRegistry, type TenantRecord } from './registry.ts';
 
 const AVOCADO: TenantRecord = { id: 'avocado', slug: 'avocado', name: 'Avocado Inc', plan: 'PRO', placement: 'shared', status: 'active' };
 

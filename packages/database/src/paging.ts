@@ -16,6 +16,9 @@ export function createdAtKeyset(page: CreatedAtPage) {
       createdAt === undefined
         ? query
         : query.where(sql<boolean>`(${sql.ref('created_at')}, ${sql.ref('id')}) > (${new Date(createdAt)}, ${id})`);
-    return paged.orderBy(sql.ref('created_at')).orderBy(sql.ref('id')).limit(page.limit + 1);
+    return paged
+      .orderBy(sql.ref('created_at'))
+      .orderBy(sql.ref('id'))
+      .limit(page.limit + 1);
   };
 }

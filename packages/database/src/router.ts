@@ -1,4 +1,4 @@
-import { type TenantRegistry, serviceUnavailable, unknownTenant } from '@tenantgraph/core';
+import { serviceUnavailable, type TenantRegistry, unknownTenant } from '@tenantgraph/core';
 import type { Kysely, PostgresPool, PostgresPoolClient } from 'kysely';
 import type pg from 'pg';
 import { type ConnectOptions, createPool, databaseNameOf, dedicatedDatabaseName, kyselyOver, withDatabaseName } from './connect.ts';
@@ -97,8 +97,7 @@ export function createDatabaseRouter<DB>(options: RouterOptions): DatabaseRouter
       waiters.push(done);
     });
 
-  const busy = () =>
-    serviceUnavailable(`All ${maxConnections} database connections of this service are in use; retry shortly.`);
+  const busy = () => serviceUnavailable(`All ${maxConnections} database connections of this service are in use; retry shortly.`);
 
   /** Makes room for one more pool and opens `slot`'s. */
   const open = async (slot: Slot) => {
@@ -230,8 +229,7 @@ export function createDatabaseRouter<DB>(options: RouterOptions): DatabaseRouter
       const tenant = await registry.get(tenantId);
       if (!tenant) throw unknownTenant();
       if (tenant.status === 'provisioning') throw serviceUnavailable('The tenant is being set up; retry shortly.');
-      const db =
-        tenant.placement === 'dedicated' ? database(dedicatedDatabaseName(sharedName, tenantId)) : database(sharedName, tenantId);
+      const db = tenant.placement === 'dedicated' ? database(dedicatedDatabaseName(sharedName, tenantId)) : database(sharedName, tenantId);
       // Moving or deleting: reads go on from where the rows are, writes wait for the end.
       return tenant.status === 'active' ? db : readOnly(db);
     },

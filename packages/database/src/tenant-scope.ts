@@ -23,8 +23,7 @@ export function withDeadline<T>(deadline: Deadline, work: () => T): T {
 }
 
 /** The error of work refused or stopped because its request's deadline passed or its client left. */
-export const pastDeadline = () =>
-  serviceUnavailable('The request ran past its deadline and was stopped; ask for less, or retry later.');
+export const pastDeadline = () => serviceUnavailable('The request ran past its deadline and was stopped; ask for less, or retry later.');
 
 /** Throws `pastDeadline()` once the current request's deadline has passed or its client has gone. */
 export function assertInTime(): void {
@@ -93,7 +92,10 @@ export async function withTenant<DB, T>(db: Kysely<DB>, tenantId: string, work: 
       try {
         result = await work(deadline ? connection.withPlugin(inTimePlugin) : connection);
       } catch (error) {
-        await sql.raw('rollback').execute(connection).catch(() => {});
+        await sql
+          .raw('rollback')
+          .execute(connection)
+          .catch(() => {});
         throw error;
       }
       await sql.raw('commit').execute(connection);
@@ -121,7 +123,8 @@ export function clearDatabaseError(error: unknown): unknown {
 function isConnectionError(code: unknown, message: string): boolean {
   if (typeof code === 'string') {
     // 08: connection exception; 57P01-03: shut down or terminated; 3D000: no such database (renamed or dropped).
-    if (code.startsWith('08') || ['57P01', '57P02', '57P03', '3D000', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'].includes(code)) return true;
+    if (code.startsWith('08') || ['57P01', '57P02', '57P03', '3D000', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'].includes(code))
+      return true;
     // 55000 at connect time: the database does not accept connections (ALLOW_CONNECTIONS false).
     if (code === '55000' && message.includes('not currently accepting connections')) return true;
   }

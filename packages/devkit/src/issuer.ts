@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { type JWK, SignJWT, exportJWK, generateKeyPair, importJWK } from 'jose';
+import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
 
 /** Issuer and audience of the development issuer used when `AUTH_JWKS_URL` is unset. */
 export const DEV_ISSUER = 'https://dev-issuer.tenantgraph.local/';

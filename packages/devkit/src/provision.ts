@@ -1,5 +1,5 @@
-import pg from 'pg';
 import { connect, migrateToLatest, withDatabaseName } from '@tenantgraph/database';
+import pg from 'pg';
 
 const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const quoteLiteral = (value: string) => `'${value.replaceAll("'", "''")}'`;
@@ -24,9 +24,7 @@ export async function ensureDatabase(
     const roleExists = await client.query('select 1 from pg_roles where rolname = $1', [role.name]);
     if (roleExists.rowCount === 0) {
       await client
-        .query(
-          `create role ${quoteIdent(role.name)} login nosuperuser nobypassrls nocreaterole password ${quoteLiteral(role.password)}`,
-        )
+        .query(`create role ${quoteIdent(role.name)} login nosuperuser nobypassrls nocreaterole password ${quoteLiteral(role.password)}`)
         .catch(ignoreDuplicate);
     }
     if (owner) {
@@ -37,9 +35,7 @@ export async function ensureDatabase(
     }
     const dbExists = await client.query('select 1 from pg_database where datname = $1', [database]);
     if (dbExists.rowCount === 0) {
-      await client
-        .query(`create database ${quoteIdent(database)} owner ${quoteIdent(owner ?? role.name)}`)
-        .catch(ignoreDuplicate);
+      await client.query(`create database ${quoteIdent(database)} owner ${quoteIdent(owner ?? role.name)}`).catch(ignoreDuplicate);
     } else if (owner) {
       // A database made before the owner/login split: hand it to the owner.
       await client.query(`alter database ${quoteIdent(database)} owner to ${quoteIdent(owner)}`);

@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { type TenantRecord, errorCode } from '@tenantgraph/core';
+import { errorCode, type TenantRecord } from '@tenantgraph/core';
+import { createDatabaseRouter, type DatabaseRouter, dedicatedDatabaseName, withTenant } from '@tenantgraph/database';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type DatabaseRouter, createDatabaseRouter, dedicatedDatabaseName, withTenant } from '@tenantgraph/database';
 import { dropDatabase, ensureDatabase, urlFor } from '../src/provision.ts';
 
 // The database router's test lives here, above packages/database, because it provisions real
 // databases with this package's tools (packages/database cannot depend on its own dev kit).
-
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -59,16 +58,26 @@ afterAll(async () => {
 });
 
 const readItem = (router: DatabaseRouter<any>, tenant: string) =>
-  router.forTenant(tenant).then((db) =>
-    withTenant(db, tenant, async (trx) => (await sql<{ name: string }>`select name, pg_sleep(0.005) from item`.execute(trx)).rows),
-  );
+  router
+    .forTenant(tenant)
+    .then((db) =>
+      withTenant(db, tenant, async (trx) => (await sql<{ name: string }>`select name, pg_sleep(0.005) from item`.execute(trx)).rows),
+    );
 
 const serverConnections = () =>
-  asAdmin(async (client) => Number((await client.query('select count(*) from pg_stat_activity where usename = $1', [role.name])).rows[0].count));
+  asAdmin(async (client) =>
+    Number((await client.query('select count(*) from pg_stat_activity where usename = $1', [role.name])).rows[0].count),
+  );
 
 describe('database router', () => {
   it('keeps open connections within maxConnections while serving 50 dedicated tenants at once', async () => {
-    const router = createDatabaseRouter<any>({ sharedUrl: urlFor(adminUrl, shared, role), registry, poolSize: 2, maxConnections: 10, acquireTimeoutMs: 20_000 });
+    const router = createDatabaseRouter<any>({
+      sharedUrl: urlFor(adminUrl, shared, role),
+      registry,
+      poolSize: 2,
+      maxConnections: 10,
+      acquireTimeoutMs: 20_000,
+    });
     let highest = 0;
     let highestOnServer = 0;
     let sampling = true;
@@ -135,9 +144,9 @@ describe('database router', () => {
     try {
       const db = await router.forTenant('tenant-5');
       expect(await readItem(router, 'tenant-5')).toHaveLength(1);
-      const failure = await withTenant(db, 'tenant-5', (trx) => trx.insertInto('item').values({ tenant_id: 'tenant-5', name: 'x' }).execute()).catch(
-        (error: unknown) => error,
-      );
+      const failure = await withTenant(db, 'tenant-5', (trx) =>
+        trx.insertInto('item').values({ tenant_id: 'tenant-5', name: 'x' }).execute(),
+      ).catch((error: unknown) => error);
       expect(errorCode(failure)).toBe('SERVICE_UNAVAILABLE');
       expect(await readItem(router, 'tenant-6')).toHaveLength(1);
     } finally {

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { type AccessPolicy, type Viewer, accessDenied, deniedFields } from '@tenantgraph/core';
+import { type AccessPolicy, accessDenied, deniedFields, type Viewer } from '@tenantgraph/core';
 
 // @apollo/server keeps an error thrown here as it is only if it is an `instanceof` the
 // GraphQLError of the graphql it loads, the CommonJS build (graphql has no "exports" map);

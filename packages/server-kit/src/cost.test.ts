@@ -1,6 +1,6 @@
-import { type OperationDefinitionNode, buildSchema, parse } from 'graphql';
+import { buildSchema, type OperationDefinitionNode, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { ASSUMED_LIST_SIZE, MUTATION_COST, estimateCost, listSizesOf } from './cost.ts';
+import { ASSUMED_LIST_SIZE, estimateCost, listSizesOf, MUTATION_COST } from './cost.ts';
 
 const SDL = `
 directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!], requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION
@@ -95,7 +95,11 @@ describe('estimateCost', () => {
     const query = 'query($r: [_Any!]!) { _entities(representations: $r) { ... on Tenant { organizations(first: 2) { id } } } }';
     const representations = Array.from({ length: 50 }, () => ({ __typename: 'Tenant', id: 'avocado' }));
     expect(cost(query, { r: representations })).toBe(50 * (1 + 2));
-    expect(cost('{ _entities(representations: [{ __typename: "Tenant", id: "a" }, { __typename: "Tenant", id: "b" }]) { ... on Tenant { id } } }')).toBe(2);
+    expect(
+      cost(
+        '{ _entities(representations: [{ __typename: "Tenant", id: "a" }, { __typename: "Tenant", id: "b" }]) { ... on Tenant { id } } }',
+      ),
+    ).toBe(2);
   });
 
   it('adds a fixed cost per mutation field on top of what it returns', () => {
@@ -109,7 +113,8 @@ describe('estimateCost', () => {
   });
 
   it('refuses nothing itself: a huge nesting is a huge number, not an overflow', () => {
-    const nine = '{ tenant { organizations { projects { organization { projects { organization { projects { organization { projects { id name } } } } } } } } } }';
+    const nine =
+      '{ tenant { organizations { projects { organization { projects { organization { projects { organization { projects { id name } } } } } } } } } }';
     expect(estimate(nine).cost).toBeGreaterThan(1_000_000);
     expect(Number.isSafeInteger(estimate(nine).cost)).toBe(true);
   });

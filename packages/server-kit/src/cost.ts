@@ -5,8 +5,8 @@ import {
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
-  type GraphQLField,
   GraphQLError,
+  type GraphQLField,
   type GraphQLInterfaceType,
   type GraphQLNamedType,
   type GraphQLObjectType,
@@ -174,7 +174,9 @@ export function estimateCost(input: EstimateInput): CostEstimate {
           else size = declared.assumedSize ?? defaultListSize;
         }
         if (!COMPOSITE.has(tagOf(named) ?? '') || !selection.selectionSet) continue;
-        const childSized = declared.sizedFields ? { fields: declared.sizedFields, size: sliced ?? declared.assumedSize ?? defaultListSize } : undefined;
+        const childSized = declared.sizedFields
+          ? { fields: declared.sizedFields, size: sliced ?? declared.assumedSize ?? defaultListSize }
+          : undefined;
         const child = selectionCost(selection.selectionSet, named, childSized);
         cost += size * (1 + child.cost);
         depth = Math.max(depth, 1 + child.depth);
@@ -207,7 +209,9 @@ export function estimateCost(input: EstimateInput): CostEstimate {
   if (!root) return { cost: 0, depth: 0 };
   const estimate = selectionCost(operation.selectionSet, root, undefined);
   if (operation.operation === 'mutation') {
-    const writes = operation.selectionSet.selections.filter((selection) => selection.kind === Kind.FIELD && !selection.name.value.startsWith('__'));
+    const writes = operation.selectionSet.selections.filter(
+      (selection) => selection.kind === Kind.FIELD && !selection.name.value.startsWith('__'),
+    );
     estimate.cost += writes.length * MUTATION_COST;
   }
   return { cost: Math.min(Math.round(estimate.cost), Number.MAX_SAFE_INTEGER), depth: estimate.depth };

@@ -1,11 +1,11 @@
-import { type Logger, createLogger, createRegistryClient } from '@tenantgraph/core';
+import { createLogger, createRegistryClient, type Logger } from '@tenantgraph/core';
 import { connect, createDatabaseRouter, migrateToLatest, migrationState } from '@tenantgraph/database';
 import type { z } from 'zod';
 import { verifierFromEnvironment } from './auth.ts';
 import { concurrencyLimits, type subgraphEnvironment, subgraphLimits } from './environment.ts';
 import { tenantAdmission } from './fair-scheduler.ts';
-import { createMetricsServer } from './metrics-server.ts';
 import { createMetrics } from './metrics.ts';
+import { createMetricsServer } from './metrics-server.ts';
 
 type SubgraphEnvironment = z.infer<typeof subgraphEnvironment>;
 

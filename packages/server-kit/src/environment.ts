@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { DEFAULT_SUBGRAPH_LIMITS, type SubgraphLimits } from './subgraph.ts';
 import { type ConcurrencyLimits, DEFAULT_SUBGRAPH_CONCURRENCY } from './fair-scheduler.ts';
 import { placeholderProblems } from './placeholders.ts';
+import { DEFAULT_SUBGRAPH_LIMITS, type SubgraphLimits } from './subgraph.ts';
 
 /**
  * Per-tenant concurrency of one process (gateway or subgraph), read by both with their own

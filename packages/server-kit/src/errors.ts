@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { type Logger, errorCode, isClientErrorCode } from '@tenantgraph/core';
+import { errorCode, isClientErrorCode, type Logger } from '@tenantgraph/core';
 import type { GraphQLFormattedError } from 'graphql';
 
 /**

@@ -1,4 +1,4 @@
-import { type TenantRecord, type TenantRegistry, appError } from '@tenantgraph/core';
+import { appError, type TenantRecord, type TenantRegistry } from '@tenantgraph/core';
 
 export type Plan = TenantRecord['plan'];
 
@@ -50,8 +50,7 @@ export type FairScheduler = {
 type Waiter = { admit(): void; refuse(error: Error): void };
 type Tenant = { running: number; queue: Waiter[] };
 
-const tooManyRequests = (message: string, retryAfterSeconds: number) =>
-  appError('TOO_MANY_REQUESTS', message, { retryAfterSeconds });
+const tooManyRequests = (message: string, retryAfterSeconds: number) => appError('TOO_MANY_REQUESTS', message, { retryAfterSeconds });
 
 /**
  * Per-tenant concurrency with fair share. While fewer than `maxInFlight` requests run, a request

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
-import { ERROR_STATUS, type ErrorCode, type Logger, errorCode } from '@tenantgraph/core';
+import { ERROR_STATUS, type ErrorCode, errorCode, type Logger } from '@tenantgraph/core';
 import type { GraphQLError } from 'graphql';
 
 /** Requests bodies larger than this are refused with 413 before they are parsed. */
@@ -78,7 +78,8 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
     let body: unknown;
     if (req.method === 'POST') {
       const text = await readBody(req, maxBodyBytes).catch(() => undefined);
-      if (text === undefined) return sendJson(res, 413, { errors: [{ message: 'Request body too large.', extensions: { code: 'BAD_REQUEST' } }] });
+      if (text === undefined)
+        return sendJson(res, 413, { errors: [{ message: 'Request body too large.', extensions: { code: 'BAD_REQUEST' } }] });
       try {
         body = JSON.parse(text);
       } catch {
@@ -147,7 +148,8 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
           : notFound(res);
     Promise.resolve(work).catch((error: unknown) => {
       logger.error('request failed', { error, path });
-      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      if (!res.headersSent)
+        sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
       else res.destroy();
     });
   });

@@ -1,8 +1,9 @@
 export * from './access.ts';
 export * from './auth.ts';
 export * from './context.ts';
-export * from './environment.ts';
 export * from './cost.ts';
+export * from './deps.ts';
+export * from './environment.ts';
 export * from './errors.ts';
 export * from './fair-scheduler.ts';
 export * from './http.ts';
@@ -13,4 +14,3 @@ export * from './placeholders.ts';
 export * from './resolvers.ts';
 export * from './run.ts';
 export * from './subgraph.ts';
-export * from './deps.ts';

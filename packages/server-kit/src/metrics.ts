@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ApolloServerPlugin } from '@apollo/server';
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
 
 type RequestLabels = { operation: string; tenant: string };
 
@@ -41,7 +41,7 @@ export function createMetrics(service: string) {
         return {
           async didResolveOperation({ operation }) {
             const labels = current.getStore();
-            if (labels) labels.operation = operation?.operation ?? "unknown";
+            if (labels) labels.operation = operation?.operation ?? 'unknown';
           },
           async willSendResponse() {
             requests += 1;

@@ -43,7 +43,11 @@ export async function runService(options: {
   const { server, metrics, env } = options;
   await server.start(env.PORT, env.HOST);
   await metrics.start(env.METRICS_PORT, env.METRICS_HOST);
-  stopOnSignals(async () => {
-    await Promise.all([server.stop(), metrics.stop()]);
-  }, options.logger, { stopWithParent: env.STOP_WITH_PARENT ?? false });
+  stopOnSignals(
+    async () => {
+      await Promise.all([server.stop(), metrics.stop()]);
+    },
+    options.logger,
+    { stopWithParent: env.STOP_WITH_PARENT ?? false },
+  );
 }

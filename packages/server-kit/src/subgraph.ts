@@ -7,14 +7,14 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { TokenVerifier } from '@tenantgraph/auth';
+import { accessPolicyOf, type Logger, requireSameTenant, type Viewer } from '@tenantgraph/core';
 import { type DatabaseRouter, type Deadline, pastDeadline, withDeadline } from '@tenantgraph/database';
-import { type Logger, type Viewer, accessPolicyOf, requireSameTenant } from '@tenantgraph/core';
 import { type DocumentNode, GraphQLError, GraphQLScalarType, Kind, type ValidationRule } from 'graphql';
 import { accessControl } from './access.ts';
 import { costLimitPlugin, listSizesOf } from './cost.ts';
 import { logUnexpectedErrors, maskError } from './errors.ts';
 import type { Admission } from './fair-scheduler.ts';
-import { type Route, closeGracefully, createGraphQLHttpServer, listen, sendJson } from './http.ts';
+import { closeGracefully, createGraphQLHttpServer, listen, type Route, sendJson } from './http.ts';
 import type { Metrics } from './metrics.ts';
 import type { ResolverMap } from './resolvers.ts';
 

@@ -1,5 +1,5 @@
 import { createTokenVerifier } from '@tenantgraph/auth';
-import { type Issuer, type TokenClaims, createIssuer, serveJwks } from '@tenantgraph/devkit';
+import { createIssuer, type Issuer, serveJwks, type TokenClaims } from '@tenantgraph/devkit';
 
 export type TestAuth = {
   issuer: Issuer;

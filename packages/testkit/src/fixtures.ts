@@ -1,9 +1,9 @@
-import { type TenantRegistry, createLogger } from '@tenantgraph/core';
+import { createLogger, type TenantRegistry } from '@tenantgraph/core';
 import { createDatabaseRouter } from '@tenantgraph/database';
-import { type DataSubgraphDeps, type Metrics, type SubgraphServer, createMetrics } from '@tenantgraph/server-kit';
+import { createMetrics, type DataSubgraphDeps, type Metrics, type SubgraphServer } from '@tenantgraph/server-kit';
 import { test } from 'vitest';
-import { type TestAuth, createTestAuth } from './auth.ts';
-import { type ServiceDatabases, createServiceDatabases } from './databases.ts';
+import { createTestAuth, type TestAuth } from './auth.ts';
+import { createServiceDatabases, type ServiceDatabases } from './databases.ts';
 import { staticRegistry } from './registry.ts';
 
 export type SubgraphFixtures = {

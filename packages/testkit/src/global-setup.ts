@@ -1,7 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { startTestPostgres } from './postgres.ts';
 
-
 /** One PostgreSQL server for the whole test run; each test file makes its own databases on it. */
 export default async function setup(project: TestProject) {
   const postgres = await startTestPostgres();

@@ -1,8 +1,8 @@
+export { freePort } from '@tenantgraph/devkit';
 export * from './auth.ts';
 export * from './client.ts';
 export * from './databases.ts';
-export { freePort } from '@tenantgraph/devkit';
+export * from './fixtures.ts';
 export * from './postgres.ts';
 export * from './registry.ts';
-export * from './fixtures.ts';
 export * from './rls-audit.ts';

@@ -43,4 +43,3 @@ function keepFailureExitCode() {
 function dockerAvailable(): boolean {
   return Boolean(process.env.DOCKER_HOST) || existsSync('/var/run/docker.sock');
 }
-

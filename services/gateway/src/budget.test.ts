@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { estimateCost, listSizesOf } from '@tenantgraph/server-kit';
-import { Kind, type OperationDefinitionNode, buildSchema, parse } from 'graphql';
+import { buildSchema, Kind, type OperationDefinitionNode, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_QUERY_BUDGETS } from './budget.ts';
 
@@ -41,14 +41,15 @@ describe('the committed supergraph and the plan budgets', () => {
     expect(unbounded).toEqual([]);
   });
 
-  it("lets the dashboard through every plan at the default page size, with room", () => {
+  it('lets the dashboard through every plan at the default page size, with room', () => {
     const dashboard = cost(DASHBOARD, { first: 20 });
     expect(dashboard).toBe(4_463);
     for (const budget of Object.values(DEFAULT_QUERY_BUDGETS)) expect(dashboard).toBeLessThan(budget * 0.5);
   });
 
   it("puts issue 9's depth-9 query, and its first: $n variant at n = 60, at least 50 times over every plan", () => {
-    const nine = '{ tenant { organizations { projects { organization { projects { organization { projects { organization { projects { id name } } } } } } } } } }';
+    const nine =
+      '{ tenant { organizations { projects { organization { projects { organization { projects { organization { projects { id name } } } } } } } } } }';
     const variant = `query($n: Int) { tenant { organizations(first: $n) { projects(first: $n) { organization { projects(first: $n) {
       organization { projects(first: $n) { organization { projects(first: $n) { id name } } } } } } } } } }`;
     for (const estimate of [cost(nine), cost(variant, { n: 60 })]) {

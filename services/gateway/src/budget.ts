@@ -1,6 +1,6 @@
 import type { ApolloGateway } from '@apollo/gateway';
 import type { ApolloServerPlugin } from '@apollo/server';
-import { type ListSizes, costLimitPlugin, listSizesOf } from '@tenantgraph/server-kit';
+import { costLimitPlugin, type ListSizes, listSizesOf } from '@tenantgraph/server-kit';
 import { parse } from 'graphql';
 import type { GatewayContext } from './context.ts';
 import type { Plan } from './rate-limit.ts';

@@ -1,5 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CONCURRENCY, authEnvironment, concurrencyEnvironment, loadEnvironment, port, processEnvironment } from '@tenantgraph/server-kit';
+import {
+  authEnvironment,
+  concurrencyEnvironment,
+  DEFAULT_CONCURRENCY,
+  loadEnvironment,
+  port,
+  processEnvironment,
+} from '@tenantgraph/server-kit';
 import { z } from 'zod';
 import { DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
 import { DEFAULT_QUERY_LIMITS } from './limits.ts';
@@ -9,63 +16,70 @@ const SUBGRAPHS = ['tenant', 'product', 'order', 'project'] as const;
 
 /** Everything the gateway reads from `process.env`, validated once at start. */
 export const environment = loadEnvironment(
-  z.object({
-    ...processEnvironment,
-    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-    PORT: port(4000),
-    HOST: z.string().default('0.0.0.0'),
-    // Prometheus text on its own listener, never on PORT: the metrics name every active tenant.
-    METRICS_PORT: port(9400),
-    METRICS_HOST: z.string().default('127.0.0.1'),
-    ...authEnvironment,
-    TENANT_REGISTRY_URL: z.url().default('http://127.0.0.1:4001/internal/tenants'),
-    REGISTRY_TOKEN: z.string().min(16),
-    /** Seconds the last tenant list keeps serving while the registry cannot be reached; then 503. */
-    REGISTRY_MAX_STALE: z.coerce.number().positive().default(60),
-    SUPERGRAPH_PATH: z.string().default(fileURLToPath(new URL('../../../supergraph/supergraph.graphql', import.meta.url))),
-    /** When set, the supergraph is polled from this URL (with ETag) instead of read from SUPERGRAPH_PATH. */
-    SUPERGRAPH_URL: z.url().optional(),
-    /** Poll interval of the supergraph source: 10 000 for SUPERGRAPH_URL, 1 000 for the file by default. */
-    SUPERGRAPH_POLL_MS: z.coerce.number().int().positive().optional(),
-    SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
-    SUBGRAPH_MAX_SOCKETS: z.coerce.number().int().positive().default(64),
-    /** Processes serving the port (node:cluster); the primary keeps their rate-limit buckets and serves their summed metrics. */
-    GATEWAY_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
-    // Bounds on one operation (see limits.ts); the defaults let the contract's dashboard through.
-    QUERY_MAX_DEPTH: z.coerce.number().int().positive().default(DEFAULT_QUERY_LIMITS.maxDepth),
-    QUERY_MAX_ALIASES: z.coerce.number().int().nonnegative().default(DEFAULT_QUERY_LIMITS.maxAliases),
-    QUERY_MAX_TOKENS: z.coerce.number().int().positive().default(DEFAULT_QUERY_LIMITS.maxTokens),
-    QUERY_MAX_DIRECTIVES: z.coerce.number().int().nonnegative().default(DEFAULT_QUERY_LIMITS.maxDirectives),
-    // The most one operation may cost by plan, list sizes counted (see budget.ts); QUERY_TOO_EXPENSIVE beyond.
-    QUERY_BUDGET_FREE: z.coerce.number().int().positive().default(DEFAULT_QUERY_BUDGETS.FREE),
-    QUERY_BUDGET_PRO: z.coerce.number().int().positive().default(DEFAULT_QUERY_BUDGETS.PRO),
-    QUERY_BUDGET_ENTERPRISE: z.coerce.number().int().positive().default(DEFAULT_QUERY_BUDGETS.ENTERPRISE),
-    // Requests per second per tenant, by plan; a tenant may burst to RATE_LIMIT_BURST_FACTOR times that.
-    RATE_LIMIT_FREE_RPS: z.coerce.number().positive().default(DEFAULT_PLAN_LIMITS.FREE.perSecond),
-    RATE_LIMIT_PRO_RPS: z.coerce.number().positive().default(DEFAULT_PLAN_LIMITS.PRO.perSecond),
-    RATE_LIMIT_ENTERPRISE_RPS: z.coerce.number().positive().default(DEFAULT_PLAN_LIMITS.ENTERPRISE.perSecond),
-    RATE_LIMIT_BURST_FACTOR: z.coerce.number().min(1).default(2),
-    // Shared rate-limit buckets for several gateway replicas; in memory when unset.
-    REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
-    // Requests in flight per tenant by plan, and over all tenants (served round-robin beyond).
-    ...concurrencyEnvironment(DEFAULT_CONCURRENCY),
-    /** The explorer (GraphiQL) at GET /graphql for browsers; on unless NODE_ENV=production. */
-    EXPLORER: z.stringbool().optional(),
-    /** Origins of web apps allowed to call the API from a browser: exact, comma-separated; `*` for any (never with credentials). */
-    CORS_ORIGINS: z
-      .string()
-      .default('')
-      .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
-      .pipe(z.array(z.string().refine(isOrigin, 'each origin is exact, like https://app.example.com (no path), or *'))),
-    /** A manifest of trusted documents (file path or http(s) URL): Apollo's persisted query manifest or an id → document map. */
-    PERSISTED_DOCUMENTS: z.string().min(1).optional(),
-    /** Refuse every operation that is not a trusted document. */
-    ONLY_PERSISTED_DOCUMENTS: z.stringbool().default(false),
-    ...Object.fromEntries(SUBGRAPHS.map((name) => [`SUBGRAPH_${name.toUpperCase()}_URL`, z.url().optional()])),
-  }).refine((env) => !env.ONLY_PERSISTED_DOCUMENTS || env.PERSISTED_DOCUMENTS, {
-    path: ['ONLY_PERSISTED_DOCUMENTS'],
-    message: 'needs PERSISTED_DOCUMENTS, the manifest of the documents to accept',
-  }),
+  z
+    .object({
+      ...processEnvironment,
+      NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+      PORT: port(4000),
+      HOST: z.string().default('0.0.0.0'),
+      // Prometheus text on its own listener, never on PORT: the metrics name every active tenant.
+      METRICS_PORT: port(9400),
+      METRICS_HOST: z.string().default('127.0.0.1'),
+      ...authEnvironment,
+      TENANT_REGISTRY_URL: z.url().default('http://127.0.0.1:4001/internal/tenants'),
+      REGISTRY_TOKEN: z.string().min(16),
+      /** Seconds the last tenant list keeps serving while the registry cannot be reached; then 503. */
+      REGISTRY_MAX_STALE: z.coerce.number().positive().default(60),
+      SUPERGRAPH_PATH: z.string().default(fileURLToPath(new URL('../../../supergraph/supergraph.graphql', import.meta.url))),
+      /** When set, the supergraph is polled from this URL (with ETag) instead of read from SUPERGRAPH_PATH. */
+      SUPERGRAPH_URL: z.url().optional(),
+      /** Poll interval of the supergraph source: 10 000 for SUPERGRAPH_URL, 1 000 for the file by default. */
+      SUPERGRAPH_POLL_MS: z.coerce.number().int().positive().optional(),
+      SUBGRAPH_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+      SUBGRAPH_MAX_SOCKETS: z.coerce.number().int().positive().default(64),
+      /** Processes serving the port (node:cluster); the primary keeps their rate-limit buckets and serves their summed metrics. */
+      GATEWAY_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
+      // Bounds on one operation (see limits.ts); the defaults let the contract's dashboard through.
+      QUERY_MAX_DEPTH: z.coerce.number().int().positive().default(DEFAULT_QUERY_LIMITS.maxDepth),
+      QUERY_MAX_ALIASES: z.coerce.number().int().nonnegative().default(DEFAULT_QUERY_LIMITS.maxAliases),
+      QUERY_MAX_TOKENS: z.coerce.number().int().positive().default(DEFAULT_QUERY_LIMITS.maxTokens),
+      QUERY_MAX_DIRECTIVES: z.coerce.number().int().nonnegative().default(DEFAULT_QUERY_LIMITS.maxDirectives),
+      // The most one operation may cost by plan, list sizes counted (see budget.ts); QUERY_TOO_EXPENSIVE beyond.
+      QUERY_BUDGET_FREE: z.coerce.number().int().positive().default(DEFAULT_QUERY_BUDGETS.FREE),
+      QUERY_BUDGET_PRO: z.coerce.number().int().positive().default(DEFAULT_QUERY_BUDGETS.PRO),
+      QUERY_BUDGET_ENTERPRISE: z.coerce.number().int().positive().default(DEFAULT_QUERY_BUDGETS.ENTERPRISE),
+      // Requests per second per tenant, by plan; a tenant may burst to RATE_LIMIT_BURST_FACTOR times that.
+      RATE_LIMIT_FREE_RPS: z.coerce.number().positive().default(DEFAULT_PLAN_LIMITS.FREE.perSecond),
+      RATE_LIMIT_PRO_RPS: z.coerce.number().positive().default(DEFAULT_PLAN_LIMITS.PRO.perSecond),
+      RATE_LIMIT_ENTERPRISE_RPS: z.coerce.number().positive().default(DEFAULT_PLAN_LIMITS.ENTERPRISE.perSecond),
+      RATE_LIMIT_BURST_FACTOR: z.coerce.number().min(1).default(2),
+      // Shared rate-limit buckets for several gateway replicas; in memory when unset.
+      REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+      // Requests in flight per tenant by plan, and over all tenants (served round-robin beyond).
+      ...concurrencyEnvironment(DEFAULT_CONCURRENCY),
+      /** The explorer (GraphiQL) at GET /graphql for browsers; on unless NODE_ENV=production. */
+      EXPLORER: z.stringbool().optional(),
+      /** Origins of web apps allowed to call the API from a browser: exact, comma-separated; `*` for any (never with credentials). */
+      CORS_ORIGINS: z
+        .string()
+        .default('')
+        .transform((value) =>
+          value
+            .split(',')
+            .map((origin) => origin.trim())
+            .filter(Boolean),
+        )
+        .pipe(z.array(z.string().refine(isOrigin, 'each origin is exact, like https://app.example.com (no path), or *'))),
+      /** A manifest of trusted documents (file path or http(s) URL): Apollo's persisted query manifest or an id → document map. */
+      PERSISTED_DOCUMENTS: z.string().min(1).optional(),
+      /** Refuse every operation that is not a trusted document. */
+      ONLY_PERSISTED_DOCUMENTS: z.stringbool().default(false),
+      ...Object.fromEntries(SUBGRAPHS.map((name) => [`SUBGRAPH_${name.toUpperCase()}_URL`, z.url().optional()])),
+    })
+    .refine((env) => !env.ONLY_PERSISTED_DOCUMENTS || env.PERSISTED_DOCUMENTS, {
+      path: ['ONLY_PERSISTED_DOCUMENTS'],
+      message: 'needs PERSISTED_DOCUMENTS, the manifest of the documents to accept',
+    }),
 );
 
 function isOrigin(value: string): boolean {

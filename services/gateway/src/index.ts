@@ -13,8 +13,8 @@ import {
 } from '@tenantgraph/server-kit';
 import { Redis } from 'ioredis';
 import { environment as env, explorerEnabled, planLimits, queryBudgets, queryLimits, subgraphUrls } from './environment.ts';
-import { createGatewayServer, loadTrustedDocuments, memoryRateLimiter, redisRateLimiter, supergraphFromFile } from './server.ts';
 import { serveRateLimitsToWorkers, workerRateLimiter } from './rate-limit-cluster.ts';
+import { createGatewayServer, loadTrustedDocuments, memoryRateLimiter, redisRateLimiter, supergraphFromFile } from './server.ts';
 import { supergraphFromUrl } from './supergraph.ts';
 
 const logger = createLogger({ service: 'gateway' }, env.LOG_LEVEL);
@@ -26,7 +26,11 @@ if (env.GATEWAY_WORKERS > 1 && cluster.isPrimary) {
 }
 
 async function serve() {
-  const registry = createRegistryClient({ url: env.TENANT_REGISTRY_URL, token: env.REGISTRY_TOKEN, maxStaleMs: env.REGISTRY_MAX_STALE * 1000 });
+  const registry = createRegistryClient({
+    url: env.TENANT_REGISTRY_URL,
+    token: env.REGISTRY_TOKEN,
+    maxStaleMs: env.REGISTRY_MAX_STALE * 1000,
+  });
   const metrics = createMetrics('gateway');
   const server = createGatewayServer({
     metrics,
@@ -87,11 +91,15 @@ async function runWorkers(count: number) {
     logger.warn('gateway worker exited; starting another', { pid: worker.process.pid, code });
     cluster.fork();
   });
-  stopOnSignals(async () => {
-    stopping = true;
-    const workers = Object.values(cluster.workers ?? {}).filter((worker) => worker !== undefined);
-    await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once('exit', resolve).process.kill('SIGTERM'))));
-    await metricsServer.stop();
-  }, logger, { stopWithParent: env.STOP_WITH_PARENT });
+  stopOnSignals(
+    async () => {
+      stopping = true;
+      const workers = Object.values(cluster.workers ?? {}).filter((worker) => worker !== undefined);
+      await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once('exit', resolve).process.kill('SIGTERM'))));
+      await metricsServer.stop();
+    },
+    logger,
+    { stopWithParent: env.STOP_WITH_PARENT },
+  );
   logger.info('gateway workers started', { workers: count });
 }

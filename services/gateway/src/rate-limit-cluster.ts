@@ -1,5 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
-import { type BucketLimit, type RateDecision, type RateLimiter, memoryRateLimiter } from './rate-limit.ts';
+import { type BucketLimit, memoryRateLimiter, type RateDecision, type RateLimiter } from './rate-limit.ts';
 
 const TAKE = 'tenantgraph:rate-limit:take';
 const ANSWER = 'tenantgraph:rate-limit:answer';
@@ -27,7 +27,13 @@ export function serveRateLimitsToWorkers(limiter: RateLimiter = memoryRateLimite
  * In a worker: takes from the primary's buckets over IPC. When the primary does not answer
  * within `timeoutMs` (it is busy or gone), this worker's own buckets decide: a limit, never none.
  */
-export function workerRateLimiter({ timeoutMs = 1_000, fallback = memoryRateLimiter() }: { timeoutMs?: number; fallback?: RateLimiter } = {}): RateLimiter {
+export function workerRateLimiter({
+  timeoutMs = 1_000,
+  fallback = memoryRateLimiter(),
+}: {
+  timeoutMs?: number;
+  fallback?: RateLimiter;
+} = {}): RateLimiter {
   const pending = new Map<number, (decision: RateDecision) => void>();
   let next = 0;
   const onMessage = (message: unknown) => {

@@ -15,7 +15,7 @@ export const DEFAULT_PLAN_LIMITS: PlanLimits = {
   ENTERPRISE: { perSecond: 500, burst: 1_000 },
 };
 
-export type RateDecision = { allowed: boolean; /** Seconds until one request is allowed again. */ retryAfterSeconds: number };
+export type RateDecision = { allowed: boolean /** Seconds until one request is allowed again. */; retryAfterSeconds: number };
 
 export type RateLimiter = {
   /** Takes one request from `key`'s bucket. */
@@ -92,7 +92,11 @@ return { allowed, wait }
  */
 export function redisRateLimiter(
   redis: Redis,
-  { prefix = 'tenantgraph:ratelimit:', logger, fallback = memoryRateLimiter() }: { prefix?: string; logger?: Logger; fallback?: RateLimiter } = {},
+  {
+    prefix = 'tenantgraph:ratelimit:',
+    logger,
+    fallback = memoryRateLimiter(),
+  }: { prefix?: string; logger?: Logger; fallback?: RateLimiter } = {},
 ): RateLimiter {
   redis.defineCommand('tenantgraphTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
   // ioredis reports connection trouble as 'error' events; without a listener they crash the log.
@@ -103,7 +107,9 @@ export function redisRateLimiter(
     logger?.warn(message, { error });
   };
   redis.on('error', (error) => warn('rate limiter: Redis unavailable', error));
-  const take = (redis as unknown as { tenantgraphTake(key: string, rate: number, burst: number): Promise<[number, number]> }).tenantgraphTake.bind(redis);
+  const take = (
+    redis as unknown as { tenantgraphTake(key: string, rate: number, burst: number): Promise<[number, number]> }
+  ).tenantgraphTake.bind(redis);
   return {
     async take(key, { perSecond, burst }) {
       try {

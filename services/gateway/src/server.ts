@@ -2,37 +2,37 @@ import { ApolloGateway, type SupergraphSdlHook } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { TokenVerifier } from '@tenantgraph/auth';
-import { type Logger, type TenantRegistry, appError, unknownTenant } from '@tenantgraph/core';
+import { appError, type Logger, type TenantRegistry, unknownTenant } from '@tenantgraph/core';
 import {
-  accessControl,
   type Admission,
-  DEFAULT_CONCURRENCY,
-  type Metrics,
+  accessControl,
   closeGracefully,
   createGraphQLHttpServer,
+  DEFAULT_CONCURRENCY,
   listen,
   logUnexpectedErrors,
+  type Metrics,
   maskError,
   sendJson,
   tenantAdmission,
 } from '@tenantgraph/server-kit';
 import { withAccessPolicy } from './access-policy.ts';
+import { budgetPlugin, DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
 import type { GatewayContext } from './context.ts';
-import { DEFAULT_QUERY_BUDGETS, type QueryBudgets, budgetPlugin } from './budget.ts';
 import { cors } from './cors.ts';
-import { createExplorer } from './explorer.ts';
-import { type TrustedDocuments, trustedDocumentsStep } from './trusted-documents.ts';
 import { TenantDataSource } from './datasource.ts';
+import { createExplorer } from './explorer.ts';
 import { createSubgraphFetcher } from './fetcher.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryLimits } from './limits.ts';
-import { DEFAULT_PLAN_LIMITS, type PlanLimits, type RateLimiter, memoryRateLimiter } from './rate-limit.ts';
+import { DEFAULT_PLAN_LIMITS, memoryRateLimiter, type PlanLimits, type RateLimiter } from './rate-limit.ts';
+import { type TrustedDocuments, trustedDocumentsStep } from './trusted-documents.ts';
 
-export { staticSupergraph, supergraphFromFile } from './supergraph.ts';
 export { supergraphForGateway, withAccessPolicy } from './access-policy.ts';
-export { type TrustedDocuments, loadTrustedDocuments, parseTrustedDocuments } from './trusted-documents.ts';
-export { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
 export { DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
-export { DEFAULT_PLAN_LIMITS, type PlanLimits, type RateLimiter, memoryRateLimiter, redisRateLimiter } from './rate-limit.ts';
+export { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
+export { DEFAULT_PLAN_LIMITS, memoryRateLimiter, type PlanLimits, type RateLimiter, redisRateLimiter } from './rate-limit.ts';
+export { staticSupergraph, supergraphFromFile } from './supergraph.ts';
+export { loadTrustedDocuments, parseTrustedDocuments, type TrustedDocuments } from './trusted-documents.ts';
 
 export type GatewayServerDeps = {
   supergraph: SupergraphSdlHook;
@@ -90,7 +90,12 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   const gateway = new ApolloGateway({
     supergraphSdl: access.hook,
     buildService: ({ name, url }) => new TenantDataSource({ url: subgraphUrls[name] ?? url, fetcher }),
-    logger: { debug: () => {}, info: (m) => logger.info(String(m)), warn: (m) => logger.warn(String(m)), error: (m) => logger.error(String(m)) },
+    logger: {
+      debug: () => {},
+      info: (m) => logger.info(String(m)),
+      warn: (m) => logger.warn(String(m)),
+      error: (m) => logger.error(String(m)),
+    },
   });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,

@@ -1,5 +1,5 @@
+import { unwatchFile, watchFile } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { watchFile, unwatchFile } from 'node:fs';
 import type { SupergraphSdlHook } from '@apollo/gateway';
 import type { Logger } from '@tenantgraph/core';
 

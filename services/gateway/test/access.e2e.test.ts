@@ -69,7 +69,10 @@ describe('auth directives in the SDL', () => {
         expect(response.body.errors?.[0]?.message, where).toBe(`${mutation.name} needs the scope "${mutation.scope}".`);
         expect(response.body.errors?.[0]?.path, where).toEqual([mutation.name]);
         expect(response.body.data, where).toBeUndefined();
-        expect(SUBGRAPHS.map((name) => stack.metrics[name].requestCount()), where).toEqual(before);
+        expect(
+          SUBGRAPHS.map((name) => stack.metrics[name].requestCount()),
+          where,
+        ).toEqual(before);
       }
       // With its scope the same document gets past the policy (and fails on its missing variables).
       const scoped = await stack.auth.token('avocado', [mutation.scope]);
@@ -81,7 +84,10 @@ describe('auth directives in the SDL', () => {
   it('refuses every mutation without its scope at its own subgraph, called directly', async ({ stack }) => {
     for (const mutation of MUTATIONS) {
       const url = stack.subgraphUrls[mutation.subgraph];
-      const token = await stack.auth.token('avocado', ALL_SCOPES.filter((scope) => scope !== mutation.scope));
+      const token = await stack.auth.token(
+        'avocado',
+        ALL_SCOPES.filter((scope) => scope !== mutation.scope),
+      );
       const response = await graphql(url, { token, query: mutation.document });
       expect(codes(response), mutation.name).toEqual(['FORBIDDEN']);
       expect(response.body.errors?.[0]?.path, mutation.name).toEqual([mutation.name]);

@@ -3,7 +3,7 @@ import { createLogger } from '@tenantgraph/core';
 import { createDatabaseRouter } from '@tenantgraph/database';
 import { createProductServer } from '@tenantgraph/product';
 import { type ConcurrencyLimits, createMetrics, listen, tenantAdmission } from '@tenantgraph/server-kit';
-import { type GraphQLResponse, codes, graphql, staticRegistry } from '@tenantgraph/testkit';
+import { codes, type GraphQLResponse, graphql, staticRegistry } from '@tenantgraph/testkit';
 import { describe, expect } from 'vitest';
 import { stackTest } from './stack.ts';
 

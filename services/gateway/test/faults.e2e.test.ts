@@ -1,11 +1,11 @@
-import { type Server, type Socket, createServer as createTcpServer, connect as tcpConnect } from 'node:net';
 import { createServer, request } from 'node:http';
+import { createServer as createTcpServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { createLogger } from '@tenantgraph/core';
 import { createDatabaseRouter } from '@tenantgraph/database';
 import { createProductServer } from '@tenantgraph/product';
 import { createMetrics, listen } from '@tenantgraph/server-kit';
 import { codes, freePort, graphql, staticRegistry } from '@tenantgraph/testkit';
-import { describe, expect, } from 'vitest';
+import { describe, expect } from 'vitest';
 import { stackTest } from './stack.ts';
 
 const it = stackTest;
@@ -33,10 +33,11 @@ async function slowHop(target: string, delayMs: number, port = 0) {
   return {
     url: `http://127.0.0.1:${bound}`,
     bodies,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -92,7 +93,10 @@ describe('a failing subgraph degrades only what depends on it', () => {
     const gateway = await stack.startGateway({ subgraphTimeoutMs: 300, subgraphUrls: { product: `${hop.url}/graphql` } });
     try {
       const { result } = await withinMs(1_500, () =>
-        graphql(gateway.url, { token, query: '{ tenant { id name product(id: "avocado:00000000-0000-4000-8000-000000000000") { name } } }' }),
+        graphql(gateway.url, {
+          token,
+          query: '{ tenant { id name product(id: "avocado:00000000-0000-4000-8000-000000000000") { name } } }',
+        }),
       );
       expect(result.status).toBe(200);
       expect(result.body.data).toEqual({ tenant: { id: 'avocado', name: 'Avocado Inc', product: null } });
@@ -110,7 +114,10 @@ describe('a failing subgraph degrades only what depends on it', () => {
     const hop = await slowHop(stack.subgraphUrls.product.replace('/graphql', ''), 800);
     const gateway = await stack.startGateway({ subgraphTimeoutMs: 200, subgraphUrls: { product: `${hop.url}/graphql` } });
     try {
-      const response = await graphql(gateway.url, { token, query: 'mutation { createProduct(input: { sku: "once", name: "Once", priceCents: 1 }) { id } }' });
+      const response = await graphql(gateway.url, {
+        token,
+        query: 'mutation { createProduct(input: { sku: "once", name: "Once", priceCents: 1 }) { id } }',
+      });
       expect(response.body.data).toBeNull();
       expect(codes(response)).toEqual(['SERVICE_UNAVAILABLE']);
       await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -131,7 +138,9 @@ describe('a failing subgraph degrades only what depends on it', () => {
       );
       expect(partial.body.data).toEqual({ tenant: { id: 'avocado', product: null } });
       expect(codes(partial)).toEqual(['SERVICE_UNAVAILABLE']);
-      const { result: whole } = await withinMs(2_000, () => graphql(gateway.url, { token, query: '{ tenant { id products { totalCount } } }' }));
+      const { result: whole } = await withinMs(2_000, () =>
+        graphql(gateway.url, { token, query: '{ tenant { id products { totalCount } } }' }),
+      );
       expect(whole.body.data).toBeNull();
       expect(codes(whole)).toEqual(['SERVICE_UNAVAILABLE']);
       for (const response of [partial, whole]) {

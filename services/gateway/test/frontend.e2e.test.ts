@@ -7,7 +7,7 @@ import { buildSchema, parse, validate } from 'graphql';
 import { chromium } from 'playwright-core';
 import { describe, expect } from 'vitest';
 import { parseTrustedDocuments } from '../src/server.ts';
-import { type Stack, stackTest as it } from './stack.ts';
+import { stackTest as it, type Stack } from './stack.ts';
 
 const MANIFEST_FILE = new URL('../persisted-documents.json', import.meta.url);
 const API_SCHEMA = new URL('../../../supergraph/api-schema.graphql', import.meta.url);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { codes, graphql } from '@tenantgraph/testkit';
-import { describe, expect, } from 'vitest';
+import { describe, expect } from 'vitest';
 import { type Stack, stackTest } from './stack.ts';
 
 const it = stackTest;
@@ -17,34 +17,55 @@ async function as(stack: Stack, tenant: string, query: string, variables: Record
 /** What one tenant builds through every mutation of the contract. */
 async function buildTenant(stack: Stack, tenant: string) {
   await as(stack, tenant, 'mutation($n: String!) { updateTenant(input: { name: $n }) { id } }', { n: `${tenant} renamed` });
-  const p1 = (await as(stack, tenant, 'mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }', {
-    i: { sku: `${tenant}-1`, name: `${tenant} product one`, priceCents: 1000, stock: 5 },
-  })).createProduct.id;
-  const p2 = (await as(stack, tenant, 'mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }', {
-    i: { sku: `${tenant}-2`, name: `${tenant} product two`, priceCents: 250 },
-  })).createProduct.id;
-  const order = (await as(stack, tenant, 'mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id number totalCents } }', {
-    i: { lines: [{ productId: p1, quantity: 2 }, { productId: p2, quantity: 4 }] },
-  })).placeOrder;
-  const cancelled = (await as(stack, tenant, 'mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id } }', {
-    i: { lines: [{ productId: p2, quantity: 1 }] },
-  })).placeOrder.id;
+  const p1 = (
+    await as(stack, tenant, 'mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }', {
+      i: { sku: `${tenant}-1`, name: `${tenant} product one`, priceCents: 1000, stock: 5 },
+    })
+  ).createProduct.id;
+  const p2 = (
+    await as(stack, tenant, 'mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }', {
+      i: { sku: `${tenant}-2`, name: `${tenant} product two`, priceCents: 250 },
+    })
+  ).createProduct.id;
+  const order = (
+    await as(stack, tenant, 'mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id number totalCents } }', {
+      i: {
+        lines: [
+          { productId: p1, quantity: 2 },
+          { productId: p2, quantity: 4 },
+        ],
+      },
+    })
+  ).placeOrder;
+  const cancelled = (
+    await as(stack, tenant, 'mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id } }', {
+      i: { lines: [{ productId: p2, quantity: 1 }] },
+    })
+  ).placeOrder.id;
   await as(stack, tenant, 'mutation($id: ID!) { cancelOrder(id: $id) { status } }', { id: cancelled });
-  const org = (await as(stack, tenant, 'mutation($i: CreateOrganizationInput!) { createOrganization(input: $i) { id } }', {
-    i: { name: `${tenant} org` },
-  })).createOrganization.id;
-  const member = (await as(stack, tenant, 'mutation($i: AddMemberInput!) { addMember(input: $i) { id } }', {
-    i: { organizationId: org, name: 'Ada', email: `ada@${tenant}.example` },
-  })).addMember.id;
-  const project = (await as(stack, tenant, 'mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }', {
-    i: { organizationId: org, name: `${tenant} launch` },
-  })).createProject.id;
+  const org = (
+    await as(stack, tenant, 'mutation($i: CreateOrganizationInput!) { createOrganization(input: $i) { id } }', {
+      i: { name: `${tenant} org` },
+    })
+  ).createOrganization.id;
+  const member = (
+    await as(stack, tenant, 'mutation($i: AddMemberInput!) { addMember(input: $i) { id } }', {
+      i: { organizationId: org, name: 'Ada', email: `ada@${tenant}.example` },
+    })
+  ).addMember.id;
+  const project = (
+    await as(stack, tenant, 'mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }', {
+      i: { organizationId: org, name: `${tenant} launch` },
+    })
+  ).createProject.id;
   await as(stack, tenant, 'mutation($i: BulkCreateProjectsInput!) { bulkCreateProjects(input: $i) { id } }', {
     i: { organizationId: org, names: [`${tenant} bulk a`, `${tenant} bulk b`] },
   });
-  const task = (await as(stack, tenant, 'mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }', {
-    i: { projectId: project, title: `${tenant} first task` },
-  })).createTask.id;
+  const task = (
+    await as(stack, tenant, 'mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }', {
+      i: { projectId: project, title: `${tenant} first task` },
+    })
+  ).createTask.id;
   await as(stack, tenant, 'mutation($id: ID!) { updateTaskStatus(id: $id, status: DONE) { id status } }', { id: task });
   return { p1, p2, order: order.id, cancelled, org, member, project, task };
 }
@@ -65,13 +86,22 @@ describe('the supergraph through the gateway', () => {
   it('serves every operation of the contract to each tenant, and nothing of the other', async ({ stack }) => {
     const ids = { avocado: await buildTenant(stack, 'avocado'), mango: await buildTenant(stack, 'mango') };
 
-    for (const [tenant, other] of [['avocado', 'mango'], ['mango', 'avocado']] as const) {
+    for (const [tenant, other] of [
+      ['avocado', 'mango'],
+      ['mango', 'avocado'],
+    ] as const) {
       const data = await as(stack, tenant, DASHBOARD);
       expect(data.viewer).toEqual({ id: `user@${tenant}`, scopes: WRITE_ALL, tenant: { id: tenant } });
       expect(data.tenant).toMatchObject({ id: tenant, slug: tenant, name: `${tenant} renamed` });
       expect(data.tenant.products.totalCount).toBe(2);
       const [one, two] = data.tenant.products.nodes;
-      expect(one).toMatchObject({ id: ids[tenant].p1, priceCents: 1000, stock: 5, unitsOrdered: 2, tenant: { id: tenant, name: `${tenant} renamed` } });
+      expect(one).toMatchObject({
+        id: ids[tenant].p1,
+        priceCents: 1000,
+        stock: 5,
+        unitsOrdered: 2,
+        tenant: { id: tenant, name: `${tenant} renamed` },
+      });
       expect(two).toMatchObject({ id: ids[tenant].p2, unitsOrdered: 4 });
       expect(data.tenant.orders.totalCount).toBe(2);
       expect(data.tenant.placed.totalCount).toBe(1);
@@ -104,9 +134,15 @@ describe('the supergraph through the gateway', () => {
       ['query($id: ID!) { tenant { order(id: $id) { totalCents } } }', { id: papaya.order }],
       ['mutation($id: ID!) { cancelOrder(id: $id) { status } }', { id: papaya.order }],
       ['mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id } }', { i: { lines: [{ productId: papaya.p1, quantity: 1 }] } }],
-      ['mutation($i: AddMemberInput!) { addMember(input: $i) { id } }', { i: { organizationId: papaya.org, name: 'Eve', email: 'eve@x.example' } }],
+      [
+        'mutation($i: AddMemberInput!) { addMember(input: $i) { id } }',
+        { i: { organizationId: papaya.org, name: 'Eve', email: 'eve@x.example' } },
+      ],
       ['mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }', { i: { organizationId: papaya.org, name: 'Intrusion' } }],
-      ['mutation($i: BulkCreateProjectsInput!) { bulkCreateProjects(input: $i) { id } }', { i: { organizationId: papaya.org, names: ['X'] } }],
+      [
+        'mutation($i: BulkCreateProjectsInput!) { bulkCreateProjects(input: $i) { id } }',
+        { i: { organizationId: papaya.org, names: ['X'] } },
+      ],
       ['mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }', { i: { projectId: papaya.project, title: 'Intrusion' } }],
       ['mutation($id: ID!) { updateTaskStatus(id: $id, status: TODO) { id } }', { id: papaya.task }],
     ];
@@ -127,7 +163,10 @@ describe('the supergraph through the gateway', () => {
     const before = Object.values(stack.metrics).map((metrics) => metrics.requestCount());
     const missing = await graphql(stack.gatewayUrl, { query: '{ tenant { id } }' });
     const forged = await graphql(stack.gatewayUrl, { token: `${await stack.auth.token('avocado')}x`, query: '{ tenant { id } }' });
-    const expired = await graphql(stack.gatewayUrl, { token: await stack.auth.token('avocado', [], { ttlSeconds: -60 }), query: '{ tenant { id } }' });
+    const expired = await graphql(stack.gatewayUrl, {
+      token: await stack.auth.token('avocado', [], { ttlSeconds: -60 }),
+      query: '{ tenant { id } }',
+    });
     for (const response of [missing, forged, expired]) {
       expect(response.status).toBe(401);
       expect(codes(response)).toEqual(['UNAUTHENTICATED']);
@@ -175,7 +214,11 @@ describe('the supergraph through the gateway', () => {
     expect(response.body.data.tenant.id).toBe('avocado');
     expect(response.headers.get('x-request-id')).toBe('req-e2e-1');
     expect(stack.productRequests).toHaveLength(1);
-    expect(stack.productRequests[0]).toMatchObject({ authorization: `Bearer ${token}`, 'x-tenant-id': 'avocado', 'x-request-id': 'req-e2e-1' });
+    expect(stack.productRequests[0]).toMatchObject({
+      authorization: `Bearer ${token}`,
+      'x-tenant-id': 'avocado',
+      'x-request-id': 'req-e2e-1',
+    });
   });
 
   it('marks every tenant answer private and never shows a stack trace', async ({ stack }) => {
@@ -199,7 +242,10 @@ describe('the supergraph through the gateway', () => {
     });
     expect(negative.status).toBe(200);
     expect(codes(negative)).toEqual(['BAD_USER_INPUT']);
-    const missing = await graphql(stack.gatewayUrl, { token, query: 'mutation { cancelOrder(id: "avocado:00000000-0000-4000-8000-000000000000") { id } }' });
+    const missing = await graphql(stack.gatewayUrl, {
+      token,
+      query: 'mutation { cancelOrder(id: "avocado:00000000-0000-4000-8000-000000000000") { id } }',
+    });
     expect(codes(missing)).toEqual(['NOT_FOUND']);
     expect(JSON.stringify(missing.body)).not.toMatch(/serviceName|127\.0\.0\.1|select /i);
   });

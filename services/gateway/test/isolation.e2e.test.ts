@@ -1,4 +1,4 @@
-import { type GraphQLResponse, codes, graphql } from '@tenantgraph/testkit';
+import { codes, type GraphQLResponse, graphql } from '@tenantgraph/testkit';
 import { describe, expect } from 'vitest';
 import { DEFAULT_QUERY_BUDGETS } from '../src/server.ts';
 import { type Stack, stackTest } from './stack.ts';
@@ -60,7 +60,10 @@ describe("one tenant's worst queries do not take the platform from another", () 
   it('counts first passed as a variable: refused at n = 60, answered in full at n = 2', async ({ stack }) => {
     const token = await stack.auth.token('avocado');
     const before = subgraphCalls(stack);
-    expectRefusedForCost(await graphql(stack.gatewayUrl, { token, query: DEPTH_NINE_FIRST_N, variables: { n: 60 } }), DEFAULT_QUERY_BUDGETS.PRO);
+    expectRefusedForCost(
+      await graphql(stack.gatewayUrl, { token, query: DEPTH_NINE_FIRST_N, variables: { n: 60 } }),
+      DEFAULT_QUERY_BUDGETS.PRO,
+    );
     expect(subgraphCalls(stack)).toBe(before);
 
     const data = await ok(stack, token, DEPTH_NINE_FIRST_N, { n: 2 });
@@ -68,7 +71,8 @@ describe("one tenant's worst queries do not take the platform from another", () 
     expect(organization.projects).toHaveLength(2);
     const deepest = organization.projects[0].organization.projects[0].organization.projects[0].organization.projects;
     expect(deepest).toHaveLength(2);
-    for (const project of deepest) expect(project).toEqual({ id: expect.stringMatching(/^avocado:/), name: expect.stringMatching(/^avocado project \d+$/) });
+    for (const project of deepest)
+      expect(project).toEqual({ id: expect.stringMatching(/^avocado:/), name: expect.stringMatching(/^avocado project \d+$/) });
   });
 
   it('holds a FREE tenant to its smaller budget', async ({ stack }) => {
@@ -101,9 +105,15 @@ describe("one tenant's worst queries do not take the platform from another", () 
 
     for (const { elapsedMs, response } of answers) {
       expect(response.body.errors).toBeUndefined();
-      const organization = response.body.data.tenant.organizations.find((candidate: { name: string }) => candidate.name === 'mango isolation');
+      const organization = response.body.data.tenant.organizations.find(
+        (candidate: { name: string }) => candidate.name === 'mango isolation',
+      );
       // Created by one statement, the three share a timestamp: only their set is fixed.
-      expect(organization.projects.map((project: { name: string }) => project.name).sort()).toEqual(['mango project 1', 'mango project 2', 'mango project 3']);
+      expect(organization.projects.map((project: { name: string }) => project.name).sort()).toEqual([
+        'mango project 1',
+        'mango project 2',
+        'mango project 3',
+      ]);
       // Within the gateway's subgraph timeout: what the issue saw was 100 s of timeouts.
       expect(elapsedMs).toBeLessThan(5_000);
     }

@@ -38,7 +38,10 @@ describe('metrics', () => {
 });
 
 describe('the gateway process', () => {
-  test.each([['one process', '1'], ['two workers', '2']])(
+  test.each([
+    ['one process', '1'],
+    ['two workers', '2'],
+  ])(
     'with %s serves /metrics on METRICS_PORT only, and answers on its API port',
     async (_name, workers) => {
       const gateway = await startGatewayProcess({ GATEWAY_WORKERS: workers });

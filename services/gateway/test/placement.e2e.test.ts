@@ -1,6 +1,6 @@
 import { connect, withTenant } from '@tenantgraph/database';
 import { graphql } from '@tenantgraph/testkit';
-import { describe, expect, } from 'vitest';
+import { describe, expect } from 'vitest';
 import { stackTest } from './stack.ts';
 
 const it = stackTest;
@@ -45,7 +45,10 @@ describe('tenant placement through the gateway', () => {
     expect(order.body.errors).toBeUndefined();
     expect(order.body.data.placeOrder).toEqual({ number: 1, totalCents: 500 });
 
-    const read = await graphql(stack.gatewayUrl, { token, query: '{ tenant { name plan products(first: 5) { totalCount nodes { name } } } }' });
+    const read = await graphql(stack.gatewayUrl, {
+      token,
+      query: '{ tenant { name plan products(first: 5) { totalCount nodes { name } } } }',
+    });
     expect(read.body).toEqual({
       data: { tenant: { name: 'Peach Inc', plan: 'FREE', products: { totalCount: 1, nodes: [{ name: 'White Peach' }] } } },
     });

@@ -20,7 +20,12 @@ const admin = new URL(inject('pgAdminUrl'));
 // Fresh names on the run's server, so that the script never touches anything else on it.
 const suffix = `_t${randomBytes(4).toString('hex')}`;
 const secret = () => randomBytes(12).toString('hex');
-const passwords: Record<string, string> = Object.fromEntries(SERVICES.flatMap((s) => [[`${s}_svc`, secret()], [`${s}_migrator`, secret()]]));
+const passwords: Record<string, string> = Object.fromEntries(
+  SERVICES.flatMap((s) => [
+    [`${s}_svc`, secret()],
+    [`${s}_migrator`, secret()],
+  ]),
+);
 
 /** A URL of one of the script's databases as one of its roles, the way compose spells it. */
 function url(role: string, database: string) {
@@ -104,14 +109,22 @@ afterAll(async () => {
 describe('docker/postgres-init', () => {
   it.each(SERVICES)('gives %s a login role that is neither superuser, nor BYPASSRLS, nor owner of anything', async (service) => {
     const role = await auditConnectionRole(url(`${service}_svc`, `${service}_db`));
-    expect(role).toMatchObject({ superuser: false, bypassRls: false, createRole: false, createDb: false, ownedRelations: 0, ownsDatabase: false });
+    expect(role).toMatchObject({
+      superuser: false,
+      bypassRls: false,
+      createRole: false,
+      createDb: false,
+      ownedRelations: 0,
+      ownsDatabase: false,
+    });
   });
 
   it.each(SERVICES)('leaves the %s tables to the NOLOGIN owner, with row-level security enabled and forced', async (service) => {
     const { tables } = await auditRowLevelSecurity(adminUrlOf(`${service}_db`));
     const tenantTables = tables.filter((table) => !table.table.startsWith('kysely_migration'));
     expect(tenantTables.length).toBeGreaterThan(0);
-    for (const { table, enabled, forced } of tenantTables) expect({ table, enabled, forced }).toEqual({ table, enabled: true, forced: true });
+    for (const { table, enabled, forced } of tenantTables)
+      expect({ table, enabled, forced }).toEqual({ table, enabled: true, forced: true });
     const owners = await session(adminUrlOf(`${service}_db`), (run) =>
       run(`select distinct pg_get_userbyid(c.relowner) as owner, r.rolcanlogin as login
              from pg_class c join pg_namespace n on n.oid = c.relnamespace join pg_roles r on r.oid = c.relowner

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { type Server, createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { DEMO_TENANTS, type TestAuth, createTestAuth } from '@tenantgraph/testkit';
+import { createTestAuth, DEMO_TENANTS, type TestAuth } from '@tenantgraph/testkit';
 
 const GATEWAY = fileURLToPath(new URL('..', import.meta.url));
 
@@ -46,7 +46,9 @@ export async function startGatewayProcess(env: Record<string, string> = {}): Pro
       AUTH_AUDIENCE: auth.issuer.audience,
       REGISTRY_TOKEN: registryToken,
       TENANT_REGISTRY_URL: registryUrl,
-      ...Object.fromEntries(['TENANT', 'PRODUCT', 'ORDER', 'PROJECT'].map((name) => [`SUBGRAPH_${name}_URL`, 'http://127.0.0.1:9/graphql'])),
+      ...Object.fromEntries(
+        ['TENANT', 'PRODUCT', 'ORDER', 'PROJECT'].map((name) => [`SUBGRAPH_${name}_URL`, 'http://127.0.0.1:9/graphql']),
+      ),
       ...env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { memoryRateLimiter, redisRateLimiter } from '../src/rate-limit.ts';
+import { type memoryRateLimiter, redisRateLimiter } from '../src/rate-limit.ts';
 import { startGatewayProcess } from './process.ts';
 
 const LIMIT = { perSecond: 0.01, burst: 3 };
@@ -16,7 +16,12 @@ async function allowedOf(limiter: ReturnType<typeof memoryRateLimiter>, key: str
 describe('the Redis rate limiter in an outage', () => {
   it('falls back to buckets of its own process when Redis cannot be reached, instead of letting everything through', async () => {
     // A closed port: every command fails at once.
-    const redis = new Redis('redis://127.0.0.1:1', { commandTimeout: 250, maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true });
+    const redis = new Redis('redis://127.0.0.1:1', {
+      commandTimeout: 250,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+    });
     const limiter = redisRateLimiter(redis);
     try {
       expect(await allowedOf(limiter, `outage-${Date.now()}`, 10)).toBe(3);
@@ -44,10 +49,14 @@ describe('the Redis rate limiter in an outage', () => {
 function post(url: string, token: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const body = JSON.stringify({ query: '{ __typename }' });
-    const req = request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = request(
+      url,
+      { method: 'POST', agent: false, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });

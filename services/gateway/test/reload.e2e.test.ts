@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { type Server, createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -145,7 +145,12 @@ describe('hot reload of the supergraph file', () => {
     expect(codes(response)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
   });
 
-  it('serves every request while the file is swapped, and the new field answers after the swap', async ({ stack, token, supergraphFile, reloads }) => {
+  it('serves every request while the file is swapped, and the new field answers after the swap', async ({
+    stack,
+    token,
+    supergraphFile,
+    reloads,
+  }) => {
     const load = steadyLoad(stack.gatewayUrl, token, 2_500);
     await new Promise((resolve) => setTimeout(resolve, 700));
     await replaceFile(supergraphFile, await readFile(COMMITTED, 'utf8'));
@@ -176,7 +181,12 @@ describe('hot reload of the supergraph file', () => {
     expect(after.body.data.tenant.products.nodes).toEqual([{ sku: 'reload-1', stock: 7 }]);
   });
 
-  it('drops a field when the new supergraph removes it, while other queries keep succeeding', async ({ stack, token, supergraphFile, reloads }) => {
+  it('drops a field when the new supergraph removes it, while other queries keep succeeding', async ({
+    stack,
+    token,
+    supergraphFile,
+    reloads,
+  }) => {
     const load = steadyLoad(stack.gatewayUrl, token, 1_500);
     await new Promise((resolve) => setTimeout(resolve, 300));
     await replaceFile(supergraphFile, await supergraphWithoutStock());

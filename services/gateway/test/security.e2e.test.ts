@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
-import { createIssuer } from '@tenantgraph/devkit';
 import { connect, withTenant } from '@tenantgraph/database';
+import { createIssuer } from '@tenantgraph/devkit';
 import { auditConnectionRole, auditRowLevelSecurity, codes, freePort, graphql, sql } from '@tenantgraph/testkit';
 import { Redis } from 'ioredis';
-import { describe, expect, } from 'vitest';
+import { describe, expect } from 'vitest';
 import { memoryRateLimiter, redisRateLimiter } from '../src/server.ts';
 import { type Stack, stackTest } from './stack.ts';
 
@@ -145,16 +145,30 @@ describe('hostile clients at the gateway (graphql-cop probes and limits)', () =>
       search: `?query=${encodeURIComponent(mutation)}`,
     });
     expect(getMutation.status).toBe(405);
-    const getSimple = await send(stack.gatewayUrl, { method: 'GET', headers: { ...auth, 'content-type': 'text/plain' }, search: '?query=%7Btenant%7Bid%7D%7D' });
+    const getSimple = await send(stack.gatewayUrl, {
+      method: 'GET',
+      headers: { ...auth, 'content-type': 'text/plain' },
+      search: '?query=%7Btenant%7Bid%7D%7D',
+    });
     expect(getSimple.status).toBe(400);
     expect(getSimple.text).toMatch(/CSRF/i);
     for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
-      const post = await send(stack.gatewayUrl, { headers: { ...auth, 'content-type': contentType }, body: JSON.stringify({ query: mutation }) });
+      const post = await send(stack.gatewayUrl, {
+        headers: { ...auth, 'content-type': contentType },
+        body: JSON.stringify({ query: mutation }),
+      });
       expect(post.status, contentType).toBe(400);
     }
-    const preflighted = await send(stack.gatewayUrl, { method: 'GET', headers: { ...auth, 'apollo-require-preflight': 'true' }, search: '?query=%7Btenant%7Bid%7D%7D' });
+    const preflighted = await send(stack.gatewayUrl, {
+      method: 'GET',
+      headers: { ...auth, 'apollo-require-preflight': 'true' },
+      search: '?query=%7Btenant%7Bid%7D%7D',
+    });
     expect(preflighted.status).toBe(200);
-    const products = await graphql(stack.gatewayUrl, { token: await stack.auth.token('avocado'), query: '{ tenant { products(first: 100) { nodes { sku } } } }' });
+    const products = await graphql(stack.gatewayUrl, {
+      token: await stack.auth.token('avocado'),
+      query: '{ tenant { products(first: 100) { nodes { sku } } } }',
+    });
     expect(products.body.data.tenant.products.nodes).not.toContainEqual({ sku: 'csrf' });
   });
 
@@ -221,7 +235,10 @@ describe('subgraphs are not a side door', () => {
       const before = stack.metrics[name].requestCount();
       for (const authorization of [undefined, `Bearer ${none}`, `Bearer ${await stack.auth.token('avocado')}x`]) {
         // The body is not even JSON: a 401 rather than a 400 shows it was never read.
-        const response = await send(url, { headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, body: '{ not json' });
+        const response = await send(url, {
+          headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+          body: '{ not json',
+        });
         expect(response.status, name).toBe(401);
         expect(JSON.parse(response.text).errors[0].extensions.code).toBe('UNAUTHENTICATED');
       }
@@ -233,7 +250,10 @@ describe('subgraphs are not a side door', () => {
     const token = await stack.auth.token('avocado');
     const otherId = 'papaya:00000000-0000-4000-8000-000000000000';
     const attempts: [string, string][] = [
-      ...SUBGRAPHS.map((name) => [name, '{ _entities(representations: [{ __typename: "Tenant", id: "mango" }]) { ... on Tenant { id } } }'] as [string, string]),
+      ...SUBGRAPHS.map(
+        (name) =>
+          [name, '{ _entities(representations: [{ __typename: "Tenant", id: "mango" }]) { ... on Tenant { id } } }'] as [string, string],
+      ),
       ['product', `{ _entities(representations: [{ __typename: "Product", id: "${otherId}" }]) { ... on Product { id name } } }`],
       ['order', `{ _entities(representations: [{ __typename: "Order", id: "${otherId}" }]) { ... on Order { id } } }`],
       ['project', `{ _entities(representations: [{ __typename: "Project", id: "${otherId}" }]) { ... on Project { id name } } }`],
@@ -275,15 +295,24 @@ describe('per-tenant rate limit', () => {
 
   async function burst(stack: Stack, url: string, tenant: string, count: number) {
     const token = await stack.auth.token(tenant);
-    return Promise.all(Array.from({ length: count }, () => send(url, {
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: '{ tenant { id } }' }),
-    })));
+    return Promise.all(
+      Array.from({ length: count }, () =>
+        send(url, {
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query: '{ tenant { id } }' }),
+        }),
+      ),
+    );
   }
 
   /** Redis at REDIS_URL (127.0.0.1:6379 by default), when one answers: `pnpm test` must also pass without. */
   async function reachableRedis() {
-    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 0, lazyConnect: true, connectTimeout: 500, retryStrategy: () => null });
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+      maxRetriesPerRequest: 0,
+      lazyConnect: true,
+      connectTimeout: 500,
+      retryStrategy: () => null,
+    });
     try {
       await redis.connect();
       await redis.ping();
@@ -315,7 +344,9 @@ describe('per-tenant rate limit', () => {
     await gateway.stop();
   });
 
-  it('shares the buckets through Redis when there is one, and keeps limiting with its own buckets when Redis is unreachable', async ({ stack }) => {
+  it('shares the buckets through Redis when there is one, and keeps limiting with its own buckets when Redis is unreachable', async ({
+    stack,
+  }) => {
     const redis = await reachableRedis();
     if (redis) {
       const prefix = `test:${randomBytes(6).toString('hex')}:`;
@@ -329,7 +360,12 @@ describe('per-tenant rate limit', () => {
       await replica.stop();
       await gateway.stop();
     }
-    const dead = new Redis(`redis://127.0.0.1:${await freePort()}`, { maxRetriesPerRequest: 0, commandTimeout: 200, retryStrategy: () => null, lazyConnect: true });
+    const dead = new Redis(`redis://127.0.0.1:${await freePort()}`, {
+      maxRetriesPerRequest: 0,
+      commandTimeout: 200,
+      retryStrategy: () => null,
+      lazyConnect: true,
+    });
     const outage = await stack.startGateway({ rateLimiter: redisRateLimiter(dead), planLimits: limited });
     await expectLimited(stack, outage.url);
     await outage.stop();
@@ -352,7 +388,9 @@ describe('row-level security as defence in depth', () => {
       ...(name === 'tenant' ? [] : [{ name, url: stack.databases[name].dedicatedUrl('mango') }]),
     ]);
 
-  it('every tenant-owned table in every database has RLS enabled and forced, a tenant policy for reads and writes, and tenant-scoped uniques', async ({ stack }) => {
+  it('every tenant-owned table in every database has RLS enabled and forced, a tenant policy for reads and writes, and tenant-scoped uniques', async ({
+    stack,
+  }) => {
     let audited = 0;
     for (const { name, url } of allDatabases(stack)) {
       const { tables, views } = await auditRowLevelSecurity(stack.databases[name].asAdmin(url));
@@ -364,12 +402,15 @@ describe('row-level security as defence in depth', () => {
         const key = name === 'tenant' && table.table === 'tenant' ? 'id' : 'tenant_id';
         expect(table.hasTenantId || key === 'id', `${where} has no tenant_id`).toBe(true);
         expect({ where, enabled: table.enabled, forced: table.forced }).toEqual({ where, enabled: true, forced: true });
-        const isolation = table.policies.find((policy) => policy.command === '*' && policy.using?.includes("current_setting('app.tenant_id'"));
+        const isolation = table.policies.find(
+          (policy) => policy.command === '*' && policy.using?.includes("current_setting('app.tenant_id'"),
+        );
         expect(isolation, where).toBeDefined();
         expect(isolation?.using).toContain(`${key} = current_setting('app.tenant_id'`);
         expect(isolation?.check).toContain(`${key} = current_setting('app.tenant_id'`);
         // Any other policy may only read (the registry listing), never write.
-        for (const other of table.policies.filter((policy) => policy !== isolation)) expect(other.command, `${where} ${other.name}`).toBe('r');
+        for (const other of table.policies.filter((policy) => policy !== isolation))
+          expect(other.command, `${where} ${other.name}`).toBe('r');
         // Uniques include the tenant, so one tenant's keys never collide with (or probe) another's.
         // The registry's slug is global by design: it names the tenant itself.
         if (key === 'tenant_id') {
@@ -378,7 +419,10 @@ describe('row-level security as defence in depth', () => {
         }
         audited++;
       }
-      expect(views.filter((view) => view.kind === 'm'), `${name}: no materialized views (RLS cannot apply)`).toEqual([]);
+      expect(
+        views.filter((view) => view.kind === 'm'),
+        `${name}: no materialized views (RLS cannot apply)`,
+      ).toEqual([]);
       for (const view of views) expect(view, `${name} view`).toMatchObject({ securityInvoker: true });
     }
     // tenant(1), then product(1) + order(3) + project(4) in the shared and in mango's databases.
@@ -388,7 +432,14 @@ describe('row-level security as defence in depth', () => {
   it('the services connect as roles that are neither superuser, nor BYPASSRLS, nor owners', async ({ stack }) => {
     for (const { name, url } of allDatabases(stack)) {
       const role = await auditConnectionRole(url);
-      expect(role, name).toMatchObject({ superuser: false, bypassRls: false, createRole: false, createDb: false, ownedRelations: 0, ownsDatabase: false });
+      expect(role, name).toMatchObject({
+        superuser: false,
+        bypassRls: false,
+        createRole: false,
+        createDb: false,
+        ownedRelations: 0,
+        ownsDatabase: false,
+      });
     }
   });
 
@@ -404,14 +455,19 @@ describe('row-level security as defence in depth', () => {
       const { createProduct } = await call('mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }', {
         i: { sku: `rls-${tenant}`, name: `rls ${tenant}`, priceCents: 100 },
       });
-      await call('mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id } }', { i: { lines: [{ productId: createProduct.id, quantity: 1 }] } });
+      await call('mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id } }', {
+        i: { lines: [{ productId: createProduct.id, quantity: 1 }] },
+      });
       const { createOrganization } = await call('mutation { createOrganization(input: { name: "rls org" }) { id } }');
       await call('mutation($i: AddMemberInput!) { addMember(input: $i) { id } }', {
         i: { organizationId: createOrganization.id, name: 'Ada', email: `ada@${tenant}.example` },
       });
-      const { createProject } = await call('mutation($o: ID!) { createProject(input: { organizationId: $o, name: "rls project" }) { id } }', {
-        o: createOrganization.id,
-      });
+      const { createProject } = await call(
+        'mutation($o: ID!) { createProject(input: { organizationId: $o, name: "rls project" }) { id } }',
+        {
+          o: createOrganization.id,
+        },
+      );
       await call('mutation($p: ID!) { createTask(input: { projectId: $p, title: "rls task" }) { id } }', { p: createProject.id });
     }
     let checked = 0;
@@ -419,19 +475,23 @@ describe('row-level security as defence in depth', () => {
       const db = connect<any>(stack.databases[name].sharedUrl, { max: 2 });
       try {
         const { rows: tables } = await sql<{ table: string }>`
-          select table_name as table from information_schema.columns where table_schema = 'public' and column_name = 'tenant_id'`.execute(db);
+          select table_name as table from information_schema.columns where table_schema = 'public' and column_name = 'tenant_id'`.execute(
+          db,
+        );
         for (const { table } of tables) {
           for (const tenant of ['avocado', 'papaya']) {
-            const seen = await withTenant(db, tenant, (trx) => sql<{ tenant_id: string }>`select tenant_id from ${sql.id(table)}`.execute(trx));
+            const seen = await withTenant(db, tenant, (trx) =>
+              sql<{ tenant_id: string }>`select tenant_id from ${sql.id(table)}`.execute(trx),
+            );
             expect(seen.rows.length, `${name}.${table} as ${tenant}`).toBeGreaterThan(0);
             expect(new Set(seen.rows.map((row) => row.tenant_id)), `${name}.${table}`).toEqual(new Set([tenant]));
           }
           const untenanted = await sql<{ count: number }>`select count(*)::int as count from ${sql.id(table)}`.execute(db);
           expect(untenanted.rows[0]?.count, `${name}.${table} with no tenant`).toBe(0);
           // Moving a row to another tenant is refused by the policy's WITH CHECK.
-          await expect(withTenant(db, 'avocado', (trx) => sql`update ${sql.id(table)} set tenant_id = 'papaya'`.execute(trx))).rejects.toThrow(
-            /row-level security/,
-          );
+          await expect(
+            withTenant(db, 'avocado', (trx) => sql`update ${sql.id(table)} set tenant_id = 'papaya'`.execute(trx)),
+          ).rejects.toThrow(/row-level security/);
           checked++;
         }
       } finally {

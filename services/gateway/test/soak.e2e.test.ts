@@ -62,12 +62,20 @@ describe('three tenants at once through all four subgraphs', () => {
       for (let round = 0; round < ROUNDS; round++) {
         const name = `${tenant}-${worker}-${round}`;
         const [{ createProduct }, { createProject }] = await Promise.all([
-          call(tenant, 'mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }', { i: { sku: name, name, priceCents: 100 + round } }),
-          call(tenant, 'mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }', { i: { organizationId: createOrganization.id, name } }),
+          call(tenant, 'mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }', {
+            i: { sku: name, name, priceCents: 100 + round },
+          }),
+          call(tenant, 'mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }', {
+            i: { organizationId: createOrganization.id, name },
+          }),
         ]);
         const [, , read] = await Promise.all([
-          call(tenant, 'mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id } }', { i: { lines: [{ productId: createProduct.id, quantity: 1 + round }] } }),
-          call(tenant, 'mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }', { i: { projectId: createProject.id, title: name } }),
+          call(tenant, 'mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id } }', {
+            i: { lines: [{ productId: createProduct.id, quantity: 1 + round }] },
+          }),
+          call(tenant, 'mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }', {
+            i: { projectId: createProject.id, title: name },
+          }),
           call(tenant, READ),
         ]);
         expect(read.tenant.id).toBe(tenant);
@@ -87,7 +95,10 @@ describe('three tenants at once through all four subgraphs', () => {
       expect(after.projects.totalCount).toBe(before[tenant].projects.totalCount + created);
       expect(after.organizations).toHaveLength(before[tenant].organizations.length + WORKERS_PER_TENANT);
       const tasks = after.projects.nodes.reduce((sum: number, project: { tasks: unknown[] }) => sum + project.tasks.length, 0);
-      const tasksBefore = before[tenant].projects.nodes.reduce((sum: number, project: { tasks: unknown[] }) => sum + project.tasks.length, 0);
+      const tasksBefore = before[tenant].projects.nodes.reduce(
+        (sum: number, project: { tasks: unknown[] }) => sum + project.tasks.length,
+        0,
+      );
       expect(tasks).toBe(tasksBefore + created);
       expect(idsIn(after).every((id) => id === tenant || id.startsWith(`${tenant}:`))).toBe(true);
     }

@@ -1,25 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { type IncomingHttpHeaders, createServer, request } from 'node:http';
+import { createServer, type IncomingHttpHeaders, request } from 'node:http';
 import type { SupergraphSdlHook } from '@apollo/gateway';
-import { type Logger, type TenantRegistry, createLogger, createRegistryClient } from '@tenantgraph/core';
+import { createLogger, createRegistryClient, type Logger, type TenantRegistry } from '@tenantgraph/core';
 import { connect, createDatabaseRouter, withTenant } from '@tenantgraph/database';
 import { createOrderServer, createProductClient, migrationsFolder as orderMigrations } from '@tenantgraph/order';
 import { createProductServer, migrationsFolder as productMigrations } from '@tenantgraph/product';
 import { createProjectServer, migrationsFolder as projectMigrations } from '@tenantgraph/project';
 import {
   type ConcurrencyLimits,
+  createMetrics,
   DEFAULT_SUBGRAPH_CONCURRENCY,
+  listen,
   type Metrics,
   type SubgraphServer,
-  createMetrics,
-  listen,
   tenantAdmission,
 } from '@tenantgraph/server-kit';
 import { createTenantServer, migrationsFolder as tenantMigrations } from '@tenantgraph/tenant';
-import { type ServiceDatabases, type TestAuth, createServiceDatabases, createTestAuth } from '@tenantgraph/testkit';
+import { createServiceDatabases, createTestAuth, type ServiceDatabases, type TestAuth } from '@tenantgraph/testkit';
 import { test } from 'vitest';
-import { type GatewayServerDeps, createGatewayServer, staticSupergraph } from '../src/server.ts';
+import { createGatewayServer, type GatewayServerDeps, staticSupergraph } from '../src/server.ts';
 
 const SUPERGRAPH = new URL('../../../supergraph/supergraph.graphql', import.meta.url);
 const SUBGRAPHS = ['tenant', 'product', 'order', 'project'] as const;
@@ -95,7 +95,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   const tenantDb = connect<any>(databases.tenant.sharedUrl);
   for (const tenant of TENANTS) {
-    await withTenant(tenantDb, tenant.id, (trx) => trx.insertInto('tenant').values({ ...tenant, slug: tenant.id }).execute());
+    await withTenant(tenantDb, tenant.id, (trx) =>
+      trx
+        .insertInto('tenant')
+        .values({ ...tenant, slug: tenant.id })
+        .execute(),
+    );
   }
   const tenantUrl = await run(
     createTenantServer({ db: tenantDb, verifier: auth.verifier, logger: logger('tenant'), metrics: metrics.tenant, registryToken }),

@@ -16,7 +16,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addUniqueConstraint('sales_order_tenant_number_key', ['tenant_id', 'number'])
     .execute();
   // The unique constraint's index on (tenant_id, number) also serves the newest-first listing.
-  await db.schema.createIndex('sales_order_tenant_status_number_idx').on('sales_order').columns(['tenant_id', 'status', 'number']).execute();
+  await db.schema
+    .createIndex('sales_order_tenant_status_number_idx')
+    .on('sales_order')
+    .columns(['tenant_id', 'status', 'number'])
+    .execute();
 
   await db.schema
     .createTable('sales_order_line')

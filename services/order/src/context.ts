@@ -1,5 +1,13 @@
 import type { DatabaseRouter } from '@tenantgraph/database';
-import { type DataContext, type SubgraphContext, type TenantScope, countLoader, dataContext, groupLoader, rowLoader } from '@tenantgraph/server-kit';
+import {
+  countLoader,
+  type DataContext,
+  dataContext,
+  groupLoader,
+  rowLoader,
+  type SubgraphContext,
+  type TenantScope,
+} from '@tenantgraph/server-kit';
 import type { Database } from './database.ts';
 import { findLinesByOrderIds, findOrdersByIds, sumUnitsOrdered } from './order/order.repository.ts';
 import type { ProductClient } from './product/product.client.ts';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type DataSubgraphDeps, DateTime, createSubgraphServer, mergeResolvers } from '@tenantgraph/server-kit';
+import { createSubgraphServer, type DataSubgraphDeps, DateTime, mergeResolvers } from '@tenantgraph/server-kit';
 import { parse } from 'graphql';
 import { createContext } from './context.ts';
 import type { Database } from './database.ts';

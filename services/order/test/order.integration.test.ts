@@ -1,12 +1,21 @@
 import { createLogger } from '@tenantgraph/core';
 import { connect, createDatabaseRouter } from '@tenantgraph/database';
-import { type ProductServerDeps, createProductServer, migrationsFolder as productMigrations } from '@tenantgraph/product';
+import { createProductServer, type ProductServerDeps, migrationsFolder as productMigrations } from '@tenantgraph/product';
 import { createMetrics } from '@tenantgraph/server-kit';
-import { type GraphQLResponse, type ServiceDatabases, codes, freePort, createServiceDatabases, dataSubgraphTest, graphql, staticRegistry } from '@tenantgraph/testkit';
+import {
+  codes,
+  createServiceDatabases,
+  dataSubgraphTest,
+  freePort,
+  type GraphQLResponse,
+  graphql,
+  type ServiceDatabases,
+  staticRegistry,
+} from '@tenantgraph/testkit';
 import { sql } from 'kysely';
 import { describe, expect } from 'vitest';
 import type { Database } from '../src/database.ts';
-import { type ProductClient, createProductClient } from '../src/product/product.client.ts';
+import { createProductClient, type ProductClient } from '../src/product/product.client.ts';
 import { createOrderServer, migrationsFolder } from '../src/server.ts';
 
 /** The real product subgraph, over its own databases, trusting the same identity provider. */
@@ -29,7 +38,11 @@ const it = dataSubgraphTest<Database>({
 }).extend<{ product: ProductSubgraph }>({
   product: [
     async ({ auth }, use) => {
-      const databases = await createServiceDatabases({ service: 'product', migrationsFolder: productMigrations, dedicatedTenants: ['mango'] });
+      const databases = await createServiceDatabases({
+        service: 'product',
+        migrationsFolder: productMigrations,
+        dedicatedTenants: ['mango'],
+      });
       const router: ProductServerDeps['databases'] = createDatabaseRouter({ sharedUrl: databases.sharedUrl, registry: staticRegistry() });
       const server = createProductServer({
         databases: router,
@@ -84,9 +97,14 @@ async function allOrderNumbers(url: string, token: string, tenant: string, statu
   let after: string | null = null;
   let totalCount = 0;
   do {
-    const response: GraphQLResponse = await graphql(url, { token, query: ORDERS, variables: { r: [{ __typename: 'Tenant', id: tenant }], first: 100, after, status } });
+    const response: GraphQLResponse = await graphql(url, {
+      token,
+      query: ORDERS,
+      variables: { r: [{ __typename: 'Tenant', id: tenant }], first: 100, after, status },
+    });
     expect(response.body.errors).toBeUndefined();
-    const page: { totalCount: number; nodes: { number: number }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } = response.body.data._entities[0].orders;
+    const page: { totalCount: number; nodes: { number: number }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } =
+      response.body.data._entities[0].orders;
     totalCount = page.totalCount;
     numbers.push(...page.nodes.map((order: { number: number }) => order.number));
     after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
@@ -144,7 +162,9 @@ describe('order subgraph', () => {
       ]);
 
       // A later price change leaves the placed order alone; the next order takes the new price.
-      const productDb = connect(product.databases.asAdmin(tenant === 'mango' ? product.databases.dedicatedUrl('mango') : product.databases.sharedUrl));
+      const productDb = connect(
+        product.databases.asAdmin(tenant === 'mango' ? product.databases.dedicatedUrl('mango') : product.databases.sharedUrl),
+      );
       try {
         await sql`update product set price_cents = 300 where tenant_id = ${tenant} and id = ${cheap.split(':')[1]}`.execute(productDb);
       } finally {
@@ -152,10 +172,17 @@ describe('order subgraph', () => {
       }
       const next = await graphql(url, { token, query: PLACE, variables: { input: { lines: [{ productId: cheap, quantity: 1 }] } } });
       expect(next.body.data.placeOrder).toMatchObject({ number: 2, totalCents: 300, lines: [{ unitPriceCents: 300 }] });
-      const again = await graphql(url, { token, query: ORDER_BY_ID, variables: { r: [{ __typename: 'Tenant', id: tenant }], id: order.id } });
+      const again = await graphql(url, {
+        token,
+        query: ORDER_BY_ID,
+        variables: { r: [{ __typename: 'Tenant', id: tenant }], id: order.id },
+      });
       expect(again.body.data._entities[0].order).toEqual({ id: order.id, number: 1 });
       const first = await graphql(url, { token, query: ORDER_ENTITIES, variables: { r: [{ __typename: 'Order', id: order.id }] } });
-      expect(first.body.data._entities[0]).toMatchObject({ totalCents: 3 * 250 + 2 * 1_999, lines: [{ unitPriceCents: 250 }, { unitPriceCents: 1_999 }] });
+      expect(first.body.data._entities[0]).toMatchObject({
+        totalCents: 3 * 250 + 2 * 1_999,
+        lines: [{ unitPriceCents: 250 }, { unitPriceCents: 1_999 }],
+      });
     }
 
     // Placement: mango's rows are only in its dedicated database, avocado's only in the shared one.
@@ -168,7 +195,11 @@ describe('order subgraph', () => {
     }
   });
 
-  it('numbers 20 concurrent orders of one tenant without gaps or duplicates, apart from the other tenant', async ({ auth, url, product }) => {
+  it('numbers 20 concurrent orders of one tenant without gaps or duplicates, apart from the other tenant', async ({
+    auth,
+    url,
+    product,
+  }) => {
     const avocado = await auth.token('avocado', ORDERS_WRITE);
     const mango = await auth.token('mango', ORDERS_WRITE);
     const avocadoProduct = await product.create('avocado', { priceCents: 10 });
@@ -208,13 +239,32 @@ describe('order subgraph', () => {
 
     const cases: [Line[], string, string?][] = [
       [[{ productId: unknown, quantity: 1 }], 'NOT_FOUND'],
-      [[{ productId: usd, quantity: 1 }, { productId: 'not-an-id', quantity: 1 }], 'NOT_FOUND'],
-      [[{ productId: usd, quantity: 1 }, { productId: mangoProduct, quantity: 1 }], 'FORBIDDEN'],
+      [
+        [
+          { productId: usd, quantity: 1 },
+          { productId: 'not-an-id', quantity: 1 },
+        ],
+        'NOT_FOUND',
+      ],
+      [
+        [
+          { productId: usd, quantity: 1 },
+          { productId: mangoProduct, quantity: 1 },
+        ],
+        'FORBIDDEN',
+      ],
       [[{ productId: usd, quantity: 0 }], 'BAD_USER_INPUT', 'quantity'],
       [[{ productId: usd, quantity: 10_001 }], 'BAD_USER_INPUT', 'quantity'],
       [[], 'BAD_USER_INPUT', 'lines'],
       [Array.from({ length: 101 }, () => ({ productId: usd, quantity: 1 })), 'BAD_USER_INPUT', 'lines'],
-      [[{ productId: usd, quantity: 1 }, { productId: eur, quantity: 1 }], 'BAD_USER_INPUT', 'lines'],
+      [
+        [
+          { productId: usd, quantity: 1 },
+          { productId: eur, quantity: 1 },
+        ],
+        'BAD_USER_INPUT',
+        'lines',
+      ],
     ];
     for (const [lines, code, field] of cases) {
       const response = await graphql(url, { token, query: PLACE, variables: { input: { lines } } });
@@ -250,8 +300,9 @@ describe('order subgraph', () => {
     const order = placed.body.data.placeOrder;
     const mangoToken = await auth.token('mango', ORDERS_WRITE);
     const mangoProduct = await product.create('mango', { priceCents: 5 });
-    const mangoOrder = (await graphql(url, { token: mangoToken, query: PLACE, variables: { input: { lines: [{ productId: mangoProduct, quantity: 1 }] } } }))
-      .body.data.placeOrder;
+    const mangoOrder = (
+      await graphql(url, { token: mangoToken, query: PLACE, variables: { input: { lines: [{ productId: mangoProduct, quantity: 1 }] } } })
+    ).body.data.placeOrder;
 
     const readOnly = await auth.token('avocado', ['products:write']);
     expect(codes(await graphql(url, { token: readOnly, query: CANCEL, variables: { id: order.id } }))).toEqual(['FORBIDDEN']);
@@ -260,7 +311,11 @@ describe('order subgraph', () => {
     expect(codes(await graphql(url, { token, query: CANCEL, variables: { id: 'garbage' } }))).toEqual(['NOT_FOUND']);
     const foreign = await graphql(url, { token, query: CANCEL, variables: { id: mangoOrder.id } });
     expect(codes(foreign)).toEqual(['FORBIDDEN']);
-    const stillPlaced = await graphql(url, { token: mangoToken, query: ORDER_BY_ID, variables: { r: [{ __typename: 'Tenant', id: 'mango' }], id: mangoOrder.id } });
+    const stillPlaced = await graphql(url, {
+      token: mangoToken,
+      query: ORDER_BY_ID,
+      variables: { r: [{ __typename: 'Tenant', id: 'mango' }], id: mangoOrder.id },
+    });
     expect(stillPlaced.body.data._entities[0].order).toEqual({ id: mangoOrder.id, number: mangoOrder.number });
 
     const cancelled = await graphql(url, { token, query: CANCEL, variables: { id: order.id } });
@@ -275,22 +330,35 @@ describe('order subgraph', () => {
     const counted = await product.create('avocado', { priceCents: 1 });
     const never = await product.create('avocado', { priceCents: 1 });
     const place = async (quantity: number) =>
-      (await graphql(url, { token, query: PLACE, variables: { input: { lines: [{ productId: counted, quantity }] } } })).body.data.placeOrder;
+      (await graphql(url, { token, query: PLACE, variables: { input: { lines: [{ productId: counted, quantity }] } } })).body.data
+        .placeOrder;
     await place(3);
     await place(4);
     const cancelled = await place(50);
     await graphql(url, { token, query: CANCEL, variables: { id: cancelled.id } });
 
-    const units = await graphql(url, { token, query: PRODUCT_ENTITIES, variables: { r: [counted, never].map((id) => ({ __typename: 'Product', id })) } });
+    const units = await graphql(url, {
+      token,
+      query: PRODUCT_ENTITIES,
+      variables: { r: [counted, never].map((id) => ({ __typename: 'Product', id })) },
+    });
     expect(units.body.data._entities).toEqual([
       { id: counted, unitsOrdered: 7 },
       { id: never, unitsOrdered: 0 },
     ]);
-    const throughOrder = await graphql(url, { token, query: ORDER_ENTITIES, variables: { r: [{ __typename: 'Order', id: cancelled.id }] } });
+    const throughOrder = await graphql(url, {
+      token,
+      query: ORDER_ENTITIES,
+      variables: { r: [{ __typename: 'Order', id: cancelled.id }] },
+    });
     expect(throughOrder.body.data._entities[0].lines[0].product).toEqual({ id: counted, unitsOrdered: 7 });
     // mango sees none of avocado's orders, even for the same product uuid under its own prefix.
     const relabelled = counted.replace('avocado:', 'mango:');
-    const mango = await graphql(url, { token: await auth.token('mango'), query: PRODUCT_ENTITIES, variables: { r: [{ __typename: 'Product', id: relabelled }] } });
+    const mango = await graphql(url, {
+      token: await auth.token('mango'),
+      query: PRODUCT_ENTITIES,
+      variables: { r: [{ __typename: 'Product', id: relabelled }] },
+    });
     expect(mango.body.data._entities).toEqual([{ id: relabelled, unitsOrdered: 0 }]);
   });
 
@@ -309,13 +377,15 @@ describe('order subgraph', () => {
     expect(cancelled.length).toBeGreaterThanOrEqual(3);
 
     const r = [{ __typename: 'Tenant', id: 'mango' }];
-    const page1 = (await graphql(url, { token, query: ORDERS, variables: { r, first: 2, status: 'CANCELLED' } })).body.data._entities[0].orders;
+    const page1 = (await graphql(url, { token, query: ORDERS, variables: { r, first: 2, status: 'CANCELLED' } })).body.data._entities[0]
+      .orders;
     expect(page1.totalCount).toBe(cancelled.length);
     expect(page1.nodes.map((order: { number: number }) => order.number)).toEqual(cancelled.slice(0, 2));
     expect(page1.nodes.every((order: { status: string }) => order.status === 'CANCELLED')).toBe(true);
     expect(page1.pageInfo.hasNextPage).toBe(true);
-    const page2 = (await graphql(url, { token, query: ORDERS, variables: { r, first: 2, status: 'CANCELLED', after: page1.pageInfo.endCursor } }))
-      .body.data._entities[0].orders;
+    const page2 = (
+      await graphql(url, { token, query: ORDERS, variables: { r, first: 2, status: 'CANCELLED', after: page1.pageInfo.endCursor } })
+    ).body.data._entities[0].orders;
     expect(page2.nodes.map((order: { number: number }) => order.number)).toEqual(cancelled.slice(2, 4));
 
     expect(codes(await graphql(url, { token, query: ORDERS, variables: { r, first: 101 } }))).toEqual(['BAD_USER_INPUT']);
@@ -325,8 +395,9 @@ describe('order subgraph', () => {
   it("answers another tenant's order, product or tenant representation with FORBIDDEN, never its data", async ({ auth, url, product }) => {
     const mangoToken = await auth.token('mango', ORDERS_WRITE);
     const mangoProduct = await product.create('mango', { priceCents: 31_337 });
-    const mangoOrder = (await graphql(url, { token: mangoToken, query: PLACE, variables: { input: { lines: [{ productId: mangoProduct, quantity: 7 }] } } }))
-      .body.data.placeOrder;
+    const mangoOrder = (
+      await graphql(url, { token: mangoToken, query: PLACE, variables: { input: { lines: [{ productId: mangoProduct, quantity: 7 }] } } })
+    ).body.data.placeOrder;
     const avocado = await auth.token('avocado');
     const secrets = [mangoOrder.id.split(':')[1], mangoProduct.split(':')[1], '31337', String(7 * 31_337)];
 
@@ -340,15 +411,28 @@ describe('order subgraph', () => {
       expect(codes(response)).toEqual(['FORBIDDEN']);
       for (const secret of secrets) expect(JSON.stringify(response.body)).not.toContain(secret);
     }
-    const byId = await graphql(url, { token: avocado, query: ORDER_BY_ID, variables: { r: [{ __typename: 'Tenant', id: 'avocado' }], id: mangoOrder.id } });
+    const byId = await graphql(url, {
+      token: avocado,
+      query: ORDER_BY_ID,
+      variables: { r: [{ __typename: 'Tenant', id: 'avocado' }], id: mangoOrder.id },
+    });
     expect(codes(byId)).toEqual(['FORBIDDEN']);
     // The same uuid under the caller's own prefix finds nothing: rows are looked up by tenant too.
     const relabelled = mangoOrder.id.replace('mango:', 'avocado:');
-    const spoofed = await graphql(url, { token: avocado, query: ORDER_ENTITIES, variables: { r: [{ __typename: 'Order', id: relabelled }] } });
+    const spoofed = await graphql(url, {
+      token: avocado,
+      query: ORDER_ENTITIES,
+      variables: { r: [{ __typename: 'Order', id: relabelled }] },
+    });
     expect(spoofed.body.data._entities).toEqual([null]);
-    const garbage = await graphql(url, { token: avocado, query: ORDER_BY_ID, variables: { r: [{ __typename: 'Tenant', id: 'avocado' }], id: 'nope' } });
+    const garbage = await graphql(url, {
+      token: avocado,
+      query: ORDER_BY_ID,
+      variables: { r: [{ __typename: 'Tenant', id: 'avocado' }], id: 'nope' },
+    });
     expect(garbage.body.data._entities[0].order).toBeNull();
-    for (const response of [byId, spoofed, garbage]) for (const secret of secrets) expect(JSON.stringify(response.body)).not.toContain(secret);
+    for (const response of [byId, spoofed, garbage])
+      for (const secret of secrets) expect(JSON.stringify(response.body)).not.toContain(secret);
   });
 
   it('resolves 50 orders with their lines and units with as many statements as 5', async ({ auth, url, metrics, product }) => {
@@ -357,12 +441,27 @@ describe('order subgraph', () => {
     const b = await product.create('avocado', { priceCents: 3 });
     const ids: string[] = [];
     for (let i = 0; i < 50; i++) {
-      const placed = await graphql(url, { token, query: PLACE, variables: { input: { lines: [{ productId: a, quantity: 1 }, { productId: b, quantity: i + 1 }] } } });
+      const placed = await graphql(url, {
+        token,
+        query: PLACE,
+        variables: {
+          input: {
+            lines: [
+              { productId: a, quantity: 1 },
+              { productId: b, quantity: i + 1 },
+            ],
+          },
+        },
+      });
       ids.push(placed.body.data.placeOrder.id);
     }
     const statementsFor = async (count: number) => {
       const before = metrics.queryCount();
-      const response = await graphql(url, { token, query: ORDER_ENTITIES, variables: { r: ids.slice(0, count).map((id) => ({ __typename: 'Order', id })) } });
+      const response = await graphql(url, {
+        token,
+        query: ORDER_ENTITIES,
+        variables: { r: ids.slice(0, count).map((id) => ({ __typename: 'Order', id })) },
+      });
       expect(response.body.errors).toBeUndefined();
       expect(response.body.data._entities).toHaveLength(count);
       expect(response.body.data._entities.every((order: { lines: unknown[] }) => order.lines.length === 2)).toBe(true);

@@ -1,5 +1,5 @@
 import type { DatabaseRouter } from '@tenantgraph/database';
-import { type DataContext, type SubgraphContext, type TenantScope, dataContext, rowLoader } from '@tenantgraph/server-kit';
+import { type DataContext, dataContext, rowLoader, type SubgraphContext, type TenantScope } from '@tenantgraph/server-kit';
 import type { Database } from './database.ts';
 import { findProductsByIds } from './product/product.repository.ts';
 

@@ -1,7 +1,7 @@
 import { dataSubgraphDeps, runService } from '@tenantgraph/server-kit';
 import type { Database } from './database.ts';
 import { environment } from './environment.ts';
-import { SERVICE, migrationsFolder } from './migrations.ts';
+import { migrationsFolder, SERVICE } from './migrations.ts';
 import { createProductServer } from './server.ts';
 
 const deps = dataSubgraphDeps<Database>(SERVICE, environment, migrationsFolder);

@@ -16,13 +16,23 @@ const PAGE = `query($r: [_Any!]!, $first: Int, $after: String) {
 const ENTITIES = 'query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id sku name } } }';
 
 describe('product subgraph', () => {
-  it('creates products in the tenant\'s own database and pages through them', async ({ auth, url, databases }) => {
+  it("creates products in the tenant's own database and pages through them", async ({ auth, url, databases }) => {
     for (const tenant of ['avocado', 'mango']) {
       const token = await auth.token(tenant, ['products:write']);
       for (const sku of ['A', 'B', 'C']) {
-        const created = await graphql(url, { token, query: CREATE, variables: { input: { sku: `${tenant}-${sku}`, name: sku, priceCents: 250 } } });
+        const created = await graphql(url, {
+          token,
+          query: CREATE,
+          variables: { input: { sku: `${tenant}-${sku}`, name: sku, priceCents: 250 } },
+        });
         expect(created.body.errors).toBeUndefined();
-        expect(created.body.data.createProduct).toMatchObject({ sku: `${tenant}-${sku}`, priceCents: 250, currency: 'USD', stock: 0, tenant: { id: tenant } });
+        expect(created.body.data.createProduct).toMatchObject({
+          sku: `${tenant}-${sku}`,
+          priceCents: 250,
+          currency: 'USD',
+          stock: 0,
+          tenant: { id: tenant },
+        });
         expect(created.body.data.createProduct.id).toMatch(new RegExp(`^${tenant}:`));
       }
     }
@@ -85,17 +95,29 @@ describe('product subgraph', () => {
 
   it("answers another tenant's product id or representation with FORBIDDEN, never its fields", async ({ auth, url }) => {
     const mangoToken = await auth.token('mango', ['products:write']);
-    const created = await graphql(url, { token: mangoToken, query: CREATE, variables: { input: { sku: 'secret', name: 'Mango secret', priceCents: 9 } } });
+    const created = await graphql(url, {
+      token: mangoToken,
+      query: CREATE,
+      variables: { input: { sku: 'secret', name: 'Mango secret', priceCents: 9 } },
+    });
     const mangoId = created.body.data.createProduct.id as string;
     const avocadoToken = await auth.token('avocado');
 
-    const byRepresentation = await graphql(url, { token: avocadoToken, query: ENTITIES, variables: { r: [{ __typename: 'Product', id: mangoId }] } });
+    const byRepresentation = await graphql(url, {
+      token: avocadoToken,
+      query: ENTITIES,
+      variables: { r: [{ __typename: 'Product', id: mangoId }] },
+    });
     expect(codes(byRepresentation)).toEqual(['FORBIDDEN']);
     const byTenant = await graphql(url, { token: avocadoToken, query: PAGE, variables: { r: [{ __typename: 'Tenant', id: 'mango' }] } });
     expect(codes(byTenant)).toEqual(['FORBIDDEN']);
     // The same uuid under the caller's own tenant prefix finds nothing: rows are looked up by tenant too.
     const relabelled = mangoId.replace('mango:', 'avocado:');
-    const spoofed = await graphql(url, { token: avocadoToken, query: ENTITIES, variables: { r: [{ __typename: 'Product', id: relabelled }] } });
+    const spoofed = await graphql(url, {
+      token: avocadoToken,
+      query: ENTITIES,
+      variables: { r: [{ __typename: 'Product', id: relabelled }] },
+    });
     expect(spoofed.body.data._entities).toEqual([null]);
     for (const response of [byRepresentation, byTenant, spoofed]) expect(JSON.stringify(response.body)).not.toContain('Mango secret');
   });
@@ -111,12 +133,20 @@ describe('product subgraph', () => {
     const token = await auth.token('avocado', ['products:write']);
     const ids: string[] = [];
     for (let i = 0; i < 50; i++) {
-      const created = await graphql(url, { token, query: CREATE, variables: { input: { sku: `bulk-${i}`, name: `Bulk ${i}`, priceCents: i } } });
+      const created = await graphql(url, {
+        token,
+        query: CREATE,
+        variables: { input: { sku: `bulk-${i}`, name: `Bulk ${i}`, priceCents: i } },
+      });
       ids.push(created.body.data.createProduct.id);
     }
     const statementsFor = async (count: number) => {
       const before = metrics.queryCount();
-      const response = await graphql(url, { token, query: ENTITIES, variables: { r: ids.slice(0, count).map((id) => ({ __typename: 'Product', id })) } });
+      const response = await graphql(url, {
+        token,
+        query: ENTITIES,
+        variables: { r: ids.slice(0, count).map((id) => ({ __typename: 'Product', id })) },
+      });
       expect(response.body.data._entities).toHaveLength(count);
       return metrics.queryCount() - before;
     };

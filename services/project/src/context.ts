@@ -1,5 +1,13 @@
 import type { DatabaseRouter } from '@tenantgraph/database';
-import { type DataContext, type SubgraphContext, type TenantScope, countLoader, dataContext, pagedGroupLoader, rowLoader } from '@tenantgraph/server-kit';
+import {
+  countLoader,
+  type DataContext,
+  dataContext,
+  pagedGroupLoader,
+  rowLoader,
+  type SubgraphContext,
+  type TenantScope,
+} from '@tenantgraph/server-kit';
 import type { Database } from './database.ts';
 import { countMembersByOrganizationIds } from './organization/member.repository.ts';
 import { findOrganizationsByIds } from './organization/organization.repository.ts';

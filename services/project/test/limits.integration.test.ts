@@ -1,12 +1,11 @@
 import type { Logger } from '@tenantgraph/core';
 import { connect, createDatabaseRouter } from '@tenantgraph/database';
-import { type SubgraphLimits, createMetrics } from '@tenantgraph/server-kit';
+import { createMetrics, type SubgraphLimits } from '@tenantgraph/server-kit';
 import { codes, graphql, staticRegistry, subgraphTest } from '@tenantgraph/testkit';
 import { sql } from 'kysely';
 import { describe, expect } from 'vitest';
 import type { Database } from '../src/database.ts';
 import { createProjectServer, migrationsFolder } from '../src/server.ts';
-
 
 /** Three levels of lists, each one unit of work (one transaction) of its own. */
 const NESTED = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Tenant {
@@ -44,7 +43,11 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
  * The project subgraph over the file's databases with one connection per pool (so a test can
  * hold it) and a statement counter of its own.
  */
-async function startProject(databases: { sharedUrl: string }, verifier: Parameters<typeof createProjectServer>[0]['verifier'], limits: Partial<SubgraphLimits>) {
+async function startProject(
+  databases: { sharedUrl: string },
+  verifier: Parameters<typeof createProjectServer>[0]['verifier'],
+  limits: Partial<SubgraphLimits>,
+) {
   const metrics = createMetrics('project');
   const logger = recordingLogger();
   const router = createDatabaseRouter<Database>({
@@ -91,28 +94,32 @@ const it = subgraphTest({ service: 'project', migrationsFolder }).extend<{ seede
   ],
 });
 
-async function seed(databases: { sharedUrl: string }, auth: { verifier: Parameters<typeof createProjectServer>[0]['verifier']; token(tenant: string, scopes?: string[]): Promise<string> }) {
-    const project = await startProject(databases, auth.verifier, {});
-    try {
-      const token = await auth.token('avocado', ['projects:write']);
-      const run = async (query: string, variables: Record<string, unknown>) => {
-        const response = await graphql(project.url, { token, query, variables });
-        expect(response.body.errors, JSON.stringify(response.body.errors)).toBeUndefined();
-        return Object.values(response.body.data as Record<string, any>)[0];
-      };
-      for (const name of ['Alpha', 'Beta']) {
-        const organization = await run('mutation($i: CreateOrganizationInput!) { createOrganization(input: $i) { id } }', { i: { name } });
-        const projects = await run('mutation($i: BulkCreateProjectsInput!) { bulkCreateProjects(input: $i) { id } }', {
-          i: { organizationId: organization.id, names: [`${name} one`, `${name} two`] },
-        });
-        for (const { id } of projects) await run('mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }', { i: { projectId: id, title: 'a task' } });
-      }
-      const full = await graphql(project.url, { token, query: NESTED, variables: AVOCADO });
-      expect(full.body.errors).toBeUndefined();
-      expect(full.body.data._entities[0].organizations).toHaveLength(2);
-    } finally {
-      await project.stop();
+async function seed(
+  databases: { sharedUrl: string },
+  auth: { verifier: Parameters<typeof createProjectServer>[0]['verifier']; token(tenant: string, scopes?: string[]): Promise<string> },
+) {
+  const project = await startProject(databases, auth.verifier, {});
+  try {
+    const token = await auth.token('avocado', ['projects:write']);
+    const run = async (query: string, variables: Record<string, unknown>) => {
+      const response = await graphql(project.url, { token, query, variables });
+      expect(response.body.errors, JSON.stringify(response.body.errors)).toBeUndefined();
+      return Object.values(response.body.data as Record<string, any>)[0];
+    };
+    for (const name of ['Alpha', 'Beta']) {
+      const organization = await run('mutation($i: CreateOrganizationInput!) { createOrganization(input: $i) { id } }', { i: { name } });
+      const projects = await run('mutation($i: BulkCreateProjectsInput!) { bulkCreateProjects(input: $i) { id } }', {
+        i: { organizationId: organization.id, names: [`${name} one`, `${name} two`] },
+      });
+      for (const { id } of projects)
+        await run('mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }', { i: { projectId: id, title: 'a task' } });
     }
+    const full = await graphql(project.url, { token, query: NESTED, variables: AVOCADO });
+    expect(full.body.errors).toBeUndefined();
+    expect(full.body.data._entities[0].organizations).toHaveLength(2);
+  } finally {
+    await project.stop();
+  }
 }
 
 describe('a request past its deadline stops working', () => {
@@ -134,7 +141,9 @@ describe('a request past its deadline stops working', () => {
       expect(codes(response)).toEqual(['SERVICE_UNAVAILABLE']);
       expect(response.body.errors?.[0]?.message).toMatch(/deadline/);
       expect(project.metrics.queryCount()).toBe(before);
-      expect(project.logger.lines).toContainEqual(expect.objectContaining({ message: 'request stopped before its answer', fields: expect.objectContaining({ reason: 'deadline' }) }));
+      expect(project.logger.lines).toContainEqual(
+        expect.objectContaining({ message: 'request stopped before its answer', fields: expect.objectContaining({ reason: 'deadline' }) }),
+      );
     } finally {
       await project.stop();
     }
@@ -229,7 +238,10 @@ describe('a subgraph caps the size of its answer', () => {
     const project = await startProject(databases, auth.verifier, { maxResponseBytes: 300 });
     try {
       const token = await auth.token('avocado');
-      const small = await graphql(project.url, { token, query: '{ _entities(representations: [{ __typename: "Tenant", id: "avocado" }]) { __typename } }' });
+      const small = await graphql(project.url, {
+        token,
+        query: '{ _entities(representations: [{ __typename: "Tenant", id: "avocado" }]) { __typename } }',
+      });
       expect(small.body.errors).toBeUndefined();
       const response = await graphql(project.url, { token, query: NESTED, variables: AVOCADO });
       expect(response.status).toBe(200);

@@ -1,5 +1,5 @@
 import { connect } from '@tenantgraph/database';
-import { type GraphQLResponse, codes, dataSubgraphTest, graphql } from '@tenantgraph/testkit';
+import { codes, dataSubgraphTest, type GraphQLResponse, graphql } from '@tenantgraph/testkit';
 import { sql } from 'kysely';
 import { describe, expect } from 'vitest';
 import type { Database } from '../src/database.ts';
@@ -42,7 +42,12 @@ const WRITE = ['projects:write'];
 type Client = (query: string, variables?: Record<string, unknown>) => Promise<GraphQLResponse>;
 
 /** A client for one tenant and its scopes; every call is a real signed request over HTTP. */
-async function clientFor(auth: { token(tenant: string, scopes?: string[]): Promise<string> }, url: string, tenant: string, scopes: string[] = WRITE): Promise<Client> {
+async function clientFor(
+  auth: { token(tenant: string, scopes?: string[]): Promise<string> },
+  url: string,
+  tenant: string,
+  scopes: string[] = WRITE,
+): Promise<Client> {
   const token = await auth.token(tenant, scopes);
   return (query, variables) => graphql(url, { token, query, variables });
 }
@@ -65,17 +70,30 @@ describe('project subgraph', () => {
     for (const tenant of ['avocado', 'mango']) {
       const client = await clientFor(auth, url, tenant);
       const organization = await ok(client, CREATE_ORGANIZATION, { input: { name: `  ${tenant} Org  ` } });
-      expect(organization).toMatchObject({ name: `${tenant} Org`, subscriptionTier: 'free', memberCount: 0, tenant: { id: tenant }, projects: [] });
+      expect(organization).toMatchObject({
+        name: `${tenant} Org`,
+        subscriptionTier: 'free',
+        memberCount: 0,
+        tenant: { id: tenant },
+        projects: [],
+      });
       expect(organization.id).toMatch(new RegExp(`^${tenant}:[0-9a-f-]{36}$`));
       const enterprise = await ok(client, CREATE_ORGANIZATION, { input: { name: `${tenant} Enterprise`, subscriptionTier: 'enterprise' } });
       expect(enterprise.subscriptionTier).toBe('enterprise');
 
-      const member = await ok(client, ADD_MEMBER, { input: { organizationId: organization.id, name: ' Ada ', email: ' Ada@Example.com ' } });
+      const member = await ok(client, ADD_MEMBER, {
+        input: { organizationId: organization.id, name: ' Ada ', email: ' Ada@Example.com ' },
+      });
       expect(member).toMatchObject({ name: 'Ada', email: 'ada@example.com' });
       expect(member.id).toMatch(new RegExp(`^${tenant}:`));
 
       const project = await ok(client, CREATE_PROJECT, { input: { organizationId: organization.id, name: `${tenant} Launch` } });
-      expect(project).toMatchObject({ name: `${tenant} Launch`, taskCount: 0, tenant: { id: tenant }, organization: { id: organization.id, name: `${tenant} Org` } });
+      expect(project).toMatchObject({
+        name: `${tenant} Launch`,
+        taskCount: 0,
+        tenant: { id: tenant },
+        organization: { id: organization.id, name: `${tenant} Org` },
+      });
       expect(project.id).toMatch(new RegExp(`^${tenant}:`));
 
       const bulk = await ok(client, BULK, { input: { organizationId: organization.id, names: ['Zeta', 'Alpha', 'Mu'] } });
@@ -90,7 +108,10 @@ describe('project subgraph', () => {
       expect(updated).toMatchObject({ id: task.id, status: 'DOING' });
     }
 
-    for (const [tenant, other] of [['avocado', 'mango'], ['mango', 'avocado']] as const) {
+    for (const [tenant, other] of [
+      ['avocado', 'mango'],
+      ['mango', 'avocado'],
+    ] as const) {
       const view = await tenantView(await clientFor(auth, url, tenant, []), tenant);
       expect(view.organizations.map((o: { name: string }) => o.name)).toEqual([`${tenant} Enterprise`, `${tenant} Org`]);
       const organization = view.organizations[1];
@@ -101,7 +122,10 @@ describe('project subgraph', () => {
       expect(projectNames.slice(1).sort()).toEqual(['Alpha', 'Mu', 'Zeta']);
       const launch = organization.projects.find((p: { name: string }) => p.name === `${tenant} Launch`);
       expect(launch.taskCount).toBe(2);
-      expect(launch.tasks.map((t: { title: string; status: string }) => [t.title, t.status])).toEqual([[`${tenant} first task`, 'DOING'], ['second', 'TODO']]);
+      expect(launch.tasks.map((t: { title: string; status: string }) => [t.title, t.status])).toEqual([
+        [`${tenant} first task`, 'DOING'],
+        ['second', 'TODO'],
+      ]);
       expect(view.projects.totalCount).toBe(4);
       const body = JSON.stringify(view);
       expect(body).not.toContain(other);
@@ -111,7 +135,9 @@ describe('project subgraph', () => {
     const count = async (databaseUrl: string, table: string, tenant: string) => {
       const db = connect(databases.asAdmin(databaseUrl));
       try {
-        const { rows } = await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)} where tenant_id = ${tenant}`.execute(db);
+        const { rows } = await sql<{ n: number }>`select count(*)::int as n from ${sql.table(table)} where tenant_id = ${tenant}`.execute(
+          db,
+        );
         return rows[0]?.n;
       } finally {
         await db.destroy();
@@ -202,7 +228,12 @@ describe('project subgraph', () => {
       [UPDATE_TASK, { id: 'not-an-id', status: 'DONE' }],
     ];
     for (const [query, variables] of attempts) expect(codes(await client(query, variables))).toEqual(['NOT_FOUND']);
-    const entities = await client(ENTITIES, { r: [{ __typename: 'Organization', id: missing }, { __typename: 'Project', id: 'garbage' }] });
+    const entities = await client(ENTITIES, {
+      r: [
+        { __typename: 'Organization', id: missing },
+        { __typename: 'Project', id: 'garbage' },
+      ],
+    });
     expect(entities.body.errors).toBeUndefined();
     expect(entities.body.data._entities).toEqual([null, null]);
   });
@@ -235,7 +266,10 @@ describe('project subgraph', () => {
     // The same uuids under the caller's own tenant prefix find nothing: rows are looked up by tenant too.
     const relabelled = (id: string) => id.replace('mango:', 'avocado:');
     const spoofed = await avocado(ENTITIES, {
-      r: [{ __typename: 'Organization', id: relabelled(organization.id) }, { __typename: 'Project', id: relabelled(project.id) }],
+      r: [
+        { __typename: 'Organization', id: relabelled(organization.id) },
+        { __typename: 'Project', id: relabelled(project.id) },
+      ],
     });
     expect(spoofed.body.data._entities).toEqual([null, null]);
     expect(codes(await avocado(UPDATE_TASK, { id: relabelled(task.id), status: 'DONE' }))).toEqual(['NOT_FOUND']);
@@ -275,7 +309,7 @@ describe('project subgraph', () => {
     expect(await totalCount()).toBe(before + 100);
   });
 
-  it('pages through the tenant\'s projects oldest first', async ({ auth, url }) => {
+  it("pages through the tenant's projects oldest first", async ({ auth, url }) => {
     const client = await clientFor(auth, url, 'avocado');
     const organization = await ok(client, CREATE_ORGANIZATION, { input: { name: 'Paging Org' } });
     const mine: string[] = [];
@@ -307,12 +341,18 @@ describe('project subgraph', () => {
     expect(codes(await client(PAGE, { r, after: 'bm90LWEtY3Vyc29y' }))).toEqual(['BAD_USER_INPUT']);
   });
 
-  it('reads a page of 100 projects with counts, tasks and organizations in as many statements as a page of 5', async ({ auth, url, metrics }) => {
+  it('reads a page of 100 projects with counts, tasks and organizations in as many statements as a page of 5', async ({
+    auth,
+    url,
+    metrics,
+  }) => {
     const client = await clientFor(auth, url, 'avocado');
     const organizations = [];
     for (const name of ['Load Org 1', 'Load Org 2', 'Load Org 3']) {
       const organization = await ok(client, CREATE_ORGANIZATION, { input: { name } });
-      await ok(client, ADD_MEMBER, { input: { organizationId: organization.id, name: 'Member', email: `m@${name.replaceAll(' ', '-')}.example` } });
+      await ok(client, ADD_MEMBER, {
+        input: { organizationId: organization.id, name: 'Member', email: `m@${name.replaceAll(' ', '-')}.example` },
+      });
       organizations.push(organization);
     }
     for (const [i, organization] of organizations.entries()) {

@@ -1,5 +1,5 @@
 import { type TenantRegistry, unknownTenant } from '@tenantgraph/core';
-import { type DataContext, type SubgraphContext, type TenantScope, dataContext, rowLoader } from '@tenantgraph/server-kit';
+import { type DataContext, dataContext, rowLoader, type SubgraphContext, type TenantScope } from '@tenantgraph/server-kit';
 import type { Kysely } from 'kysely';
 import type { Database } from './database.ts';
 import { findTenantsByIds } from './tenant/tenant.repository.ts';

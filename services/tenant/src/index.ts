@@ -1,7 +1,7 @@
 import { registrySubgraphDeps, runService } from '@tenantgraph/server-kit';
 import type { Database } from './database.ts';
 import { environment } from './environment.ts';
-import { SERVICE, migrationsFolder } from './migrations.ts';
+import { migrationsFolder, SERVICE } from './migrations.ts';
 import { createTenantServer } from './server.ts';
 
 const deps = registrySubgraphDeps<Database>(SERVICE, environment, migrationsFolder);

@@ -1,15 +1,15 @@
 import { readFileSync } from 'node:fs';
 import type { TokenVerifier } from '@tenantgraph/auth';
-import { type Logger, cachedRegistry } from '@tenantgraph/core';
+import { cachedRegistry, type Logger } from '@tenantgraph/core';
 import { migrationState } from '@tenantgraph/database';
 import {
   type ConcurrencyLimits,
-  DEFAULT_SUBGRAPH_CONCURRENCY,
-  DateTime,
-  type Metrics,
-  type SubgraphLimits,
   createSubgraphServer,
+  DateTime,
+  DEFAULT_SUBGRAPH_CONCURRENCY,
+  type Metrics,
   mergeResolvers,
+  type SubgraphLimits,
   tenantAdmission,
 } from '@tenantgraph/server-kit';
 import { parse } from 'graphql';

@@ -13,7 +13,10 @@ const it = subgraphTest({ service: 'tenant', migrationsFolder, dedicatedTenants:
   url: [
     async ({ auth, databases }, use) => {
       const db = connect<Database>(databases.sharedUrl);
-      const demo = [['avocado', 'Avocado Inc', 'PRO'], ['mango', 'Mango Inc', 'ENTERPRISE']] as const;
+      const demo = [
+        ['avocado', 'Avocado Inc', 'PRO'],
+        ['mango', 'Mango Inc', 'ENTERPRISE'],
+      ] as const;
       for (const [id, name, plan] of demo) {
         await withTenant(db, id, (trx) => trx.insertInto('tenant').values({ id, slug: id, name, plan }).execute());
       }
@@ -54,7 +57,7 @@ describe('tenant subgraph', () => {
     expect(codes(response)).toEqual(['UNKNOWN_TENANT']);
   });
 
-  it("refuses a representation of another tenant with FORBIDDEN and none of its fields", async ({ auth, url: base }) => {
+  it('refuses a representation of another tenant with FORBIDDEN and none of its fields', async ({ auth, url: base }) => {
     const response = await graphql(`${base}/graphql`, {
       token: await auth.token('avocado'),
       query: 'query($r: [_Any!]!) { _entities(representations: $r) { ... on Tenant { id name } } }',
@@ -64,7 +67,7 @@ describe('tenant subgraph', () => {
     expect(JSON.stringify(response.body)).not.toContain('Mango');
   });
 
-  it('renames only the caller\'s tenant, and only with tenant:admin', async ({ auth, url: base }) => {
+  it("renames only the caller's tenant, and only with tenant:admin", async ({ auth, url: base }) => {
     const mutation = 'mutation($name: String!) { updateTenant(input: { name: $name }) { id name } }';
     const reader = await graphql(`${base}/graphql`, { token: await auth.token('mango'), query: mutation, variables: { name: 'X' } });
     expect(codes(reader)).toEqual(['FORBIDDEN']);

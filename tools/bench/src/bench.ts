@@ -4,24 +4,28 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createIssuer, serveJwks } from '@tenantgraph/devkit';
-import { sql } from 'kysely';
 import { type Child, runService, stopChild, waitUntilHealthy } from '@tenantgraph/cli/processes';
 import { connect, migrateToLatest, withDatabaseName } from '@tenantgraph/database';
-import { dropDatabase, ensureDatabase, freePort, startEmbeddedPostgres, urlFor } from '@tenantgraph/devkit';
+import { createIssuer, dropDatabase, ensureDatabase, freePort, serveJwks, startEmbeddedPostgres, urlFor } from '@tenantgraph/devkit';
 import { migrationsFolder as orderMigrations } from '@tenantgraph/order/migrations';
 import { migrationsFolder as productMigrations } from '@tenantgraph/product/migrations';
 import { migrationsFolder as projectMigrations } from '@tenantgraph/project/migrations';
 import { migrationsFolder as tenantMigrations } from '@tenantgraph/tenant/migrations';
-import { type LoadRequest, type LoadResult, cpuSecondsOf, load, memoryOf, postgresCpuSeconds, recordingHop, sqlCount } from './load.ts';
+import { sql } from 'kysely';
+import { cpuSecondsOf, type LoadRequest, type LoadResult, load, memoryOf, postgresCpuSeconds, recordingHop, sqlCount } from './load.ts';
 import { noisyNeighbour, noisySectionOf, withNoisySection } from './noisy.ts';
 import { type Round, writeReport } from './report.ts';
-import { type Volume, seedVolume, tenantIds } from './seed.ts';
+import { seedVolume, tenantIds, type Volume } from './seed.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SUBGRAPHS = ['tenant', 'product', 'order', 'project'] as const;
 type Subgraph = (typeof SUBGRAPHS)[number];
-const MIGRATIONS: Record<Subgraph, string> = { tenant: tenantMigrations, product: productMigrations, order: orderMigrations, project: projectMigrations };
+const MIGRATIONS: Record<Subgraph, string> = {
+  tenant: tenantMigrations,
+  product: productMigrations,
+  order: orderMigrations,
+  project: projectMigrations,
+};
 const SCOPES = ['tenant:admin', 'products:write', 'orders:write', 'projects:write'];
 
 const DASHBOARD = `query Dashboard($first: Int!) {
@@ -73,7 +77,16 @@ async function main() {
     databases[name] = { appUrl, adminUrl: withDatabaseName(adminUrl, database) };
   }
   log(`seeding ${volume.tenants} tenants`);
-  await seedVolume({ tenant: databases.tenant.adminUrl, product: databases.product.adminUrl, order: databases.order.adminUrl, project: databases.project.adminUrl }, volume, log);
+  await seedVolume(
+    {
+      tenant: databases.tenant.adminUrl,
+      product: databases.product.adminUrl,
+      order: databases.order.adminUrl,
+      project: databases.project.adminUrl,
+    },
+    volume,
+    log,
+  );
   // --noisy: the attacker (the largest tenant) and its victim are both on the PRO plan, so the limits are the same for both.
   if (noisy) await setPlan(databases.tenant.adminUrl, tenantIds(volume).slice(0, 2), 'PRO');
 
@@ -82,7 +95,10 @@ async function main() {
   cleanups.push(jwks.close);
   const registryToken = randomBytes(16).toString('hex');
   const ports = Object.fromEntries(await Promise.all(SUBGRAPHS.map(async (name) => [name, await freePort()]))) as Record<Subgraph, number>;
-  const metricsPorts = Object.fromEntries(await Promise.all(SUBGRAPHS.map(async (name) => [name, await freePort()]))) as Record<Subgraph, number>;
+  const metricsPorts = Object.fromEntries(await Promise.all(SUBGRAPHS.map(async (name) => [name, await freePort()]))) as Record<
+    Subgraph,
+    number
+  >;
   const common = {
     AUTH_JWKS_URL: jwks.url,
     AUTH_ISSUER: issuer.issuer,
@@ -98,14 +114,20 @@ async function main() {
     process.argv.includes('--profile') ? ['--cpu-prof', `--cpu-prof-dir=${ROOT}.data/profile/${name}`] : [];
   const processes: Record<string, Child> = {};
   for (const name of SUBGRAPHS) {
-    const child = runService(name, `${ROOT}services/${name}`, 'src/index.ts', {
-      ...common,
-      DATABASE_URL: databases[name].appUrl,
-      PORT: String(ports[name]),
-      METRICS_PORT: String(metricsPorts[name]),
-      PRODUCT_SUBGRAPH_URL: `http://127.0.0.1:${ports.product}/graphql`,
-      DB_POOL_SIZE: '10',
-    }, profile(name));
+    const child = runService(
+      name,
+      `${ROOT}services/${name}`,
+      'src/index.ts',
+      {
+        ...common,
+        DATABASE_URL: databases[name].appUrl,
+        PORT: String(ports[name]),
+        METRICS_PORT: String(metricsPorts[name]),
+        PRODUCT_SUBGRAPH_URL: `http://127.0.0.1:${ports.product}/graphql`,
+        DB_POOL_SIZE: '10',
+      },
+      profile(name),
+    );
     children.push(child);
     processes[name] = child;
     await waitUntilHealthy(`http://127.0.0.1:${ports[name]}/health`, child);
@@ -113,7 +135,13 @@ async function main() {
   const subgraphUrl = (name: Subgraph) => `http://127.0.0.1:${ports[name]}/graphql`;
   const overrides = Object.fromEntries(SUBGRAPHS.map((name) => [`SUBGRAPH_${name.toUpperCase()}_URL`, subgraphUrl(name)]));
   const [oursPort, plainPort, capturePort] = [await freePort(), await freePort(), await freePort()];
-  const ours = runService('ours', `${ROOT}services/gateway`, 'src/index.ts', { ...common, ...overrides, PORT: String(oursPort), METRICS_PORT: String(await freePort()), GATEWAY_WORKERS: String(arg('workers', 1)) }, profile('gateway'));
+  const ours = runService(
+    'ours',
+    `${ROOT}services/gateway`,
+    'src/index.ts',
+    { ...common, ...overrides, PORT: String(oursPort), METRICS_PORT: String(await freePort()), GATEWAY_WORKERS: String(arg('workers', 1)) },
+    profile('gateway'),
+  );
   children.push(ours);
   await waitUntilHealthy(`http://127.0.0.1:${oursPort}/health`, ours);
   if (noisy) {
@@ -154,7 +182,9 @@ async function main() {
   // One virtual user per connection, each with its own token, spread over the tenants.
   const tenants = tenantIds(volume);
   const tokens = await Promise.all(
-    Array.from({ length: connections }, (_, i) => issuer.sign({ tenant: tenants[i % tenants.length]!, scopes: SCOPES, subject: `vu-${i}` })),
+    Array.from({ length: connections }, (_, i) =>
+      issuer.sign({ tenant: tenants[i % tenants.length]!, scopes: SCOPES, subject: `vu-${i}` }),
+    ),
   );
   const auth = (token: string) => ({ authorization: `Bearer ${token}` });
   const dashboard = (first: number) => JSON.stringify({ query: DASHBOARD, variables: { first } });
@@ -165,7 +195,10 @@ async function main() {
   // The ceiling: what each subgraph is asked for one dashboard, captured from a real plan.
   const shares = await captureShares(capturePort, subgraphUrl, tokens, dashboard(20), common, supergraph);
 
-  const sqlTotal = () => Promise.all(SUBGRAPHS.map((name) => sqlCount(`http://127.0.0.1:${metricsPorts[name]}/metrics`))).then((counts) => counts.reduce((a, b) => a + b, 0));
+  const sqlTotal = () =>
+    Promise.all(SUBGRAPHS.map((name) => sqlCount(`http://127.0.0.1:${metricsPorts[name]}/metrics`))).then((counts) =>
+      counts.reduce((a, b) => a + b, 0),
+    );
   const sqlPerDashboard = async (first: number) => {
     const before = await sqlTotal();
     const response = await post(oursUrl, dashboard(first), tokens[0]!);
@@ -178,7 +211,13 @@ async function main() {
 
   // --soak <seconds>: only our gateway on the dashboard, its memory sampled every 15 s.
   const soakSeconds = arg('soak', 0);
-  if (soakSeconds > 0) return soak(oursUrl, ours, tokens.map((token) => [{ body: dashboard(20), headers: auth(token) }]), soakSeconds);
+  if (soakSeconds > 0)
+    return soak(
+      oursUrl,
+      ours,
+      tokens.map((token) => [{ body: dashboard(20), headers: auth(token) }]),
+      soakSeconds,
+    );
 
   const mutationMix = await mutationSequences(oursUrl, tokens);
   const dashboardLoad = tokens.map((token) => [{ body: dashboard(20), headers: auth(token) }]);
@@ -186,7 +225,9 @@ async function main() {
   const memory: number[] = [(await memoryOf(ours.process.pid!)).rss];
   processes.gateway = ours;
   const cpu = async (): Promise<Record<string, number>> => ({
-    ...Object.fromEntries(await Promise.all(Object.entries(processes).map(async ([name, child]) => [name, await cpuSecondsOf(child.process.pid!)]))),
+    ...Object.fromEntries(
+      await Promise.all(Object.entries(processes).map(async ([name, child]) => [name, await cpuSecondsOf(child.process.pid!)])),
+    ),
     postgres: await postgresCpuSeconds(),
   });
   let cpuPerRequest: Record<string, number> = {};
@@ -223,11 +264,36 @@ async function main() {
   }
   const peak = (await memoryOf(ours.process.pid!)).peak;
 
-  const largest = await load(oursUrl, [[{ body: JSON.stringify({ query: PAGE }), headers: auth(tokens[0]!) }]], connections, Math.max(2, Math.round(seconds / 3)));
+  const largest = await load(
+    oursUrl,
+    [[{ body: JSON.stringify({ query: PAGE }), headers: auth(tokens[0]!) }]],
+    connections,
+    Math.max(2, Math.round(seconds / 3)),
+  );
   const smallTokens = tokens.filter((_, i) => i % tenants.length !== 0);
-  const smallest = await load(oursUrl, smallTokens.map((token) => [{ body: JSON.stringify({ query: PAGE }), headers: auth(token) }]), connections, Math.max(2, Math.round(seconds / 3)));
+  const smallest = await load(
+    oursUrl,
+    smallTokens.map((token) => [{ body: JSON.stringify({ query: PAGE }), headers: auth(token) }]),
+    connections,
+    Math.max(2, Math.round(seconds / 3)),
+  );
 
-  const summary = { volume, connections, seconds, rounds: results, sql5, sql100, memory, peak, largest, smallest, quick, cpuPerRequest, plainGatewayCpu, elapsed: (Date.now() - started) / 1000 };
+  const summary = {
+    volume,
+    connections,
+    seconds,
+    rounds: results,
+    sql5,
+    sql100,
+    memory,
+    peak,
+    largest,
+    smallest,
+    quick,
+    cpuPerRequest,
+    plainGatewayCpu,
+    elapsed: (Date.now() - started) / 1000,
+  };
   const report = writeReport(summary);
   console.log(report.text);
   if (!quick) {
@@ -302,7 +368,11 @@ async function embedded() {
 }
 
 async function post(url: string, body: string, token: string) {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body,
+  });
   return response.text();
 }
 
@@ -330,10 +400,9 @@ async function captureShares(
   common: Record<string, string>,
   supergraph: Record<string, string>,
 ): Promise<Record<Subgraph, LoadRequest[][]>> {
-  const hops = Object.fromEntries(await Promise.all(SUBGRAPHS.map(async (name) => [name, await recordingHop(subgraphUrl(name).replace('/graphql', ''))]))) as Record<
-    Subgraph,
-    Awaited<ReturnType<typeof recordingHop>>
-  >;
+  const hops = Object.fromEntries(
+    await Promise.all(SUBGRAPHS.map(async (name) => [name, await recordingHop(subgraphUrl(name).replace('/graphql', ''))])),
+  ) as Record<Subgraph, Awaited<ReturnType<typeof recordingHop>>>;
   const capture = runService('capture', `${ROOT}tools/bench`, 'src/plain-gateway.ts', {
     ...common,
     ...supergraph,
@@ -347,7 +416,9 @@ async function captureShares(
     for (const hop of Object.values(hops)) hop.seen.length = 0;
     await post(url, body, token);
     for (const name of SUBGRAPHS) {
-      shares[name].push(hops[name].seen.map((seen) => ({ body: seen.body, headers: { authorization: String(seen.headers.authorization) } })));
+      shares[name].push(
+        hops[name].seen.map((seen) => ({ body: seen.body, headers: { authorization: String(seen.headers.authorization) } })),
+      );
     }
   }
   await stopChild(capture);
@@ -359,7 +430,13 @@ async function captureShares(
 async function mutationSequences(url: string, tokens: string[]): Promise<LoadRequest[][]> {
   const sequences: LoadRequest[][] = [];
   for (const token of tokens) {
-    const ids = JSON.parse(await post(url, JSON.stringify({ query: '{ tenant { products(first: 1) { nodes { id } } projects(first: 1) { nodes { id } } } }' }), token)).data.tenant;
+    const ids = JSON.parse(
+      await post(
+        url,
+        JSON.stringify({ query: '{ tenant { products(first: 1) { nodes { id } } projects(first: 1) { nodes { id } } } }' }),
+        token,
+      ),
+    ).data.tenant;
     const headers = { authorization: `Bearer ${token}` };
     sequences.push([
       {

@@ -1,5 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { type IncomingHttpHeaders, createServer, request } from 'node:http';
+import { createServer, type IncomingHttpHeaders, request } from 'node:http';
 import autocannon from 'autocannon';
 
 export type LoadRequest = { body: string; headers: Record<string, string> };
@@ -27,7 +27,9 @@ export async function load(url: string, sequences: LoadRequest[][], connections:
     method: 'POST',
     setupClient(client) {
       const sequence = sequences[next++ % sequences.length]!;
-      client.setRequests(sequence.map((item) => ({ method: 'POST', body: item.body, headers: { 'content-type': 'application/json', ...item.headers } })));
+      client.setRequests(
+        sequence.map((item) => ({ method: 'POST', body: item.body, headers: { 'content-type': 'application/json', ...item.headers } })),
+      );
     },
     verifyBody: (body) => !String(body).includes('"errors"'),
   });

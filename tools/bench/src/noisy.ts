@@ -5,8 +5,8 @@ import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Issuer } from '@tenantgraph/devkit';
 import type { Child } from '@tenantgraph/cli/processes';
+import type { Issuer } from '@tenantgraph/devkit';
 import { cpuSecondsOf, memoryOf } from './load.ts';
 
 /** The query of issue 9: depth 9, passes the depth limit, multiplies rows at every level. */
@@ -138,7 +138,7 @@ export async function noisyNeighbour(options: NoisyOptions) {
   const lines = [
     `Tenant B (\`${victim}\`) sends the dashboard at ${options.rate} requests/s for ${options.seconds} s, first alone,`,
     `then while tenant A (\`${attacker}\`, the largest) sends, from ${options.connections} connections, the depth-9 query`,
-    "of issue 9, its `first: $n` variant and the dashboard with pages of 100, as fast as its limits allow (each",
+    'of issue 9, its `first: $n` variant and the dashboard with pages of 100, as fast as its limits allow (each',
     "connection waits out a 429's `Retry-After`). Load average of the machine (other work included) at the start of",
     `the quiet phase ${loads.quiet.toFixed(1)}, of the noisy phase ${loads.noisy.toFixed(1)}, at the end ${load1!.toFixed(1)}.`,
     '',

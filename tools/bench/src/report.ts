@@ -103,6 +103,20 @@ export function writeReport(summary: Summary) {
     `The plain @apollo/gateway process, in its own rounds: ${fixed(summary.plainGatewayCpu, 2)} ms per dashboard request (ours: ${fixed(summary.cpuPerRequest.gateway ?? 0, 2)}).`,
   ];
   const setup = `${summary.volume.tenants} tenants (largest: ${summary.volume.products} products, ${summary.volume.orders} orders; others ${summary.volume.smallProducts}/${summary.volume.smallOrders}), ${summary.connections} connections, one distinct token per connection, ${summary.seconds} s per run, ${rounds.length} alternating round(s); ${summary.elapsed.toFixed(0)} s in all.`;
-  const text = ['', `Benchmark: ${setup}`, '', ...table, '', ...goals, '', ...perRound, '', 'Where the time goes (our gateway\'s rounds):', '', ...cpuTable, ''].join('\n');
+  const text = [
+    '',
+    `Benchmark: ${setup}`,
+    '',
+    ...table,
+    '',
+    ...goals,
+    '',
+    ...perRound,
+    '',
+    "Where the time goes (our gateway's rounds):",
+    '',
+    ...cpuTable,
+    '',
+  ].join('\n');
   return { text, markdown: text };
 }

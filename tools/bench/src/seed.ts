@@ -19,7 +19,11 @@ export const tenantIds = (volume: Volume) => Array.from({ length: volume.tenants
  * 200 tenants and thousands of rows take seconds. Orders reference real products of their tenant;
  * every tenant gets organizations, members, projects and tasks.
  */
-export async function seedVolume(adminUrls: Record<'tenant' | 'product' | 'order' | 'project', string>, volume: Volume, log: (line: string) => void) {
+export async function seedVolume(
+  adminUrls: Record<'tenant' | 'product' | 'order' | 'project', string>,
+  volume: Volume,
+  log: (line: string) => void,
+) {
   const ids = tenantIds(volume);
   const tenant = connect(adminUrls.tenant, { max: 1 });
   const product = connect(adminUrls.product, { max: 1 });
@@ -53,7 +57,9 @@ export async function seedVolume(adminUrls: Record<'tenant' | 'product' | 'order
                 select ${id}, o.id, 'Member ' || g, 'member' || g || '@' || o.id || '.example'
                 from organization o cross join generate_series(1, 5) g where o.tenant_id = ${id}`.execute(project);
       await sql`insert into project (tenant_id, organization_id, name)
-                select ${id}, o.id, 'Project ' || g from organization o cross join generate_series(1, 5) g where o.tenant_id = ${id}`.execute(project);
+                select ${id}, o.id, 'Project ' || g from organization o cross join generate_series(1, 5) g where o.tenant_id = ${id}`.execute(
+        project,
+      );
       await sql`insert into task (tenant_id, project_id, title, status)
                 select ${id}, p.id, 'Task ' || g, (array['TODO','DOING','DONE'])[1 + g % 3]
                 from project p cross join generate_series(1, 4) g where p.tenant_id = ${id}`.execute(project);

@@ -14,14 +14,20 @@ const DEMO_DATA: Record<string, DemoData> = {
       { sku: 'AVO-OIL', name: 'Avocado Oil 500ml', priceCents: 899, stock: 120 },
     ],
     orders: [
-      [{ product: 0, quantity: 12 }, { product: 1, quantity: 1 }],
+      [
+        { product: 0, quantity: 12 },
+        { product: 1, quantity: 1 },
+      ],
       [{ product: 2, quantity: 3 }],
     ],
     organizations: [
       {
         name: 'Avocado Labs',
         subscriptionTier: 'pro',
-        members: [{ name: 'Ada Green', email: 'ada@avocado.example' }, { name: 'Hugo Pitt', email: 'hugo@avocado.example' }],
+        members: [
+          { name: 'Ada Green', email: 'ada@avocado.example' },
+          { name: 'Hugo Pitt', email: 'hugo@avocado.example' },
+        ],
         projects: [
           { name: 'Orchard Expansion', tasks: ['Survey the south field', 'Order saplings'] },
           { name: 'Cold Chain', tasks: ['Pick a refrigerated carrier'] },
@@ -35,7 +41,13 @@ const DEMO_DATA: Record<string, DemoData> = {
       { sku: 'MAN-LASSI', name: 'Mango Lassi Mix', priceCents: 599, stock: 80 },
       { sku: 'MAN-DRY', name: 'Dried Mango 200g', priceCents: 450, stock: 150 },
     ],
-    orders: [[{ product: 0, quantity: 24 }], [{ product: 1, quantity: 2 }, { product: 2, quantity: 5 }]],
+    orders: [
+      [{ product: 0, quantity: 24 }],
+      [
+        { product: 1, quantity: 2 },
+        { product: 2, quantity: 5 },
+      ],
+    ],
     organizations: [
       {
         name: 'Mango Ventures',
@@ -102,9 +114,12 @@ export async function seedDemo(gatewayUrl: string, issuer: Issuer, log: (line: s
           input: { organizationId: createOrganization.id, ...member },
         });
       }
-      const { bulkCreateProjects } = await call('mutation($input: BulkCreateProjectsInput!) { bulkCreateProjects(input: $input) { id name } }', {
-        input: { organizationId: createOrganization.id, names: organization.projects.map((project) => project.name) },
-      });
+      const { bulkCreateProjects } = await call(
+        'mutation($input: BulkCreateProjectsInput!) { bulkCreateProjects(input: $input) { id name } }',
+        {
+          input: { organizationId: createOrganization.id, names: organization.projects.map((project) => project.name) },
+        },
+      );
       for (const [index, project] of organization.projects.entries()) {
         for (const [taskIndex, title] of project.tasks.entries()) {
           const { createTask } = await call('mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }', {
@@ -114,6 +129,8 @@ export async function seedDemo(gatewayUrl: string, issuer: Issuer, log: (line: s
         }
       }
     }
-    log(`${tenant.id}: demo data loaded (${data.products.length} products, ${data.orders.length} orders, ${data.organizations.length} organization)`);
+    log(
+      `${tenant.id}: demo data loaded (${data.products.length} products, ${data.orders.length} orders, ${data.organizations.length} organization)`,
+    );
   }
 }

@@ -75,10 +75,7 @@ export async function loadSecrets(): Promise<Secrets> {
  * The PostgreSQL server: `PG_ADMIN_URL` when set, otherwise the embedded server with its data
  * in `.data/postgres` (started here unless `pnpm start` already runs it).
  */
-export async function openPlatform(
-  log: (line: string) => void,
-  { owner = false } = {},
-): Promise<Platform & { close(): Promise<void> }> {
+export async function openPlatform(log: (line: string) => void, { owner = false } = {}): Promise<Platform & { close(): Promise<void> }> {
   const secrets = await loadSecrets();
   if (process.env.PG_ADMIN_URL) {
     return { adminUrl: process.env.PG_ADMIN_URL, secrets, close: async () => {} };

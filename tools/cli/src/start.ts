@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { DEV_AUDIENCE, DEV_ISSUER, type Issuer, loadDevIssuer, serveJwks } from '@tenantgraph/devkit';
 import { ALL_SCOPES, DEMO_TENANTS, seedDemo } from './demo.ts';
 import { DATA_DIR, ROOT } from './paths.ts';
-import { type Platform, SERVICES, openPlatform, serviceDatabaseUrl } from './platform.ts';
+import { openPlatform, type Platform, SERVICES, serviceDatabaseUrl } from './platform.ts';
 import { runService, waitUntilHealthy } from './processes.ts';
 import { type Supervised, supervise } from './supervisor.ts';
 import { createTenant, provisionServices } from './tenants.ts';

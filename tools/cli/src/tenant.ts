@@ -1,7 +1,7 @@
 // `pnpm tenant <verb>`: provisioning and lifecycle of tenants (see tools/cli/README.md).
 import { readOptions } from './args.ts';
 import { openPlatform } from './platform.ts';
-import { MigrateError, createTenant, provisionServices, deleteTenant, listTenants, migrateAll, moveTenant } from './tenants.ts';
+import { createTenant, deleteTenant, listTenants, MigrateError, migrateAll, moveTenant, provisionServices } from './tenants.ts';
 
 const USAGE = `Usage: npx pnpm@10 tenant <verb> [options]
 
@@ -42,7 +42,12 @@ function command(): (platform: Awaited<ReturnType<typeof openPlatform>>) => Prom
     case 'create': {
       const { values } = readOptions(
         argv,
-        { id: { type: 'string', required: true }, name: { type: 'string', required: true }, plan: { type: 'string', required: true }, dedicated: { type: 'boolean' } },
+        {
+          id: { type: 'string', required: true },
+          name: { type: 'string', required: true },
+          plan: { type: 'string', required: true },
+          dedicated: { type: 'boolean' },
+        },
         USAGE,
       );
       return async (platform) => {
@@ -90,7 +95,10 @@ function printTable(tenants: Awaited<ReturnType<typeof listTenants>>) {
   const rows = [['ID', 'NAME', 'PLAN', 'PLACEMENT', 'STATUS', 'DATABASES (migrations)']];
   for (const tenant of tenants) {
     const databases = tenant.databases
-      .map((db) => `${db.database} ${db.pending === undefined ? 'unreachable' : db.pending === 0 ? `applied ${db.applied}` : `${db.pending} pending`}`)
+      .map(
+        (db) =>
+          `${db.database} ${db.pending === undefined ? 'unreachable' : db.pending === 0 ? `applied ${db.applied}` : `${db.pending} pending`}`,
+      )
       .join(', ');
     rows.push([tenant.id, tenant.name, tenant.plan, tenant.placement, tenant.status, databases]);
   }

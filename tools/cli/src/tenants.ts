@@ -1,13 +1,13 @@
-import { DEFAULT_REGISTRY_MAX_STALE_MS, type TenantRecord, isTenantId } from '@tenantgraph/core';
+import { DEFAULT_REGISTRY_MAX_STALE_MS, isTenantId, type TenantRecord } from '@tenantgraph/core';
 import { connect, migrationState, withDatabaseName } from '@tenantgraph/database';
 import { dropDatabase, ensureDatabase, migrateAsOwner } from '@tenantgraph/devkit';
 import {
-  type RegistryDatabase,
   deleteTenantRow,
   findDedicatedTenantIds,
   findTenant,
   findTenantRows,
   insertTenant,
+  type RegistryDatabase,
   updateTenantState,
 } from '@tenantgraph/tenant/registry';
 import type { Kysely } from 'kysely';
@@ -73,7 +73,9 @@ export async function createTenant(platform: Platform, tenant: NewTenant, log: L
   // Also for a shared tenant: it may move to databases of its own later.
   const sharers = await dedicatedNameSharers(platform, tenant.id);
   if (sharers.length > 0) {
-    throw new Error(`"${tenant.id}" would have the same dedicated database as another tenant: ${describeSharers(sharers)}; choose another id`);
+    throw new Error(
+      `"${tenant.id}" would have the same dedicated database as another tenant: ${describeSharers(sharers)}; choose another id`,
+    );
   }
   const existing = await withRegistry(platform, async (db) => {
     const row = await findTenant(db, tenant.id);
@@ -84,7 +86,9 @@ export async function createTenant(platform: Platform, tenant: NewTenant, log: L
     return row;
   });
   if (existing?.status === 'moving' || existing?.status === 'deleting') {
-    throw new Error(`${tenant.id} is ${existing.status}; finish that first (run the same \`tenant ${existing.status === 'moving' ? 'move' : 'delete'}\` again)`);
+    throw new Error(
+      `${tenant.id} is ${existing.status}; finish that first (run the same \`tenant ${existing.status === 'moving' ? 'move' : 'delete'}\` again)`,
+    );
   }
   if (existing?.status === 'active') {
     log(`${tenant.id}: already registered (${existing.placement}), nothing to do`);
@@ -135,7 +139,8 @@ export async function listTenants(platform: Platform): Promise<TenantListing[]> 
   const listing: TenantListing[] = [];
   for (const tenant of tenants) {
     const databases = [];
-    for (const service of DATA_SERVICES) databases.push(await stateOf(service, tenantDatabase(platform, service.name, tenant.id, tenant.placement)));
+    for (const service of DATA_SERVICES)
+      databases.push(await stateOf(service, tenantDatabase(platform, service.name, tenant.id, tenant.placement)));
     listing.push({ ...tenant, databases });
   }
   return listing;
@@ -160,12 +165,14 @@ export class MigrateError extends Error {
  */
 export async function migrateAll(platform: Platform, log: Log): Promise<{ database: string; applied: string[] }[]> {
   // The shared databases are made if missing (a server `pnpm start` never ran on); dedicated ones are `create`'s.
-  for (const service of SERVICES) await ensureDatabase(platform.adminUrl, sharedDatabase(service.name, platform.prefix), serviceRole(platform, service.name));
+  for (const service of SERVICES)
+    await ensureDatabase(platform.adminUrl, sharedDatabase(service.name, platform.prefix), serviceRole(platform, service.name));
   const dedicated = await withRegistry(platform, findDedicatedTenantIds);
   const report: { database: string; applied: string[] }[] = [];
   for (const service of SERVICES) {
     const databases = [sharedDatabase(service.name, platform.prefix)];
-    if (service.name !== 'tenant') databases.push(...dedicated.map((tenant) => tenantDatabase(platform, service.name, tenant.id, 'dedicated')));
+    if (service.name !== 'tenant')
+      databases.push(...dedicated.map((tenant) => tenantDatabase(platform, service.name, tenant.id, 'dedicated')));
     for (const database of databases) {
       let applied: string[];
       try {
@@ -240,7 +247,9 @@ async function removeDedicatedDatabase(platform: Platform, service: Service, id:
     return;
   }
   const removed = await deleteTenantRows(platform, service, id, database);
-  log(`${id}: kept ${database}, the database of ${sharers.map((sharer) => sharer.tenant).join(', ')} too; removed its rows: ${describeCounts(removed)}`);
+  log(
+    `${id}: kept ${database}, the database of ${sharers.map((sharer) => sharer.tenant).join(', ')} too; removed its rows: ${describeCounts(removed)}`,
+  );
 }
 
 async function setRegistry(platform: Platform, id: string, values: Partial<Pick<TenantRecord, 'status' | 'placement'>>) {
@@ -367,7 +376,10 @@ const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** A client on `database` as the service's role, inside a transaction bound to the tenant. */
 async function tenantClient(platform: Platform, service: Service, database: string) {
-  const client = new pg.Client({ connectionString: serviceDatabaseUrl(platform, service.name, database), application_name: 'tenantgraph-cli' });
+  const client = new pg.Client({
+    connectionString: serviceDatabaseUrl(platform, service.name, database),
+    application_name: 'tenantgraph-cli',
+  });
   await client.connect();
   return client;
 }

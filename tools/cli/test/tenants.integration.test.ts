@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { type TenantRecord, cachedRegistry, createLogger, errorCode } from '@tenantgraph/core';
+import { cachedRegistry, createLogger, errorCode, type TenantRecord } from '@tenantgraph/core';
 import { createDatabaseRouter } from '@tenantgraph/database';
 import { dropDatabase, ensureDatabase } from '@tenantgraph/devkit';
 import { createProductServer } from '@tenantgraph/product';
 import { createMetrics } from '@tenantgraph/server-kit';
-import { type TestAuth, createTestAuth, graphql } from '@tenantgraph/testkit';
+import { createTestAuth, graphql, type TestAuth } from '@tenantgraph/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Platform, SERVICES, serviceDatabaseUrl, serviceRole, sharedDatabase, tenantDatabase } from '../src/platform.ts';
-import { MigrateError, createTenant, deleteTenant, listTenants, migrateAll, moveTenant, provisionServices } from '../src/tenants.ts';
+import { createTenant, deleteTenant, listTenants, MigrateError, migrateAll, moveTenant, provisionServices } from '../src/tenants.ts';
 
 // Names unique to this file: parallel files and the server's other databases never collide.
 
@@ -99,10 +99,17 @@ async function seedOrdersAndProjects(tenant: string, placement: 'shared' | 'dedi
     await client.query('insert into order_number_counter (tenant_id, last_number) values ($1, 3)', [tenant]);
   });
   await admin(tenantDatabase(platform, 'project', tenant, placement), async (client) => {
-    const org = (await client.query(`insert into organization (tenant_id, name, subscription_tier) values ($1, 'Org', 'pro') returning id`, [tenant])).rows[0].id;
-    await client.query(`insert into member (tenant_id, organization_id, name, email) values ($1, $2, 'Ada', 'ada@x.example')`, [tenant, org]);
+    const org = (
+      await client.query(`insert into organization (tenant_id, name, subscription_tier) values ($1, 'Org', 'pro') returning id`, [tenant])
+    ).rows[0].id;
+    await client.query(`insert into member (tenant_id, organization_id, name, email) values ($1, $2, 'Ada', 'ada@x.example')`, [
+      tenant,
+      org,
+    ]);
     for (const name of ['One', 'Two']) {
-      const project = (await client.query('insert into project (tenant_id, organization_id, name) values ($1, $2, $3) returning id', [tenant, org, name])).rows[0].id;
+      const project = (
+        await client.query('insert into project (tenant_id, organization_id, name) values ($1, $2, $3) returning id', [tenant, org, name])
+      ).rows[0].id;
       await client.query(`insert into task (tenant_id, project_id, title) values ($1, $2, 'Do it')`, [tenant, project]);
     }
   });
@@ -129,8 +136,10 @@ describe('tenant lifecycle', () => {
     for (const service of ['product', 'order', 'project']) {
       const database = tenantDatabase(platform, service, 'kiwi', 'dedicated');
       expect(await appliedMigrations(database)).toBe(1);
-      const owner = await admin('postgres', async (client) =>
-        (await client.query('select pg_get_userbyid(datdba) as owner from pg_database where datname = $1', [database])).rows[0].owner,
+      const owner = await admin(
+        'postgres',
+        async (client) =>
+          (await client.query('select pg_get_userbyid(datdba) as owner from pg_database where datname = $1', [database])).rows[0].owner,
       );
       // Owned by the NOLOGIN owner role that migrates it; the service's login role only has rows.
       expect(owner).toBe(serviceRole(platform, service).name.replace(/_svc$/, '_owner'));
@@ -146,7 +155,9 @@ describe('tenant lifecycle', () => {
   });
 
   it('refuses a bad tenant id and a bad plan', async () => {
-    await expect(createTenant(platform, { id: 'Bad Id', name: 'x', plan: 'FREE', dedicated: false }, log)).rejects.toThrow(/not a tenant id/);
+    await expect(createTenant(platform, { id: 'Bad Id', name: 'x', plan: 'FREE', dedicated: false }, log)).rejects.toThrow(
+      /not a tenant id/,
+    );
     await expect(createTenant(platform, { id: 'okay', name: 'x', plan: 'GOLD', dedicated: false }, log)).rejects.toThrow(/--plan/);
     expect(await registry('okay')).toEqual([]);
   });
@@ -154,14 +165,17 @@ describe('tenant lifecycle', () => {
   it('resumes a create that stopped half-way instead of duplicating it', async () => {
     // As if a create died after registering and making the product database, before migrating it.
     await admin(sharedDatabase('tenant', prefix), (client) =>
-      client.query(`insert into tenant (id, slug, name, plan, placement, status) values ('lime', 'lime', 'Lime Inc', 'PRO', 'dedicated', 'provisioning')`),
+      client.query(
+        `insert into tenant (id, slug, name, plan, placement, status) values ('lime', 'lime', 'Lime Inc', 'PRO', 'dedicated', 'provisioning')`,
+      ),
     );
     await ensureDatabase(platform.adminUrl, tenantDatabase(platform, 'product', 'lime', 'dedicated'), serviceRole(platform, 'product'));
     lines.length = 0;
     await createTenant(platform, { id: 'lime', name: 'Lime Inc', plan: 'PRO', dedicated: true }, log);
     expect(lines[0]).toBe('lime: resuming a create that did not finish (dedicated)');
     expect(await registry('lime')).toMatchObject([{ status: 'active', placement: 'dedicated' }]);
-    for (const service of ['product', 'order', 'project']) expect(await appliedMigrations(tenantDatabase(platform, service, 'lime', 'dedicated'))).toBe(1);
+    for (const service of ['product', 'order', 'project'])
+      expect(await appliedMigrations(tenantDatabase(platform, service, 'lime', 'dedicated'))).toBe(1);
   });
 
   it('lists tenants with their placement, status and the migration state of each database', async () => {
@@ -188,7 +202,9 @@ describe('tenant lifecycle', () => {
     // already has a table the migration wants to create.
     for (const id of ['ma', 'mb']) {
       await admin(sharedDatabase('tenant', prefix), (client) =>
-        client.query(`insert into tenant (id, slug, name, plan, placement, status) values ($1, $1, $1, 'FREE', 'dedicated', 'active')`, [id]),
+        client.query(`insert into tenant (id, slug, name, plan, placement, status) values ($1, $1, $1, 'FREE', 'dedicated', 'active')`, [
+          id,
+        ]),
       );
       for (const service of ['product', 'order', 'project']) {
         await ensureDatabase(platform.adminUrl, tenantDatabase(platform, service, id, 'dedicated'), serviceRole(platform, service));
@@ -269,7 +285,14 @@ describe('tenant lifecycle', () => {
 
     /** Reads and writes as `tenant` until stopped; every read must succeed, writes may be refused while it moves. */
     function traffic(tenant: string, tag: string) {
-      const state = { running: true, reads: 0, failedReads: [] as unknown[], written: [] as string[], refused: 0, otherWriteErrors: [] as unknown[] };
+      const state = {
+        running: true,
+        reads: 0,
+        failedReads: [] as unknown[],
+        written: [] as string[],
+        refused: 0,
+        otherWriteErrors: [] as unknown[],
+      };
       const readers = Array.from({ length: 3 }, async () => {
         while (state.running) {
           const response = await readProducts(tenant);
@@ -407,7 +430,9 @@ describe('dedicated database names of long tenant ids', () => {
 
   it('refuses to create a tenant whose dedicated database would have the name of another tenant’s', async () => {
     const id = crafted();
-    await expect(createTenant(platform, { id, name: 'Crafted', plan: 'FREE', dedicated: false }, log)).rejects.toThrow(/same dedicated database/);
+    await expect(createTenant(platform, { id, name: 'Crafted', plan: 'FREE', dedicated: false }, log)).rejects.toThrow(
+      /same dedicated database/,
+    );
     expect(await registry(id)).toEqual([]);
   });
 
@@ -415,7 +440,10 @@ describe('dedicated database names of long tenant ids', () => {
     // As an older version could have registered it (names cut by PostgreSQL): straight into the registry.
     const id = crafted();
     await admin(sharedDatabase('tenant', prefix), (client) =>
-      client.query(`insert into tenant (id, slug, name, plan, placement, status) values ($1, $1, 'Crafted', 'FREE', 'dedicated', 'active')`, [id]),
+      client.query(
+        `insert into tenant (id, slug, name, plan, placement, status) values ($1, $1, 'Crafted', 'FREE', 'dedicated', 'active')`,
+        [id],
+      ),
     );
     const before = await everyCount(first, 'dedicated');
     await deleteTenant(platform, id, log, FAST);

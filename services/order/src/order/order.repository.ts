@@ -48,7 +48,10 @@ export async function findOrders(db: Kysely<Database>, tenantId: string, page: O
   let query = db.selectFrom('sales_order').selectAll().where('tenant_id', '=', tenantId);
   if (page.status) query = query.where('status', '=', page.status);
   if (page.after) query = query.where('number', '<', page.after[0]);
-  return query.orderBy('number', 'desc').limit(page.limit + 1).execute();
+  return query
+    .orderBy('number', 'desc')
+    .limit(page.limit + 1)
+    .execute();
 }
 
 export async function countOrders(db: Kysely<Database>, tenantId: string, status?: OrderStatus): Promise<number> {

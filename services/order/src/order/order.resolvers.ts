@@ -1,10 +1,10 @@
 import { localIdOf, notFound, pagedConnection, parseGlobalId } from '@tenantgraph/core';
 import { tenantEntityResolvers } from '@tenantgraph/server-kit';
 import type { OrderContext } from '../context.ts';
-import { type Order, type PlaceOrderInput, orderLineRowToOrderLine, orderRowToOrder } from './order.ts';
 import { cancelOrder, countOrders, findOrders } from './order.repository.ts';
 import { placeOrder } from './order.service.ts';
 import type { OrderStatus } from './order.table.ts';
+import { type Order, orderLineRowToOrderLine, orderRowToOrder, type PlaceOrderInput } from './order.ts';
 
 async function loadOrder(context: OrderContext, id: string) {
   const localId = localIdOf(id, context.tenantId, 'order');

@@ -2,8 +2,8 @@ import { badUserInput, notFound } from '@tenantgraph/core';
 import type { TenantScope } from '@tenantgraph/server-kit';
 import type { Database } from '../database.ts';
 import type { Caller, ProductClient } from '../product/product.client.ts';
-import { type PlaceOrderInput, validatePlaceOrder } from './order.ts';
 import { insertOrder, insertOrderLines, nextOrderNumber } from './order.repository.ts';
+import { type PlaceOrderInput, validatePlaceOrder } from './order.ts';
 
 // totalCents is a GraphQL Int: a signed 32-bit integer.
 const MAX_TOTAL_CENTS = 2_147_483_647;

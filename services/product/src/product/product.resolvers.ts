@@ -2,8 +2,8 @@ import { localIdOf, pagedConnection, parseGlobalId } from '@tenantgraph/core';
 import { uniqueViolationAs } from '@tenantgraph/database';
 import { tenantEntityResolvers } from '@tenantgraph/server-kit';
 import type { ProductContext } from '../context.ts';
-import { type CreateProductInput, productRowToProduct, validateCreateProduct } from './product.ts';
 import { countProducts, findProducts, insertProduct } from './product.repository.ts';
+import { type CreateProductInput, productRowToProduct, validateCreateProduct } from './product.ts';
 
 async function loadProduct(context: ProductContext, id: string) {
   const localId = localIdOf(id, context.tenantId, 'product');

@@ -1,7 +1,7 @@
 import { localIdOf, notFound } from '@tenantgraph/core';
 import type { ProjectContext } from '../context.ts';
-import { type AddMemberInput, memberRowToMember, validateAddMember } from './member.ts';
 import { addMember } from './member.service.ts';
+import { type AddMemberInput, memberRowToMember, validateAddMember } from './member.ts';
 
 export const memberResolvers = {
   Mutation: {

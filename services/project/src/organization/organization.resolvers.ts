@@ -3,8 +3,13 @@ import { uniqueViolationAs } from '@tenantgraph/database';
 import { tenantEntityResolvers } from '@tenantgraph/server-kit';
 import type { ProjectContext } from '../context.ts';
 import { projectRowToProject } from '../project/project.ts';
-import { type CreateOrganizationInput, type Organization, organizationRowToOrganization, validateCreateOrganization } from './organization.ts';
 import { findOrganizations, insertOrganization } from './organization.repository.ts';
+import {
+  type CreateOrganizationInput,
+  type Organization,
+  organizationRowToOrganization,
+  validateCreateOrganization,
+} from './organization.ts';
 
 type ListArgs = { first?: number | null; after?: string | null };
 

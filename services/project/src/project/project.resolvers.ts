@@ -2,6 +2,8 @@ import { listPage, localIdOf, pagedConnection, parseGlobalId } from '@tenantgrap
 import type { ProjectContext } from '../context.ts';
 import { organizationRowToOrganization } from '../organization/organization.ts';
 import { taskRowToTask } from '../task/task.ts';
+import { countProjects, findProjects } from './project.repository.ts';
+import { createProjects } from './project.service.ts';
 import {
   type BulkCreateProjectsInput,
   type CreateProjectInput,
@@ -10,8 +12,6 @@ import {
   validateProjectName,
   validateProjectNames,
 } from './project.ts';
-import { countProjects, findProjects } from './project.repository.ts';
-import { createProjects } from './project.service.ts';
 
 /** The row id behind an id this subgraph handed out itself. */
 const rowIdOf = (id: string) => parseGlobalId(id)!.localId;

@@ -48,11 +48,5 @@ export async function insertTask(db: Kysely<Database>, tenantId: string, task: O
 
 /** The updated task, or undefined when the tenant has no task with this id. */
 export async function updateTaskStatus(db: Kysely<Database>, tenantId: string, id: string, status: TaskStatus) {
-  return db
-    .updateTable('task')
-    .set({ status })
-    .where('tenant_id', '=', tenantId)
-    .where('id', '=', id)
-    .returningAll()
-    .executeTakeFirst();
+  return db.updateTable('task').set({ status }).where('tenant_id', '=', tenantId).where('id', '=', id).returningAll().executeTakeFirst();
 }

@@ -1,9 +1,9 @@
 import { localIdOf, notFound } from '@tenantgraph/core';
 import type { ProjectContext } from '../context.ts';
-import { type CreateTaskInput, taskRowToTask, validateTaskTitle } from './task.ts';
 import { updateTaskStatus } from './task.repository.ts';
 import { createTask } from './task.service.ts';
 import type { TaskStatus } from './task.table.ts';
+import { type CreateTaskInput, taskRowToTask, validateTaskTitle } from './task.ts';
 
 export const taskResolvers = {
   Mutation: {

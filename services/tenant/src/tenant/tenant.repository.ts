@@ -12,23 +12,14 @@ export async function findTenantsByIds(db: Kysely<Database>, ids: readonly strin
 }
 
 export async function renameTenant(db: Kysely<Database>, tenantId: string, name: string): Promise<TenantRow | undefined> {
-  return db
-    .updateTable('tenant')
-    .set({ name, updated_at: sql`now()` })
-    .where('id', '=', tenantId)
-    .returningAll()
-    .executeTakeFirst();
+  return db.updateTable('tenant').set({ name, updated_at: sql`now()` }).where('id', '=', tenantId).returningAll().executeTakeFirst();
 }
 
 /** Every tenant, for the registry: the one query that reads across tenants, in read-only mode. */
 export async function listTenants(db: Kysely<Database>): Promise<TenantRecord[]> {
   return db.transaction().execute(async (trx) => {
     await sql`select set_config('app.registry_read', 'on', true)`.execute(trx);
-    return trx
-      .selectFrom('tenant')
-      .select(['id', 'slug', 'name', 'plan', 'placement', 'status'])
-      .orderBy('id')
-      .execute();
+    return trx.selectFrom('tenant').select(['id', 'slug', 'name', 'plan', 'placement', 'status']).orderBy('id').execute();
   });
 }
 
