@@ -1,3 +1,4 @@
+import type { ChildPage } from '@tenantgraph/database';
 import DataLoader from 'dataloader';
 
 /**
@@ -36,9 +37,6 @@ export function countLoader<K>(fetch: (keys: readonly K[]) => Promise<{ key: K; 
     return keys.map((key) => byKey.get(key) ?? 0);
   });
 }
-
-/** One page of the rows under a parent: at most `limit`, after the row whose id is `after`. */
-export type ChildPage = { limit: number; after?: string | undefined };
 
 /**
  * A per-request loader of one page of rows under each parent (`first`/`after` on a nested list):

@@ -341,6 +341,56 @@ describe('project subgraph', () => {
     expect(codes(await client(PAGE, { r, after: 'bm90LWEtY3Vyc29y' }))).toEqual(['BAD_USER_INPUT']);
   });
 
+  it("pages the organizations, an organization's projects and a project's tasks after the id of the last one seen", async ({
+    auth,
+    url,
+  }) => {
+    const client = await clientFor(auth, url, 'mango');
+    const organization = await ok(client, CREATE_ORGANIZATION, { input: { name: 'Nested Paging B' } });
+    await ok(client, CREATE_ORGANIZATION, { input: { name: 'Nested Paging A' } });
+    const projects: string[] = [];
+    for (const name of ['Nested 1', 'Nested 2', 'Nested 3']) {
+      projects.push((await ok(client, CREATE_PROJECT, { input: { organizationId: organization.id, name } })).id);
+    }
+    const tasks: string[] = [];
+    for (const title of ['Step 1', 'Step 2', 'Step 3'])
+      tasks.push((await ok(client, CREATE_TASK, { input: { projectId: projects[0], title } })).id);
+    const pagesOf = async (query: string, variables: Record<string, unknown>, list: (data: any) => { id: string }[]) => {
+      const pages: string[][] = [];
+      let after: string | undefined;
+      // Bounded: a cursor that does not move on would otherwise page forever.
+      for (let round = 0; round < 20; round++) {
+        const response = await client(query, { ...variables, after });
+        expect(response.body.errors).toBeUndefined();
+        const page = list(response.body.data).map((node) => node.id);
+        if (page.length === 0) return pages;
+        pages.push(page);
+        after = page.at(-1);
+      }
+      return pages;
+    };
+    const NESTED = `query($r: [_Any!]!, $after: ID) { _entities(representations: $r) {
+      ... on Organization { projects(first: 2, after: $after) { id } }
+      ... on Project { tasks(first: 2, after: $after) { id } }
+    } }`;
+    expect(
+      await pagesOf(NESTED, { r: [{ __typename: 'Organization', id: organization.id }] }, (data) => data._entities[0].projects),
+    ).toEqual([projects.slice(0, 2), projects.slice(2)]);
+    expect(await pagesOf(NESTED, { r: [{ __typename: 'Project', id: projects[0] }] }, (data) => data._entities[0].tasks)).toEqual([
+      tasks.slice(0, 2),
+      tasks.slice(2),
+    ]);
+    const ORGANIZATIONS = `query($r: [_Any!]!, $after: ID) { _entities(representations: $r) { ... on Tenant {
+      organizations(first: 1, after: $after) { id name }
+    } } }`;
+    const r = [{ __typename: 'Tenant', id: 'mango' }];
+    const everyOne = await client(ORGANIZATIONS.replace('first: 1', 'first: 100'), { r });
+    const all = everyOne.body.data._entities[0].organizations.map((org: { id: string }) => org.id);
+    const paged = await pagesOf(ORGANIZATIONS, { r }, (data) => data._entities[0].organizations);
+    expect(paged.flat()).toEqual(all);
+    expect(all).toContain(organization.id);
+  });
+
   it('reads a page of 100 projects with counts, tasks and organizations in as many statements as a page of 5', async ({
     auth,
     url,

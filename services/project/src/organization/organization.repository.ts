@@ -1,16 +1,12 @@
-import type { ChildPage } from '@tenantgraph/server-kit';
-import { type Kysely, sql } from 'kysely';
+import { afterRowWithId, type ChildPage } from '@tenantgraph/database';
+import type { Kysely } from 'kysely';
 import type { Database } from '../database.ts';
 import type { NewOrganizationRow, OrganizationRow } from './organization.table.ts';
 
 /** A page of the tenant's organizations by name (names are unique per tenant), after the organization `page.after`. */
 export async function findOrganizations(db: Kysely<Database>, tenantId: string, page: ChildPage): Promise<OrganizationRow[]> {
   let query = db.selectFrom('organization').selectAll().where('tenant_id', '=', tenantId);
-  if (page.after) {
-    query = query.where(
-      sql<boolean>`(name, id) > (select o.name, o.id from organization o where o.tenant_id = ${tenantId} and o.id = ${page.after})`,
-    );
-  }
+  if (page.after) query = query.where(afterRowWithId('organization', tenantId, page.after, 'name'));
   return query.orderBy('name').orderBy('id').limit(page.limit).execute();
 }
 

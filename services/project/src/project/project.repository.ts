@@ -1,6 +1,5 @@
-import { type CreatedAtPage, createdAtKeyset } from '@tenantgraph/database';
-import type { ChildPage } from '@tenantgraph/server-kit';
-import { type Kysely, sql } from 'kysely';
+import { type ChildPage, type CreatedAtPage, createdAtKeyset, createdAtPagePerParent } from '@tenantgraph/database';
+import type { Kysely } from 'kysely';
 import type { Database } from '../database.ts';
 import type { NewProjectRow, ProjectRow } from './project.table.ts';
 
@@ -24,7 +23,7 @@ export async function findProjectsByIds(db: Kysely<Database>, tenantId: string, 
 
 /**
  * A page of the projects of several organizations in one statement: each organization's oldest
- * first, at most `page.limit` of each (ranked per organization), after the project `page.after`.
+ * first, at most `page.limit` of each, after the project `page.after`.
  */
 export async function findProjectsByOrganizationIds(
   db: Kysely<Database>,
@@ -32,18 +31,7 @@ export async function findProjectsByOrganizationIds(
   organizationIds: readonly string[],
   page: ChildPage,
 ): Promise<ProjectRow[]> {
-  let ranked = db
-    .selectFrom('project')
-    .selectAll()
-    .select(sql<number>`row_number() over (partition by organization_id order by created_at, id)`.as('position'))
-    .where('tenant_id', '=', tenantId)
-    .where('organization_id', 'in', organizationIds);
-  if (page.after) {
-    ranked = ranked.where(
-      sql<boolean>`(created_at, id) > (select p.created_at, p.id from project p where p.tenant_id = ${tenantId} and p.id = ${page.after})`,
-    );
-  }
-  return db.selectFrom(ranked.as('ranked')).selectAll().where('position', '<=', page.limit).orderBy('created_at').orderBy('id').execute();
+  return createdAtPagePerParent(db, 'project', { column: 'organization_id', ids: organizationIds }, tenantId, page);
 }
 
 /** Inserts all the projects in one statement: a unique violation on any of them inserts none. */

@@ -1,11 +1,11 @@
-import type { ChildPage } from '@tenantgraph/server-kit';
-import { type Kysely, sql } from 'kysely';
+import { type ChildPage, createdAtPagePerParent } from '@tenantgraph/database';
+import type { Kysely } from 'kysely';
 import type { Database } from '../database.ts';
 import type { NewTaskRow, TaskRow, TaskStatus } from './task.table.ts';
 
 /**
  * A page of the tasks of several projects in one statement: each project's oldest first, at
- * most `page.limit` of each (ranked per project), after the task `page.after`.
+ * most `page.limit` of each, after the task `page.after`.
  */
 export async function findTasksByProjectIds(
   db: Kysely<Database>,
@@ -13,18 +13,7 @@ export async function findTasksByProjectIds(
   projectIds: readonly string[],
   page: ChildPage,
 ): Promise<TaskRow[]> {
-  let ranked = db
-    .selectFrom('task')
-    .selectAll()
-    .select(sql<number>`row_number() over (partition by project_id order by created_at, id)`.as('position'))
-    .where('tenant_id', '=', tenantId)
-    .where('project_id', 'in', projectIds);
-  if (page.after) {
-    ranked = ranked.where(
-      sql<boolean>`(created_at, id) > (select t.created_at, t.id from task t where t.tenant_id = ${tenantId} and t.id = ${page.after})`,
-    );
-  }
-  return db.selectFrom(ranked.as('ranked')).selectAll().where('position', '<=', page.limit).orderBy('created_at').orderBy('id').execute();
+  return createdAtPagePerParent(db, 'task', { column: 'project_id', ids: projectIds }, tenantId, page);
 }
 
 /** The number of tasks of each project that has any. */
