@@ -278,6 +278,32 @@ describe('project subgraph', () => {
     expect(JSON.stringify(await tenantView(avocado, 'avocado'))).toBe(avocadoBefore);
   });
 
+  it("looks a project and a task up by id for their own tenant only (the gateway's subscriptions read events through these)", async ({
+    auth,
+    url,
+  }) => {
+    const LOOKUP = `query($r: [_Any!]!, $project: ID!, $task: ID!) {
+      _entities(representations: $r) { ... on Tenant { project(id: $project) { name taskCount } task(id: $task) { title status } } }
+    }`;
+    const avocado = await clientFor(auth, url, 'avocado');
+    const organization = await ok(avocado, CREATE_ORGANIZATION, { input: { name: 'Lookup org' } });
+    const project = await ok(avocado, CREATE_PROJECT, { input: { organizationId: organization.id, name: 'Lookup project' } });
+    const task = await ok(avocado, CREATE_TASK, { input: { projectId: project.id, title: 'Lookup task' } });
+    const avocadoTenant = [{ __typename: 'Tenant', id: 'avocado' }];
+    const found = await avocado(LOOKUP, { r: avocadoTenant, project: project.id, task: task.id });
+    expect(found.body.data._entities[0]).toEqual({
+      project: { name: 'Lookup project', taskCount: 1 },
+      task: { title: 'Lookup task', status: 'TODO' },
+    });
+    const missing = 'avocado:00000000-0000-4000-8000-000000000000';
+    const none = await avocado(LOOKUP, { r: avocadoTenant, project: missing, task: 'garbage' });
+    expect(none.body.data._entities[0]).toEqual({ project: null, task: null });
+    const mango = await clientFor(auth, url, 'mango');
+    const spied = await mango(LOOKUP, { r: [{ __typename: 'Tenant', id: 'mango' }], project: project.id, task: task.id });
+    expect(codes(spied)).toContain('FORBIDDEN');
+    expect(JSON.stringify(spied.body)).not.toContain('Lookup');
+  });
+
   it('bulk-creates all projects or none', async ({ auth, url }) => {
     const client = await clientFor(auth, url, 'mango');
     const organization = await ok(client, CREATE_ORGANIZATION, { input: { name: 'Bulk Org' } });

@@ -38,6 +38,11 @@ export async function countTasksByProjectIds(db: Kysely<Database>, tenantId: str
     .execute();
 }
 
+/** The task, or undefined when the tenant has none with this id. */
+export async function findTaskById(db: Kysely<Database>, tenantId: string, id: string): Promise<TaskRow | undefined> {
+  return db.selectFrom('task').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+}
+
 export async function insertTask(db: Kysely<Database>, tenantId: string, task: Omit<NewTaskRow, 'tenant_id'>) {
   return db
     .insertInto('task')

@@ -1,11 +1,18 @@
 import { localIdOf, notFound } from '@tenantgraph/core';
 import type { ProjectContext } from '../context.ts';
-import { updateTaskStatus } from './task.repository.ts';
+import { findTaskById, updateTaskStatus } from './task.repository.ts';
 import { createTask } from './task.service.ts';
 import type { TaskStatus } from './task.table.ts';
 import { type CreateTaskInput, taskRowToTask, validateTaskTitle } from './task.ts';
 
 export const taskResolvers = {
+  Tenant: {
+    async task(_: unknown, { id }: { id: string }, { tenantId, inTenant }: ProjectContext) {
+      const taskId = localIdOf(id, tenantId, 'task');
+      const row = taskId && (await inTenant((trx) => findTaskById(trx, tenantId, taskId)));
+      return row ? taskRowToTask(row) : null;
+    },
+  },
   Mutation: {
     async createTask(_: unknown, { input }: { input: CreateTaskInput }, context: ProjectContext) {
       const title = validateTaskTitle(input.title);
