@@ -49,7 +49,11 @@ export type Stack = {
    * dependencies replaced: other limits, a slow or dead subgraph URL, a short timeout. Stopped
    * with the stack unless stopped before.
    */
-  startGateway(overrides?: Partial<GatewayServerDeps>): Promise<{ url: string; stop(): Promise<void> }>;
+  startGateway(
+    overrides?: Partial<GatewayServerDeps>,
+  ): Promise<{ url: string; stop(): Promise<void>; openSubscriptions(tenantId?: string): number }>;
+  /** Subscriptions the gateway has open and listening, of one tenant or of all. */
+  openSubscriptions(tenantId?: string): number;
   stop(): Promise<void>;
 };
 
@@ -66,6 +70,8 @@ type StackOptions = {
   queryBudgets?: GatewayServerDeps['queryBudgets'];
   /** Per-tenant concurrency of the gateway and the subgraphs (tests that load them on purpose raise it). */
   concurrency?: ConcurrencyLimits;
+  /** Domain events for the gateway's subscriptions (WebSocket on the same path); none unless given. */
+  events?: GatewayServerDeps['events'];
 };
 
 /**
@@ -128,6 +134,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     limits: options.limits,
     queryBudgets: options.queryBudgets,
     ...(options.concurrency ? { admission: tenantAdmission(options.concurrency, registry()) } : {}),
+    events: options.events,
     subgraphUrls: {
       tenant: `${tenantUrl}/graphql`,
       product: `${recorder.url}/graphql`,
@@ -156,6 +163,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     let stopped: Promise<void> | undefined;
     const handle = {
       url: `http://127.0.0.1:${port}/graphql`,
+      openSubscriptions: extra.openSubscriptions,
       stop: () => {
         extraGateways.delete(handle);
         stopped ??= extra.stop();
@@ -175,6 +183,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     productRequests: recorder.requests,
     registry,
     startGateway,
+    openSubscriptions: gateway.openSubscriptions,
     async stop() {
       for (const extra of [...extraGateways]) await extra.stop();
       await gateway.stop();
