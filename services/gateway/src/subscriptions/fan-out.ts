@@ -113,15 +113,19 @@ export function createFanOut<S>(options: {
 }
 
 /**
- * The answers of one subscription, in event order, as the async iterator graphql-ws reads. At
- * most `maxQueued` answers wait to be sent: beyond that the client is not reading and
- * `onOverflow` is called (it drops the connection) instead of buffering without bound.
+ * The answers of one subscription, in event order, as the async iterator graphql-ws reads (it
+ * asks for the next once the socket took the last). At most `maxQueued` answers that are ready
+ * wait for the socket: beyond that the client is not reading and `onOverflow` is called (it drops
+ * the connection) instead of buffering without bound. Answers still being resolved do not count:
+ * a burst of events does not drop a client that reads.
  */
 export class DeliveryQueue implements AsyncIterableIterator<DeliveryResult> {
   private readonly queued: Promise<DeliveryResult>[] = [];
   private waiting: ((result: IteratorResult<DeliveryResult>) => void) | undefined;
   private failWaiting: ((error: unknown) => void) | undefined;
   private ended: { error?: unknown } | undefined;
+  /** Answers resolved and not yet taken by the socket. */
+  private ready = 0;
 
   constructor(
     private readonly maxQueued: number,
@@ -133,6 +137,11 @@ export class DeliveryQueue implements AsyncIterableIterator<DeliveryResult> {
     if (this.ended) return;
     if (this.queued.length >= this.maxQueued) return this.onOverflow();
     this.queued.push(result);
+    void result.then(() => {
+      if (this.ended) return;
+      this.ready++;
+      if (this.ready > this.maxQueued) this.onOverflow();
+    });
     if (this.waiting) this.pull();
   }
 
@@ -179,6 +188,7 @@ export class DeliveryQueue implements AsyncIterableIterator<DeliveryResult> {
     // Dequeued once answered, so an answer being resolved still counts against the bound.
     void next.then((value) => {
       this.queued.shift();
+      this.ready--;
       resolve(this.ended ? { done: true, value: undefined } : { done: false, value });
     });
   }

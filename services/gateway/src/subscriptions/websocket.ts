@@ -46,6 +46,8 @@ type Session = {
   subscriptions: Map<string, DeliveryQueue>;
   /** Subscriptions whose last message (an error, or completion) is not yet sent. */
   sending: number;
+  /** Subscriptions counted against the per-connection cap, those being set up included. */
+  reserved: number;
   timer?: NodeJS.Timeout;
   extra: SocketExtra;
 };
@@ -169,16 +171,19 @@ export function createSubscriptionServer(options: SubscriptionServerOptions) {
     const { plan, viewer } = session.context;
     const perConnection = limits.perConnection[plan] ?? limits.perConnection.FREE;
     const perTenant = limits.perTenant[plan] ?? limits.perTenant.FREE;
-    if (session.subscriptions.size >= perConnection) {
+    if (session.reserved >= perConnection) {
       return appError('TOO_MANY_REQUESTS', `At most ${perConnection} subscriptions may be open on one connection for this plan.`);
     }
     const open = openByTenant.get(viewer.tenantId) ?? 0;
     if (open >= perTenant)
       return appError('TOO_MANY_REQUESTS', `At most ${perTenant} subscriptions may be open for this tenant; retry later.`);
     openByTenant.set(viewer.tenantId, open + 1);
+    session.reserved++;
     return undefined;
   };
-  const unreserve = (tenantId: string) => {
+  const unreserve = (session: Session) => {
+    const tenantId = session.context.viewer.tenantId;
+    session.reserved--;
     const open = (openByTenant.get(tenantId) ?? 1) - 1;
     if (open > 0) openByTenant.set(tenantId, open);
     else openByTenant.delete(tenantId);
@@ -194,7 +199,7 @@ export function createSubscriptionServer(options: SubscriptionServerOptions) {
       () => {
         removeSubscriber();
         session.subscriptions.delete(id);
-        unreserve(viewer.tenantId);
+        unreserve(session);
       },
     );
     session.subscriptions.set(id, queue);
@@ -234,7 +239,16 @@ export function createSubscriptionServer(options: SubscriptionServerOptions) {
           return false;
         }
         const expiresAt = expiryOf(context.viewer.token);
-        const session: Session = { context, expiresAt, expired: false, closed: false, subscriptions: new Map(), sending: 0, extra };
+        const session: Session = {
+          context,
+          expiresAt,
+          expired: false,
+          closed: false,
+          subscriptions: new Map(),
+          sending: 0,
+          reserved: 0,
+          extra,
+        };
         session.timer = setTimeout(() => expire(extra, session), Math.min(MAX_TIMER_MS, Math.max(0, expiresAt - Date.now())));
         session.timer.unref();
         extra.session = session;
