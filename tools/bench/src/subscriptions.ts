@@ -104,7 +104,7 @@ export async function subscriptionBench(options: SubscriptionBenchOptions) {
   await Promise.all(clients.map((client) => client.dispose()));
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
-  const mib = (bytes: number) => (bytes / 1_048_576).toFixed(0);
+  const mib = (value: number) => value.toFixed(0);
   const text = [
     '| subscriptions | tenants | events/s | deliveries (expected) | p50 ms | p99 ms | wrong tenant | errors | gateway RSS before → after (peak) |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
