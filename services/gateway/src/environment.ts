@@ -12,7 +12,7 @@ import { DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
 import { DEFAULT_QUERY_LIMITS } from './limits.ts';
 import { DEFAULT_PLAN_LIMITS, type PlanLimits } from './rate-limit.ts';
 
-const SUBGRAPHS = ['tenant', 'product', 'order', 'project'] as const;
+const SUBGRAPHS = ['tenant', 'product', 'order', 'project', 'analytics'] as const;
 
 /** Everything the gateway reads from `process.env`, validated once at start. */
 export const environment = loadEnvironment(
