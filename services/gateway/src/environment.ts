@@ -3,6 +3,7 @@ import {
   authEnvironment,
   concurrencyEnvironment,
   DEFAULT_CONCURRENCY,
+  eventEnvironment,
   loadEnvironment,
   port,
   processEnvironment,
@@ -16,7 +17,7 @@ import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits } from './subscrip
 const PLANS = ['FREE', 'PRO', 'ENTERPRISE'] as const;
 const { perConnection, perTenant } = DEFAULT_SUBSCRIPTION_LIMITS;
 
-const SUBGRAPHS = ['tenant', 'product', 'order', 'project'] as const;
+const SUBGRAPHS = ['tenant', 'product', 'order', 'project', 'analytics'] as const;
 
 /** Everything the gateway reads from `process.env`, validated once at start. */
 export const environment = loadEnvironment(
@@ -79,8 +80,7 @@ export const environment = loadEnvironment(
       /** Refuse every operation that is not a trusted document. */
       ONLY_PERSISTED_DOCUMENTS: z.stringbool().default(false),
       // Domain events for subscriptions: NATS JetStream when set, else the PostgreSQL event log; neither: no subscriptions.
-      NATS_URL: z.url({ protocol: /^(nats|tls)$/ }).optional(),
-      EVENTS_DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+      ...eventEnvironment,
       // Open subscriptions per WebSocket and per tenant in one gateway process, by plan (TOO_MANY_REQUESTS beyond).
       SUBSCRIPTIONS_PER_CONNECTION_FREE: z.coerce.number().int().positive().default(perConnection.FREE),
       SUBSCRIPTIONS_PER_CONNECTION_PRO: z.coerce.number().int().positive().default(perConnection.PRO),

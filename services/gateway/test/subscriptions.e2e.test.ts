@@ -1,42 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
-import {
-  createNatsTransport,
-  createPostgresTransport,
-  type DomainEvent,
-  type EventTransport,
-  type EventType,
-  eventLogMigrationsFolder,
-} from '@tenantgraph/events';
-import { createServiceDatabases, graphql } from '@tenantgraph/testkit';
+import type { DomainEvent, EventType } from '@tenantgraph/events';
+import { graphql } from '@tenantgraph/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TenantEventSource } from '../src/server.ts';
 import { type Stack, startStack } from './stack.ts';
 import { subscriber, until } from './subscriber.ts';
 
-const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const WRITE = ['projects:write', 'orders:write', 'products:write'];
 
-/** A transport of this file's own (a fresh NATS stream and subject prefix, or a fresh events database); `open` gives another instance of it. */
-async function testTransport(kind: 'nats' | 'postgres') {
-  const run = randomBytes(4).toString('hex');
-  if (kind === 'nats') {
-    const stream = `TEST_SUBSCRIPTIONS_${run}`;
-    const open = () => createNatsTransport({ url: NATS_URL, stream, subjectPrefix: `test_${run}.tenant` });
-    const dropStream = async () => {
-      const { connect } = await import('@nats-io/transport-node');
-      const { jetstreamManager } = await import('@nats-io/jetstream');
-      const nc = await connect({ servers: NATS_URL });
-      await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
-      await nc.close();
-    };
-    return { open, drop: dropStream };
-  }
-  const databases = await createServiceDatabases({ service: 'events', migrationsFolder: eventLogMigrationsFolder });
-  return { open: () => createPostgresTransport({ url: databases.sharedUrl, pollMs: 100 }), drop: () => databases.drop() };
-}
-
-/** The event a mutation's relay publishes once it commits. */
+/** An event as a relay publishes it: for load beyond what mutations make. */
 const eventOf = (tenantId: string, type: EventType, entityId: string): DomainEvent => ({
   id: randomUUID(),
   tenantId,
@@ -52,40 +24,21 @@ const ORDERS = 'subscription { orderPlaced { number totalCents lines { quantity 
 const TASKS = 'subscription { taskStatusChanged { title status } }';
 
 describe.each(['nats', 'postgres'] as const)('subscriptions through the gateway on %s', (kind) => {
+  // The stack's rooms publish their events through relays: every event here comes from a mutation, unless said otherwise.
   let stack: Stack;
-  let transport: EventTransport;
-  let drop: () => Promise<void>;
-  let open: () => Promise<EventTransport>;
-  const transportSubscriptions: string[] = [];
-
   beforeAll(async () => {
-    ({ open, drop } = await testTransport(kind));
-    transport = await open();
-    // The gateway's transport, counting its subscriptions: one per tenant however many sockets.
-    const gatewayTransport = await open();
-    const events: TenantEventSource = {
-      subscribe(scope, handler) {
-        transportSubscriptions.push(scope.tenantId);
-        return gatewayTransport.subscribe(scope, handler);
-      },
-      close: () => gatewayTransport.close(),
-    };
-    stack = await startStack({ events });
+    stack = await startStack({ events: kind });
   }, 180_000);
   afterAll(async () => {
     await stack?.stop();
-    await transport?.close();
-    await drop?.();
   });
 
-  /** Runs a mutation through the gateway as `tenant` and publishes its event, as the subgraph's relay does. */
-  async function mutate(tenant: string, query: string, variables: Record<string, unknown>, type?: EventType) {
+  /** Runs a mutation through the gateway as `tenant`; its room's relay publishes its event once it commits. */
+  async function mutate(tenant: string, query: string, variables: Record<string, unknown>) {
     const token = await stack.auth.token(tenant, WRITE);
     const { body } = await graphql(stack.gatewayUrl, { token, query, variables });
     expect(body.errors).toBeUndefined();
-    const result = Object.values(body.data as Record<string, { id: string }>)[0]!;
-    if (type) await transport.publish([eventOf(tenant, type, result.id)]);
-    return result;
+    return Object.values(body.data as Record<string, { id: string }>)[0]!;
   }
 
   it('shows two tenants subscribed to all three fields exactly their own events, in order, with fields of two subgraphs', async () => {
@@ -115,28 +68,20 @@ describe.each(['nats', 'postgres'] as const)('subscriptions through the gateway 
     for (const round of [1, 2]) {
       for (const tenant of tenants) {
         const { organization, product } = setup.get(tenant)!;
-        const project = await mutate(
-          tenant,
-          'mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }',
-          { i: { organizationId: organization, name: `${tenant} project ${round}` } },
-          'project.created',
-        );
-        await mutate(
-          tenant,
-          'mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id } }',
-          { i: { lines: [{ productId: product, quantity: round }] } },
-          'order.placed',
-        );
+        const project = await mutate(tenant, 'mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }', {
+          i: { organizationId: organization, name: `${tenant} project ${round}` },
+        });
+        await mutate(tenant, 'mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id } }', {
+          i: { lines: [{ productId: product, quantity: round }] },
+        });
         const task = await mutate(tenant, 'mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }', {
           i: { projectId: project.id, title: `${tenant} task ${round}` },
         });
         for (const status of ['DOING', 'DONE']) {
-          await mutate(
-            tenant,
-            'mutation($id: ID!, $s: TaskStatus!) { updateTaskStatus(id: $id, status: $s) { id } }',
-            { id: task.id, s: status },
-            'task.status_changed',
-          );
+          await mutate(tenant, 'mutation($id: ID!, $s: TaskStatus!) { updateTaskStatus(id: $id, status: $s) { id } }', {
+            id: task.id,
+            s: status,
+          });
         }
       }
     }
@@ -169,8 +114,8 @@ describe.each(['nats', 'postgres'] as const)('subscriptions through the gateway 
       const other = tenant === 'avocado' ? 'mango' : 'avocado';
       expect(JSON.stringify(mine)).not.toContain(other);
     }
-    expect(transportSubscriptions.filter((tenant) => tenant === 'avocado')).toHaveLength(1);
-    expect(transportSubscriptions.filter((tenant) => tenant === 'mango')).toHaveLength(1);
+    expect(stack.gatewayEventSubscriptions.filter((tenant) => tenant === 'avocado')).toHaveLength(1);
+    expect(stack.gatewayEventSubscriptions.filter((tenant) => tenant === 'mango')).toHaveLength(1);
     for (const socket of sockets) await socket.close();
     await until(() => stack.openSubscriptions() === 0, 'every subscription is closed');
   }, 120_000);
@@ -199,7 +144,6 @@ describe.each(['nats', 'postgres'] as const)('subscriptions through the gateway 
 
   it('refuses subscriptions over the per-connection and per-tenant caps with TOO_MANY_REQUESTS, and frees them when closed', async () => {
     const gateway = await stack.startGateway({
-      events: await open(),
       subscriptionLimits: { perConnection: { FREE: 1, PRO: 2, ENTERPRISE: 2 }, perTenant: { FREE: 1, PRO: 3, ENTERPRISE: 3 } },
     });
     const token = await stack.auth.token('avocado');
@@ -228,16 +172,20 @@ describe.each(['nats', 'postgres'] as const)('subscriptions through the gateway 
 
   it('drops a subscriber that stops reading, without holding its answers, while one that reads gets every event', async () => {
     const gateway = await stack.startGateway({
-      events: await open(),
       subscriptionLimits: { maxQueuedPerSubscription: 10, maxBufferedBytes: 1_048_576 },
     });
     const organization = await mutate('avocado', 'mutation($i: CreateOrganizationInput!) { createOrganization(input: $i) { id } }', {
       i: { name: 'Slow org' },
     });
+    // The hundred project.created events of the bulk creation are published before anyone subscribes.
+    const relayed: string[] = [];
+    const probe = await stack.events.transport.subscribe({ tenantId: 'avocado' }, (event) => relayed.push(event.type));
     const names = Array.from({ length: 100 }, (_, i) => `${'slow reader project '.repeat(9)}${i}`);
     const [project] = (await mutate('avocado', 'mutation($i: BulkCreateProjectsInput!) { bulkCreateProjects(input: $i) { id } }', {
       i: { organizationId: organization.id, names },
     })) as unknown as { id: string }[];
+    await until(() => relayed.filter((type) => type === 'project.created').length >= 100, 'the bulk creation is relayed');
+    await probe.close();
     // About 100 kB per event: five copies of the organization's hundred project names.
     const BIG = `subscription { projectCreated { organization { ${[1, 2, 3, 4, 5].map((n) => `p${n}: projects(first: 100) { name }`).join(' ')} } } }`;
     const token = await stack.auth.token('avocado');
@@ -250,7 +198,7 @@ describe.each(['nats', 'postgres'] as const)('subscriptions through the gateway 
     let published = 0;
     while (gateway.openSubscriptions('avocado') === 2) {
       if (published >= 400) throw new Error('the stalled subscriber was never dropped');
-      for (let i = 0; i < 5; i++) await transport.publish([eventOf('avocado', 'project.created', project!.id)]);
+      for (let i = 0; i < 5; i++) await stack.events.transport.publish([eventOf('avocado', 'project.created', project!.id)]);
       published += 5;
       await until(() => reading.results.length === published, 'the reader has every event', 60_000);
     }
@@ -261,19 +209,16 @@ describe.each(['nats', 'postgres'] as const)('subscriptions through the gateway 
   }, 120_000);
 
   it('on stop, delivers what is in flight and closes each socket with 1001', async () => {
-    const gateway = await stack.startGateway({ events: await open() });
+    const gateway = await stack.startGateway();
     const socket = subscriber(gateway.url, await stack.auth.token('mango'));
     const subscription = socket.subscribe('subscription { orderPlaced { number } }');
     await until(() => gateway.openSubscriptions('mango') === 1, 'subscribed');
     const product = await mutate('mango', 'mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }', {
       i: { sku: 'stop-sku', name: 'Stop widget', priceCents: 100, stock: 10 },
     });
-    await mutate(
-      'mango',
-      'mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id } }',
-      { i: { lines: [{ productId: product.id, quantity: 1 }] } },
-      'order.placed',
-    );
+    await mutate('mango', 'mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id } }', {
+      i: { lines: [{ productId: product.id, quantity: 1 }] },
+    });
     await until(() => subscription.results.length === 1, 'the event is delivered');
     await gateway.stop();
     expect((await socket.closed).code).toBe(1001);

@@ -55,3 +55,8 @@ export async function insertTask(db: Kysely<Database>, tenantId: string, task: O
 export async function updateTaskStatus(db: Kysely<Database>, tenantId: string, id: string, status: TaskStatus) {
   return db.updateTable('task').set({ status }).where('tenant_id', '=', tenantId).where('id', '=', id).returningAll().executeTakeFirst();
 }
+
+/** The task's current status, its row locked until the transaction ends (so two changes take turns). */
+export async function findTaskStatusForUpdate(db: Kysely<Database>, tenantId: string, id: string) {
+  return db.selectFrom('task').select('status').where('tenant_id', '=', tenantId).where('id', '=', id).forUpdate().executeTakeFirst();
+}
