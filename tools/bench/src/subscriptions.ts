@@ -46,6 +46,12 @@ export async function subscriptionBench(options: SubscriptionBenchOptions) {
   const latencies: number[] = [];
   let wrongTenant = 0;
   let errors = 0;
+  const errorCodes = new Map<string, number>();
+  const countError = (error: any) => {
+    errors++;
+    const code = String(error?.extensions?.code ?? error?.code ?? error?.message ?? 'unknown');
+    errorCodes.set(code, (errorCodes.get(code) ?? 0) + 1);
+  };
   const clients: ReturnType<typeof createClient>[] = [];
   const url = options.gatewayUrl.replace(/^http/, 'ws');
   for (let i = 0; i < options.subscriptions; i += PER_SOCKET) {
@@ -64,10 +70,10 @@ export async function subscriptionBench(options: SubscriptionBenchOptions) {
           next: (result) => {
             const sentAt = published.get(tenant)![received++];
             if (sentAt !== undefined) latencies.push(performance.now() - sentAt);
-            if (result.errors) errors++;
-            if ((result.data as any)?.orderPlaced?.tenant?.id !== tenant) wrongTenant++;
+            if (result.errors) countError(result.errors[0]);
+            else if ((result.data as any)?.orderPlaced?.tenant?.id !== tenant) wrongTenant++;
           },
-          error: () => errors++,
+          error: (error) => countError(Array.isArray(error) ? error[0] : error),
           complete: () => {},
         },
       );
@@ -110,5 +116,6 @@ export async function subscriptionBench(options: SubscriptionBenchOptions) {
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     `| ${options.subscriptions} | ${tenants.length} | ${options.rate} | ${latencies.length} (${expected}) | ${at(0.5).toFixed(1)} | ${at(0.99).toFixed(1)} | ${wrongTenant} | ${errors} | ${mib(rssBefore)} → ${mib(memory.rss)} MiB (${mib(memory.peak)}) |`,
   ].join('\n');
+  if (errorCodes.size > 0) log(`errors by code: ${[...errorCodes].map(([code, n]) => `${code} ${n}`).join(', ')}`);
   return { text, ok: wrongTenant === 0 && latencies.length === expected };
 }
