@@ -63,7 +63,9 @@ await new Promise<void>((resolve) => {
       next: (result) => console.log(JSON.stringify(result)),
       error: (error) => {
         failed = true;
-        console.error(Array.isArray(error) ? JSON.stringify(error) : String((error as Error).message ?? error));
+        // A closed socket was reported by `closed` above; GraphQL errors are printed as the server sent them.
+        if (Array.isArray(error)) console.error(JSON.stringify(error));
+        else if (error instanceof Error) console.error(error.message);
         resolve();
       },
       complete: resolve,
