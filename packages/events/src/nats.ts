@@ -214,3 +214,13 @@ function closer(open: Set<{ stop(): void }>, running: { stop(): void }): Subscri
     },
   };
 }
+
+/** Deletes a stream and what it holds (tests give each run a stream of its own, and remove it). */
+export async function deleteNatsStream(url: string, stream: string): Promise<void> {
+  const nc = await connect({ servers: url });
+  try {
+    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => false);
+  } finally {
+    await nc.close();
+  }
+}

@@ -7,11 +7,12 @@ import { MAX_PAYLOAD_BYTES, type NewEvent } from './event.ts';
 export interface OutboxTable {
   tenant_id: string;
   id: Generated<string>;
-  /** Order of writing; within one tenant also the order of commit (see `recordEvent`). */
+  /** Order of writing, for rows written in the same microsecond. */
   seq: Generated<number>;
   type: string;
   entity_id: string;
   payload: unknown;
+  /** When it was written; within one tenant also the order of commit (see `recordEvent`). */
   occurred_at: Generated<Date>;
   /** The database the change was committed in. */
   source: Generated<string>;
@@ -40,17 +41,20 @@ export async function createOutboxTable(db: Kysely<any>): Promise<void> {
     .createTable(OUTBOX_TABLE)
     .addColumn('tenant_id', 'text', (col) => col.notNull())
     .addColumn('id', 'uuid', (col) => col.notNull().defaultTo(sql`gen_random_uuid()`))
-    .addColumn('seq', 'bigint', (col) => col.notNull().generatedAlwaysAsIdentity())
+    // By default, not always: a placement move copies a tenant's rows, these included, as they are.
+    .addColumn('seq', 'bigint', (col) => col.notNull().generatedByDefaultAsIdentity())
     .addColumn('type', 'text', (col) => col.notNull())
     .addColumn('entity_id', 'text', (col) => col.notNull())
     .addColumn('payload', 'jsonb', (col) => col.notNull().defaultTo(sql`'{}'::jsonb`))
-    .addColumn('occurred_at', sql`timestamptz(3)`, (col) => col.notNull().defaultTo(sql`now()`))
+    // The time of the insert, not of the transaction's start: taken under the tenant's outbox lock,
+    // it orders a tenant's events as they commit, in this database and after a move to another.
+    .addColumn('occurred_at', sql`timestamptz(6)`, (col) => col.notNull().defaultTo(sql`clock_timestamp()`))
     .addColumn('source', 'text', (col) => col.notNull().defaultTo(sql`current_database()`))
     .addColumn('sent_at', sql`timestamptz(3)`)
     .addPrimaryKeyConstraint('event_outbox_pkey', ['tenant_id', 'id'])
     .execute();
   // What the relay reads: the unsent rows, oldest first.
-  await sql`create index event_outbox_unsent_idx on event_outbox (seq) where sent_at is null`.execute(db);
+  await sql`create index event_outbox_unsent_idx on event_outbox (occurred_at, seq) where sent_at is null`.execute(db);
   await db.schema.createIndex('event_outbox_tenant_occurred_idx').on(OUTBOX_TABLE).columns(['tenant_id', 'occurred_at']).execute();
   for (const statement of tenantIsolationPolicy(OUTBOX_TABLE)) await statement.execute(db);
   await sql`create policy outbox_relay_read on event_outbox for select
@@ -69,7 +73,7 @@ export const OUTBOX_CHANNEL = 'event_outbox';
  * Writes events to the outbox inside the caller's transaction (`trx`, from `withTenant`/`inTenant`):
  * they exist exactly when the change commits, and the relay publishes them after. Call it last in
  * the transaction: it takes the tenant's outbox lock until commit, so one tenant's events commit
- * in the order of their `seq` (the relay then never passes over an earlier, still-open write).
+ * in the order of their `occurred_at`, which is the order the relay publishes them in.
  * @example await inTenant(async (trx) => { const row = await insertProduct(trx, tenantId, p); await recordEvent(trx, tenantId, { type: 'product.created', entityId: toGlobalId(tenantId, row.id) }); return row })
  */
 export async function recordEvent<DB>(trx: Kysely<DB>, tenantId: string, events: NewEvent | readonly NewEvent[]): Promise<void> {

@@ -109,7 +109,7 @@ export function createOutboxRelay(options: RelayOptions): OutboxRelay {
       }
       const { rows } = await client.query<OutboxRow>(
         `select tenant_id, id, type, entity_id, payload, occurred_at, source from event_outbox
-          where sent_at is null order by seq limit ${batchSize}`,
+          where sent_at is null order by occurred_at, seq limit ${batchSize}`,
       );
       more = rows.length === batchSize;
       const byTenant = new Map<string, OutboxRow[]>();

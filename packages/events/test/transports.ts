@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createServiceDatabases } from '@tenantgraph/testkit';
-import { createNatsTransport, createPostgresTransport, type EventTransport, eventLogMigrationsFolder } from '../src/index.ts';
+import {
+  createNatsTransport,
+  createPostgresTransport,
+  deleteNatsStream,
+  type EventTransport,
+  eventLogMigrationsFolder,
+} from '../src/index.ts';
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
@@ -25,11 +31,7 @@ export async function openTestTransport(kind: TransportKind): Promise<TestTransp
       reopen: open,
       async drop() {
         await transport.close();
-        const { connect } = await import('@nats-io/transport-node');
-        const { jetstreamManager } = await import('@nats-io/jetstream');
-        const nc = await connect({ servers: NATS_URL });
-        await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
-        await nc.close();
+        await deleteNatsStream(NATS_URL, stream);
       },
     };
   }

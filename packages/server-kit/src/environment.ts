@@ -49,6 +49,15 @@ export const authEnvironment = {
 };
 
 /**
+ * Where domain events go: NATS JetStream when `NATS_URL` is set, else the PostgreSQL transport's
+ * events database (`EVENTS_DATABASE_URL`); with neither, events wait in the outbox.
+ */
+export const eventEnvironment = {
+  NATS_URL: z.url({ protocol: /^(nats|tls)$/ }).optional(),
+  EVENTS_DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+};
+
+/**
  * The settings every subgraph reads. A service extends this object with its own.
  * Defaults are the local ones of `pnpm start`; containers set every URL.
  */
@@ -78,6 +87,7 @@ export const subgraphEnvironment = z.object({
   REQUEST_DEADLINE_MS: z.coerce.number().int().positive().default(DEFAULT_SUBGRAPH_LIMITS.deadlineMs),
   RESPONSE_MAX_BYTES: z.coerce.number().int().positive().default(DEFAULT_SUBGRAPH_LIMITS.maxResponseBytes),
   ...concurrencyEnvironment(DEFAULT_SUBGRAPH_CONCURRENCY),
+  ...eventEnvironment,
 });
 
 /** A subgraph's request limits from `QUERY_MAX_DEPTH`, `QUERY_BUDGET`, `REQUEST_DEADLINE_MS`, `RESPONSE_MAX_BYTES`. */

@@ -1,6 +1,9 @@
 import type { Logger } from '@tenantgraph/core';
 import type { MetricsServer } from './metrics-server.ts';
 
+/** Something a service runs beside its server (the outbox relay, an event consumer). */
+export type BackgroundTask = { start(): Promise<void>; stop(): Promise<void> };
+
 /**
  * Runs a long-lived service: on SIGTERM or SIGINT it stops accepting, drains in-flight
  * requests, closes its resources and exits 0; a second signal exits at once. With
@@ -39,13 +42,16 @@ export async function runService(options: {
   metrics: MetricsServer;
   env: { PORT: number; HOST: string; METRICS_PORT: number; METRICS_HOST: string; STOP_WITH_PARENT?: boolean };
   logger: Logger;
+  /** Work beside the server (the outbox relay, an event consumer): started after it, stopped with it. */
+  background?: BackgroundTask[];
 }) {
-  const { server, metrics, env } = options;
+  const { server, metrics, env, background = [] } = options;
   await server.start(env.PORT, env.HOST);
   await metrics.start(env.METRICS_PORT, env.METRICS_HOST);
+  for (const task of background) await task.start();
   stopOnSignals(
     async () => {
-      await Promise.all([server.stop(), metrics.stop()]);
+      await Promise.all([...background.map((task) => task.stop()), server.stop(), metrics.stop()]);
     },
     options.logger,
     { stopWithParent: env.STOP_WITH_PARENT ?? false },

@@ -80,3 +80,24 @@ export async function createServiceDatabases(options: {
     },
   };
 }
+
+export type OutboxEntry = { tenant_id: string; type: string; entity_id: string; payload: Record<string, unknown>; sent_at: Date | null };
+
+/**
+ * The domain events a service wrote to the outbox of one of its databases (read as the superuser,
+ * every tenant's), oldest first; `type` narrows them.
+ * @example expect(await outboxEvents(databases.asAdmin(databases.sharedUrl))).toHaveLength(1)
+ */
+export async function outboxEvents(adminUrl: string, type?: string): Promise<OutboxEntry[]> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<OutboxEntry>(
+      `select tenant_id, type, entity_id, payload, sent_at from event_outbox where ($1::text is null or type = $1) order by seq`,
+      [type ?? null],
+    );
+    return rows;
+  } finally {
+    await client.end();
+  }
+}

@@ -3,6 +3,7 @@ import {
   authEnvironment,
   concurrencyEnvironment,
   DEFAULT_CONCURRENCY,
+  eventEnvironment,
   loadEnvironment,
   port,
   processEnvironment,
@@ -11,8 +12,12 @@ import { z } from 'zod';
 import { DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
 import { DEFAULT_QUERY_LIMITS } from './limits.ts';
 import { DEFAULT_PLAN_LIMITS, type PlanLimits } from './rate-limit.ts';
+import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits } from './subscriptions/limits.ts';
 
-const SUBGRAPHS = ['tenant', 'product', 'order', 'project'] as const;
+const PLANS = ['FREE', 'PRO', 'ENTERPRISE'] as const;
+const { perConnection, perTenant } = DEFAULT_SUBSCRIPTION_LIMITS;
+
+const SUBGRAPHS = ['tenant', 'product', 'order', 'project', 'analytics'] as const;
 
 /** Everything the gateway reads from `process.env`, validated once at start. */
 export const environment = loadEnvironment(
@@ -74,6 +79,20 @@ export const environment = loadEnvironment(
       PERSISTED_DOCUMENTS: z.string().min(1).optional(),
       /** Refuse every operation that is not a trusted document. */
       ONLY_PERSISTED_DOCUMENTS: z.stringbool().default(false),
+      // Domain events for subscriptions: NATS JetStream when set, else the PostgreSQL event log; neither: no subscriptions.
+      ...eventEnvironment,
+      // Open subscriptions per WebSocket and per tenant in one gateway process, by plan (TOO_MANY_REQUESTS beyond).
+      SUBSCRIPTIONS_PER_CONNECTION_FREE: z.coerce.number().int().positive().default(perConnection.FREE),
+      SUBSCRIPTIONS_PER_CONNECTION_PRO: z.coerce.number().int().positive().default(perConnection.PRO),
+      SUBSCRIPTIONS_PER_CONNECTION_ENTERPRISE: z.coerce.number().int().positive().default(perConnection.ENTERPRISE),
+      SUBSCRIPTIONS_PER_TENANT_FREE: z.coerce.number().int().positive().default(perTenant.FREE),
+      SUBSCRIPTIONS_PER_TENANT_PRO: z.coerce.number().int().positive().default(perTenant.PRO),
+      SUBSCRIPTIONS_PER_TENANT_ENTERPRISE: z.coerce.number().int().positive().default(perTenant.ENTERPRISE),
+      /** A WebSocket ping this often; a socket silent until the next is dropped (0: none). */
+      SUBSCRIPTION_KEEPALIVE_MS: z.coerce.number().int().nonnegative().default(DEFAULT_SUBSCRIPTION_LIMITS.keepAliveMs),
+      /** Answers ready and unsent on one subscription, and bytes unread on one socket, before a slow client is dropped. */
+      SUBSCRIPTION_MAX_QUEUED: z.coerce.number().int().positive().default(DEFAULT_SUBSCRIPTION_LIMITS.maxQueuedPerSubscription),
+      SUBSCRIPTION_MAX_BUFFERED_BYTES: z.coerce.number().int().positive().default(DEFAULT_SUBSCRIPTION_LIMITS.maxBufferedBytes),
       ...Object.fromEntries(SUBGRAPHS.map((name) => [`SUBGRAPH_${name.toUpperCase()}_URL`, z.url().optional()])),
     })
     .refine((env) => !env.ONLY_PERSISTED_DOCUMENTS || env.PERSISTED_DOCUMENTS, {
@@ -123,4 +142,18 @@ export const queryLimits = {
   maxAliases: environment.QUERY_MAX_ALIASES,
   maxTokens: environment.QUERY_MAX_TOKENS,
   maxDirectives: environment.QUERY_MAX_DIRECTIVES,
+};
+
+/** Subscription caps and bounds from `SUBSCRIPTIONS_*` and `SUBSCRIPTION_*`. */
+export const subscriptionLimits: SubscriptionLimits = {
+  ...DEFAULT_SUBSCRIPTION_LIMITS,
+  perConnection: Object.fromEntries(
+    PLANS.map((plan) => [plan, environment[`SUBSCRIPTIONS_PER_CONNECTION_${plan}`]]),
+  ) as SubscriptionLimits['perConnection'],
+  perTenant: Object.fromEntries(
+    PLANS.map((plan) => [plan, environment[`SUBSCRIPTIONS_PER_TENANT_${plan}`]]),
+  ) as SubscriptionLimits['perTenant'],
+  keepAliveMs: environment.SUBSCRIPTION_KEEPALIVE_MS,
+  maxQueuedPerSubscription: environment.SUBSCRIPTION_MAX_QUEUED,
+  maxBufferedBytes: environment.SUBSCRIPTION_MAX_BUFFERED_BYTES,
 };

@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { createLogger, createRegistryClient } from '@tenantgraph/core';
+import { connectEventTransport } from '@tenantgraph/events';
 import {
   clusterMetricsServer,
   concurrencyLimits,
@@ -12,7 +13,15 @@ import {
   verifierFromEnvironment,
 } from '@tenantgraph/server-kit';
 import { Redis } from 'ioredis';
-import { environment as env, explorerEnabled, planLimits, queryBudgets, queryLimits, subgraphUrls } from './environment.ts';
+import {
+  environment as env,
+  explorerEnabled,
+  planLimits,
+  queryBudgets,
+  queryLimits,
+  subgraphUrls,
+  subscriptionLimits,
+} from './environment.ts';
 import { serveRateLimitsToWorkers, workerRateLimiter } from './rate-limit-cluster.ts';
 import { createGatewayServer, loadTrustedDocuments, memoryRateLimiter, redisRateLimiter, supergraphFromFile } from './server.ts';
 import { supergraphFromUrl } from './supergraph.ts';
@@ -54,6 +63,9 @@ async function serve() {
     trustedDocuments: env.PERSISTED_DOCUMENTS
       ? { documents: await loadTrustedDocuments(env.PERSISTED_DOCUMENTS), only: env.ONLY_PERSISTED_DOCUMENTS }
       : undefined,
+    // Subscriptions over WebSocket on the same port: NATS when NATS_URL is set, else the PostgreSQL event log.
+    events: await connectEventTransport({ natsUrl: env.NATS_URL, eventsDatabaseUrl: env.EVENTS_DATABASE_URL, name: 'gateway' }),
+    subscriptionLimits,
   });
   if (cluster.isWorker) {
     reportMetricsToPrimary(metrics.registry);

@@ -25,12 +25,17 @@ import { createExplorer } from './explorer.ts';
 import { createSubgraphFetcher } from './fetcher.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryLimits } from './limits.ts';
 import { DEFAULT_PLAN_LIMITS, memoryRateLimiter, type PlanLimits, type RateLimiter } from './rate-limit.ts';
+import type { TenantEventSource } from './subscriptions/events.ts';
+import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits } from './subscriptions/limits.ts';
+import { createSubscriptionServer } from './subscriptions/websocket.ts';
 import { type TrustedDocuments, trustedDocumentsStep } from './trusted-documents.ts';
 
 export { supergraphForGateway, withAccessPolicy } from './access-policy.ts';
 export { DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
 export { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
 export { DEFAULT_PLAN_LIMITS, memoryRateLimiter, type PlanLimits, type RateLimiter, redisRateLimiter } from './rate-limit.ts';
+export type { TenantEvent, TenantEventSource } from './subscriptions/events.ts';
+export { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits } from './subscriptions/limits.ts';
 export { staticSupergraph, supergraphFromFile } from './supergraph.ts';
 export { loadTrustedDocuments, parseTrustedDocuments, type TrustedDocuments } from './trusted-documents.ts';
 
@@ -63,6 +68,10 @@ export type GatewayServerDeps = {
   corsOrigins?: readonly string[];
   /** The frontends' trusted documents; with `only`, nothing else is accepted. */
   trustedDocuments?: { documents: TrustedDocuments; only: boolean };
+  /** Domain events of every tenant: with them, subscriptions are served over WebSocket on the same path (closed by `stop`). */
+  events?: TenantEventSource;
+  /** Caps on open subscriptions by plan, keep-alive, slow clients; defaults otherwise. */
+  subscriptionLimits?: Partial<SubscriptionLimits>;
 };
 
 /**
@@ -125,17 +134,22 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   let ready = false;
   const allowCors = cors(deps.corsOrigins ?? []);
   const explorer = deps.explorer ? createExplorer() : undefined;
+  const takeRequest = async ({ viewer, plan }: Pick<GatewayContext, 'viewer' | 'plan'>) => {
+    const { allowed, retryAfterSeconds } = await rateLimiter.take(viewer.tenantId, planLimits[plan] ?? planLimits.FREE);
+    if (!allowed) throw appError('TOO_MANY_REQUESTS', 'Too many requests for this tenant; retry later.', { retryAfterSeconds });
+  };
+  // The same for HTTP requests and WebSocket connections.
+  const authenticate = async (authorization: string | undefined, requestId: string): Promise<GatewayContext> => {
+    const viewer = await deps.verifier.verify(authorization);
+    const tenant = await deps.registry.get(viewer.tenantId);
+    if (!tenant) throw unknownTenant();
+    await takeRequest({ viewer, plan: tenant.plan });
+    return { viewer, requestId, plan: tenant.plan, logger: logger.child({ requestId, tenant: viewer.tenantId }) };
+  };
   const http = createGraphQLHttpServer<GatewayContext>({
     apollo,
     logger,
-    async authenticate(req, requestId) {
-      const viewer = await deps.verifier.verify(req.headers.authorization);
-      const tenant = await deps.registry.get(viewer.tenantId);
-      if (!tenant) throw unknownTenant();
-      const { allowed, retryAfterSeconds } = await rateLimiter.take(tenant.id, planLimits[tenant.plan] ?? planLimits.FREE);
-      if (!allowed) throw appError('TOO_MANY_REQUESTS', 'Too many requests for this tenant; retry later.', { retryAfterSeconds });
-      return { viewer, requestId, plan: tenant.plan, logger: logger.child({ requestId, tenant: viewer.tenantId }) };
-    },
+    authenticate: (req, requestId) => authenticate(req.headers.authorization, requestId),
     // After the rate limit: a request refused there never waits for a turn.
     admit: (context, signal) => admission.admit(context.viewer.tenantId, signal),
     around: (context, run) => (deps.metrics ? deps.metrics.track(context.viewer.tenantId, run) : run()),
@@ -151,6 +165,24 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     },
   });
 
+  const subscriptions =
+    deps.events &&
+    createSubscriptionServer({
+      http,
+      gateway,
+      apollo,
+      events: deps.events,
+      authenticate,
+      takeRequest,
+      admission,
+      metrics: deps.metrics,
+      validationRules: limits.validationRules,
+      maxTokens: limits.parseOptions.maxTokens,
+      budgets: { ...DEFAULT_QUERY_BUDGETS, ...deps.queryBudgets },
+      limits: { ...DEFAULT_SUBSCRIPTION_LIMITS, ...deps.subscriptionLimits },
+      logger,
+    });
+
   return {
     async start(port: number, host?: string) {
       await apollo.start();
@@ -161,9 +193,13 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     },
     async stop() {
       ready = false;
+      // Sockets first: the HTTP server's close waits for every connection, upgraded ones included.
+      await subscriptions?.close();
       await closeGracefully(http);
       await apollo.stop();
       await rateLimiter.close();
     },
+    /** Subscriptions open in this process, of one tenant or of all. */
+    openSubscriptions: (tenantId?: string) => subscriptions?.stats(tenantId) ?? 0,
   };
 }

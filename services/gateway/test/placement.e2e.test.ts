@@ -23,7 +23,7 @@ async function productTenants(url: string): Promise<Record<string, number>> {
 describe('tenant placement through the gateway', () => {
   it('serves a dedicated tenant created while the stack runs at once, from its own databases', async ({ stack }) => {
     // Onboarding as `pnpm tenant create --dedicated` does it: databases first, then the registry entry.
-    for (const service of ['product', 'order', 'project'] as const) await stack.databases[service].addDedicated('peach');
+    for (const service of ['product', 'order', 'project', 'analytics'] as const) await stack.databases[service].addDedicated('peach');
     const registry = connect<any>(stack.databases.tenant.sharedUrl, { max: 1 });
     await withTenant(registry, 'peach', (trx) =>
       trx.insertInto('tenant').values({ id: 'peach', slug: 'peach', name: 'Peach Inc', plan: 'FREE', placement: 'dedicated' }).execute(),

@@ -10,7 +10,7 @@ import { type Stack, stackTest } from './stack.ts';
 
 const it = stackTest;
 
-const SUBGRAPHS = ['tenant', 'product', 'order', 'project'] as const;
+const SUBGRAPHS = ['tenant', 'product', 'order', 'project', 'analytics'] as const;
 type Transaction = Parameters<Parameters<typeof withTenant<any, unknown>>[2]>[0];
 const WRITE_ALL = ['tenant:admin', 'products:write', 'orders:write', 'projects:write'];
 
@@ -425,8 +425,8 @@ describe('row-level security as defence in depth', () => {
       ).toEqual([]);
       for (const view of views) expect(view, `${name} view`).toMatchObject({ securityInvoker: true });
     }
-    // tenant(1), then product(1) + order(3) + project(4) in the shared and in mango's databases.
-    expect(audited).toBe(1 + 2 * (1 + 3 + 4));
+    // tenant(1), then product(1) + order(3) + project(4), each with its outbox, and analytics(2), in the shared and in mango's databases.
+    expect(audited).toBe(1 + 2 * (2 + 4 + 5 + 2));
   });
 
   it('the services connect as roles that are neither superuser, nor BYPASSRLS, nor owners', async ({ stack }) => {
@@ -498,7 +498,8 @@ describe('row-level security as defence in depth', () => {
         await db.destroy();
       }
     }
-    expect(checked).toBe(1 + 3 + 4);
+    // product(1) + order(3) + project(4), each with its outbox.
+    expect(checked).toBe(2 + 4 + 5);
   });
 
   it('a pooled connection that served tenant A and failed mid-transaction shows nothing of A to the next request', async ({ stack }) => {

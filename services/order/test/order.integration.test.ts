@@ -9,6 +9,7 @@ import {
   freePort,
   type GraphQLResponse,
   graphql,
+  outboxEvents,
   type ServiceDatabases,
   staticRegistry,
 } from '@tenantgraph/testkit';
@@ -323,6 +324,51 @@ describe('order subgraph', () => {
     expect(cancelled.body.data.cancelOrder).toEqual({ ...order, status: 'CANCELLED' });
     const twice = await graphql(url, { token, query: CANCEL, variables: { id: order.id } });
     expect(twice.body.data.cancelOrder).toEqual(cancelled.body.data.cancelOrder);
+  });
+
+  it('writes order.placed with each order and order.cancelled once per cancellation, in the same transaction', async ({
+    auth,
+    url,
+    databases,
+    product,
+  }) => {
+    const shared = databases.asAdmin(databases.sharedUrl);
+    const dedicated = databases.asAdmin(databases.dedicatedUrl('mango'));
+    const count = async () => ({ shared: (await outboxEvents(shared)).length, dedicated: (await outboxEvents(dedicated)).length });
+    const before = await count();
+    const token = await auth.token('avocado', ORDERS_WRITE);
+    const productId = await product.create('avocado', { priceCents: 7 });
+    const order = (await graphql(url, { token, query: PLACE, variables: { input: { lines: [{ productId, quantity: 3 }] } } })).body.data
+      .placeOrder;
+    await graphql(url, { token, query: CANCEL, variables: { id: order.id } });
+    // Cancelling a cancelled order changes nothing, so it says nothing.
+    await graphql(url, { token, query: CANCEL, variables: { id: order.id } });
+    // A refused placement (unknown product) writes no event.
+    const refused = await graphql(url, {
+      token,
+      query: PLACE,
+      variables: { input: { lines: [{ productId: 'avocado:00000000-0000-4000-8000-000000000000', quantity: 1 }] } },
+    });
+    expect(codes(refused)).toEqual(['NOT_FOUND']);
+    const mangoToken = await auth.token('mango', ORDERS_WRITE);
+    const mangoProduct = await product.create('mango', { priceCents: 9 });
+    const mangoOrder = (
+      await graphql(url, { token: mangoToken, query: PLACE, variables: { input: { lines: [{ productId: mangoProduct, quantity: 1 }] } } })
+    ).body.data.placeOrder;
+
+    const events = (await outboxEvents(shared)).slice(before.shared);
+    expect(events).toEqual([
+      expect.objectContaining({
+        tenant_id: 'avocado',
+        type: 'order.placed',
+        entity_id: order.id,
+        payload: expect.objectContaining({ number: order.number, totalCents: 21 }),
+      }),
+      expect.objectContaining({ tenant_id: 'avocado', type: 'order.cancelled', entity_id: order.id }),
+    ]);
+    expect((await outboxEvents(dedicated)).slice(before.dedicated)).toEqual([
+      expect.objectContaining({ tenant_id: 'mango', type: 'order.placed', entity_id: mangoOrder.id }),
+    ]);
   });
 
   it('counts units ordered over placed orders only', async ({ auth, url, product }) => {

@@ -1,5 +1,7 @@
+import type { OutboxTable } from '@tenantgraph/events';
 import type { ProductTable } from './product/product.table.ts';
 
 export interface Database {
+  event_outbox: OutboxTable;
   product: ProductTable;
 }

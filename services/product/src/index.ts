@@ -1,3 +1,4 @@
+import { outboxRelayTask } from '@tenantgraph/events';
 import { dataSubgraphDeps, runService } from '@tenantgraph/server-kit';
 import type { Database } from './database.ts';
 import { environment } from './environment.ts';
@@ -6,4 +7,5 @@ import { createProductServer } from './server.ts';
 
 const deps = dataSubgraphDeps<Database>(SERVICE, environment, migrationsFolder);
 const server = createProductServer(deps);
-await runService({ server, metrics: deps.metricsServer, env: environment, logger: deps.logger });
+const background = [outboxRelayTask(SERVICE, environment, deps)];
+await runService({ server, metrics: deps.metricsServer, env: environment, logger: deps.logger, background });

@@ -1,5 +1,5 @@
 import { connect } from '@tenantgraph/database';
-import { codes, dataSubgraphTest, graphql } from '@tenantgraph/testkit';
+import { codes, dataSubgraphTest, graphql, outboxEvents } from '@tenantgraph/testkit';
 import { sql } from 'kysely';
 import { describe, expect } from 'vitest';
 import type { Database } from '../src/database.ts';
@@ -62,6 +62,37 @@ describe('product subgraph', () => {
     expect(await count(databases.sharedUrl, 'mango')).toBe(0);
     expect(await count(databases.sharedUrl, 'avocado')).toBe(3);
     expect(await count(databases.dedicatedUrl('mango'), 'avocado')).toBe(0);
+  });
+
+  it('writes one product.created event with each product, in its own database, and none for a refused one', async ({
+    auth,
+    url,
+    databases,
+  }) => {
+    const shared = databases.asAdmin(databases.sharedUrl);
+    const dedicated = databases.asAdmin(databases.dedicatedUrl('mango'));
+    const before = { shared: (await outboxEvents(shared)).length, dedicated: (await outboxEvents(dedicated)).length };
+    const created: Record<string, string> = {};
+    for (const tenant of ['avocado', 'mango']) {
+      const token = await auth.token(tenant, ['products:write']);
+      const input = { sku: `${tenant}-evt`, name: 'Evented', priceCents: 120, currency: 'EUR' };
+      const response = await graphql(url, { token, query: CREATE, variables: { input } });
+      created[tenant] = response.body.data.createProduct.id;
+      // The same sku again: refused, and nothing is written, the event included.
+      const again = await graphql(url, { token, query: CREATE, variables: { input } });
+      expect(codes(again)).toEqual(['BAD_USER_INPUT']);
+    }
+    const sharedEvents = (await outboxEvents(shared)).slice(before.shared);
+    const dedicatedEvents = (await outboxEvents(dedicated)).slice(before.dedicated);
+    expect(sharedEvents).toEqual([
+      expect.objectContaining({
+        tenant_id: 'avocado',
+        type: 'product.created',
+        entity_id: created.avocado,
+        payload: { sku: 'avocado-evt', name: 'Evented', priceCents: 120, currency: 'EUR' },
+      }),
+    ]);
+    expect(dedicatedEvents).toEqual([expect.objectContaining({ tenant_id: 'mango', type: 'product.created', entity_id: created.mango })]);
   });
 
   it('refuses bad input with BAD_USER_INPUT and creates nothing', async ({ auth, url }) => {

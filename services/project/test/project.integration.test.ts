@@ -1,5 +1,5 @@
 import { connect } from '@tenantgraph/database';
-import { codes, dataSubgraphTest, type GraphQLResponse, graphql } from '@tenantgraph/testkit';
+import { codes, dataSubgraphTest, type GraphQLResponse, graphql, outboxEvents } from '@tenantgraph/testkit';
 import { sql } from 'kysely';
 import { describe, expect } from 'vitest';
 import type { Database } from '../src/database.ts';
@@ -150,6 +150,21 @@ describe('project subgraph', () => {
       expect(await count(databases.sharedUrl, table, 'avocado')).toBe(n);
       expect(await count(databases.dedicatedUrl('mango'), table, 'avocado')).toBe(0);
     }
+
+    // One event per change, in the database of the change, in the order made.
+    for (const [tenant, databaseUrl] of [
+      ['avocado', databases.sharedUrl],
+      ['mango', databases.dedicatedUrl('mango')],
+    ] as const) {
+      const events = await outboxEvents(databases.asAdmin(databaseUrl));
+      expect(events.map((event) => [event.tenant_id, event.type])).toEqual([
+        ...Array.from({ length: 4 }, () => [tenant, 'project.created']),
+        [tenant, 'task.created'],
+        [tenant, 'task.created'],
+        [tenant, 'task.status_changed'],
+      ]);
+      expect(events.at(-1)?.payload).toMatchObject({ from: 'TODO', status: 'DOING' });
+    }
   });
 
   it('needs projects:write for every mutation and changes nothing without it', async ({ auth, url }) => {
@@ -278,7 +293,34 @@ describe('project subgraph', () => {
     expect(JSON.stringify(await tenantView(avocado, 'avocado'))).toBe(avocadoBefore);
   });
 
-  it('bulk-creates all projects or none', async ({ auth, url }) => {
+  it("looks a project and a task up by id for their own tenant only (the gateway's subscriptions read events through these)", async ({
+    auth,
+    url,
+  }) => {
+    const LOOKUP = `query($r: [_Any!]!, $project: ID!, $task: ID!) {
+      _entities(representations: $r) { ... on Tenant { project(id: $project) { name taskCount } task(id: $task) { title status } } }
+    }`;
+    const avocado = await clientFor(auth, url, 'avocado');
+    const organization = await ok(avocado, CREATE_ORGANIZATION, { input: { name: 'Lookup org' } });
+    const project = await ok(avocado, CREATE_PROJECT, { input: { organizationId: organization.id, name: 'Lookup project' } });
+    const task = await ok(avocado, CREATE_TASK, { input: { projectId: project.id, title: 'Lookup task' } });
+    const avocadoTenant = [{ __typename: 'Tenant', id: 'avocado' }];
+    const found = await avocado(LOOKUP, { r: avocadoTenant, project: project.id, task: task.id });
+    expect(found.body.data._entities[0]).toEqual({
+      project: { name: 'Lookup project', taskCount: 1 },
+      task: { title: 'Lookup task', status: 'TODO' },
+    });
+    const missing = 'avocado:00000000-0000-4000-8000-000000000000';
+    const none = await avocado(LOOKUP, { r: avocadoTenant, project: missing, task: 'garbage' });
+    expect(none.body.data._entities[0]).toEqual({ project: null, task: null });
+    const mango = await clientFor(auth, url, 'mango');
+    const spied = await mango(LOOKUP, { r: [{ __typename: 'Tenant', id: 'mango' }], project: project.id, task: task.id });
+    expect(codes(spied)).toContain('FORBIDDEN');
+    expect(JSON.stringify(spied.body)).not.toContain('Lookup');
+  });
+
+  it('bulk-creates all projects or none, with one project.created event each', async ({ auth, url, databases }) => {
+    const outbox = databases.asAdmin(databases.dedicatedUrl('mango'));
     const client = await clientFor(auth, url, 'mango');
     const organization = await ok(client, CREATE_ORGANIZATION, { input: { name: 'Bulk Org' } });
     await ok(client, CREATE_PROJECT, { input: { organizationId: organization.id, name: 'Existing' } });
@@ -287,6 +329,7 @@ describe('project subgraph', () => {
       return response.body.data._entities[0].projects.totalCount as number;
     };
     const before = await totalCount();
+    const eventsBefore = (await outboxEvents(outbox, 'project.created')).length;
 
     const failures = [
       ['One', 'Two', '   ', 'Four'],
@@ -307,6 +350,8 @@ describe('project subgraph', () => {
     expect(created.map((p: { name: string }) => p.name)).toEqual(names);
     expect(new Set(created.map((p: { id: string }) => p.id)).size).toBe(100);
     expect(await totalCount()).toBe(before + 100);
+    const events = (await outboxEvents(outbox, 'project.created')).slice(eventsBefore);
+    expect(events.map((event) => event.entity_id).sort()).toEqual(created.map((p: { id: string }) => p.id).sort());
   });
 
   it("pages through the tenant's projects oldest first", async ({ auth, url }) => {

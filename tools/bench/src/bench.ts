@@ -16,6 +16,7 @@ import { cpuSecondsOf, type LoadRequest, type LoadResult, load, memoryOf, postgr
 import { noisyNeighbour, noisySectionOf, withNoisySection } from './noisy.ts';
 import { type Round, writeReport } from './report.ts';
 import { seedVolume, tenantIds, type Volume } from './seed.ts';
+import { subscriptionBench } from './subscriptions.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SUBGRAPHS = ['tenant', 'product', 'order', 'project'] as const;
@@ -40,6 +41,7 @@ const PAGE = 'query Page { tenant { products(first: 20) { nodes { id sku name pr
 
 const quick = process.argv.includes('--quick');
 const noisy = process.argv.includes('--noisy');
+const subscriptions = process.argv.includes('--subscriptions');
 const arg = (name: string, fallback: number) => {
   const index = process.argv.indexOf(`--${name}`);
   return index > 0 ? Number(process.argv[index + 1]) : fallback;
@@ -47,7 +49,7 @@ const arg = (name: string, fallback: number) => {
 const volume: Volume = quick
   ? { tenants: 5, products: 200, orders: 300, smallProducts: 20, smallOrders: 30 }
   : {
-      tenants: arg('tenants', noisy ? 10 : 200),
+      tenants: arg('tenants', noisy || subscriptions ? 10 : 200),
       products: arg('products', 2_000),
       orders: arg('orders', 5_000),
       smallProducts: 40,
@@ -56,6 +58,8 @@ const volume: Volume = quick
 const connections = arg('connections', quick ? 10 : 20);
 const seconds = arg('duration', quick ? 3 : 15);
 const rounds = arg('rounds', quick ? 1 : 3);
+/** NATS with JetStream for `--subscriptions`. */
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const log = (line: string) => console.log(`[bench] ${line}`);
 
 const children: Child[] = [];
@@ -139,11 +143,44 @@ async function main() {
     'ours',
     `${ROOT}services/gateway`,
     'src/index.ts',
-    { ...common, ...overrides, PORT: String(oursPort), METRICS_PORT: String(await freePort()), GATEWAY_WORKERS: String(arg('workers', 1)) },
+    {
+      ...common,
+      ...overrides,
+      PORT: String(oursPort),
+      METRICS_PORT: String(await freePort()),
+      GATEWAY_WORKERS: String(arg('workers', 1)),
+      // --subscriptions: events on NATS; each socket's connect and subscribes count against the rate limit, raised for the setup.
+      ...(subscriptions
+        ? {
+            NATS_URL,
+            RATE_LIMIT_FREE_RPS: '1000',
+            RATE_LIMIT_PRO_RPS: '1000',
+            RATE_LIMIT_ENTERPRISE_RPS: '1000',
+            SUBSCRIPTIONS_PER_TENANT_FREE: '10000',
+            SUBSCRIPTIONS_PER_TENANT_PRO: '10000',
+            SUBSCRIPTIONS_PER_TENANT_ENTERPRISE: '10000',
+          }
+        : {}),
+    },
     profile('gateway'),
   );
   children.push(ours);
   await waitUntilHealthy(`http://127.0.0.1:${oursPort}/health`, ours);
+  if (subscriptions) {
+    const result = await subscriptionBench({
+      gatewayUrl: `http://127.0.0.1:${oursPort}/graphql`,
+      natsUrl: NATS_URL,
+      tenants: tenantIds(volume),
+      token: (tenant) => issuer.sign({ tenant, subject: `bench@${tenant}` }),
+      gatewayPid: ours.process.pid!,
+      subscriptions: arg('subscriptions-count', 1_000),
+      rate: arg('rate', 100),
+      seconds: arg('duration', quick ? 5 : 20),
+      log,
+    });
+    console.log(`\n${result.text}`);
+    return result.ok ? 0 : 1;
+  }
   if (noisy) {
     const [attacker, victim] = tenantIds(volume) as [string, string];
     const dashboardOf = (first: number) => JSON.stringify({ query: DASHBOARD, variables: { first } });

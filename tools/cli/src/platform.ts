@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { migrationsFolder as analyticsMigrations } from '@tenantgraph/analytics/migrations';
 import { dedicatedDatabaseName } from '@tenantgraph/database';
 import { startEmbeddedPostgres, urlFor } from '@tenantgraph/devkit';
 import { migrationsFolder as orderMigrations } from '@tenantgraph/order/migrations';
@@ -14,12 +15,13 @@ import { DATA_DIR, ROOT } from './paths.ts';
 
 export type Service = { name: string; port: number; migrationsFolder: string; dir: string };
 
-/** The four subgraphs, in start order: the tenant registry first, the others route by it. */
+/** The five subgraphs, in start order: the tenant registry first, the others route by it. */
 export const SERVICES: Service[] = [
   { name: 'tenant', port: 4001, migrationsFolder: tenantMigrations, dir: join(ROOT, 'services/tenant') },
   { name: 'product', port: 4002, migrationsFolder: productMigrations, dir: join(ROOT, 'services/product') },
   { name: 'order', port: 4003, migrationsFolder: orderMigrations, dir: join(ROOT, 'services/order') },
   { name: 'project', port: 4004, migrationsFolder: projectMigrations, dir: join(ROOT, 'services/project') },
+  { name: 'analytics', port: 4005, migrationsFolder: analyticsMigrations, dir: join(ROOT, 'services/analytics') },
 ];
 
 /** The subgraphs whose tenants' rows can live in dedicated databases. */
@@ -60,11 +62,14 @@ export function tenantDatabase(platform: Platform, service: string, tenantId: st
 /** Passwords of the service roles and the registry token: made once, kept in `.data/secrets.json`. */
 export async function loadSecrets(): Promise<Secrets> {
   const file = join(DATA_DIR, 'secrets.json');
-  if (existsSync(file)) return JSON.parse(await readFile(file, 'utf8'));
   const secret = () => randomBytes(18).toString('base64url');
+  const kept: Secrets | undefined = existsSync(file) ? JSON.parse(await readFile(file, 'utf8')) : undefined;
+  // The events database's role (`events`) and a service added since the file was written get theirs now.
+  const roles = [...SERVICES.map((service) => service.name), 'events'];
+  if (kept && roles.every((role) => kept.passwords[role])) return kept;
   const secrets: Secrets = {
-    registryToken: secret(),
-    passwords: Object.fromEntries(SERVICES.map((service) => [service.name, secret()])),
+    registryToken: kept?.registryToken ?? secret(),
+    passwords: Object.fromEntries(roles.map((role) => [role, kept?.passwords[role] ?? secret()])),
   };
   await mkdir(DATA_DIR, { recursive: true });
   await writeFile(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { DEV_AUDIENCE, DEV_ISSUER, type Issuer, loadDevIssuer, serveJwks } from '@tenantgraph/devkit';
 import { ALL_SCOPES, DEMO_TENANTS, seedDemo } from './demo.ts';
+import { eventsDatabaseUrl, provisionEvents } from './events.ts';
 import { DATA_DIR, ROOT } from './paths.ts';
 import { openPlatform, type Platform, SERVICES, serviceDatabaseUrl } from './platform.ts';
 import { runService, waitUntilHealthy } from './processes.ts';
@@ -20,6 +21,7 @@ async function main() {
   cleanups.push(platform.close);
   log(`PostgreSQL: ${process.env.PG_ADMIN_URL ? 'PG_ADMIN_URL' : 'embedded'}; creating roles and databases, migrating`);
   await provisionServices(platform, log);
+  await provisionEvents(platform, log);
   for (const tenant of DEMO_TENANTS) await createTenant(platform, tenant, log);
 
   const auth = await identityProvider();
@@ -30,7 +32,10 @@ async function main() {
     REGISTRY_TOKEN: platform.secrets.registryToken,
     TENANT_REGISTRY_URL: 'http://127.0.0.1:4001/internal/tenants',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    // Domain events: NATS JetStream when NATS_URL is set (passed on as it is), else the events database.
+    ...(process.env.NATS_URL ? {} : { EVENTS_DATABASE_URL: eventsDatabaseUrl(platform) }),
   };
+  log(`domain events: ${process.env.NATS_URL ? `NATS JetStream at ${process.env.NATS_URL}` : 'PostgreSQL transport (events_db)'}`);
   for (const service of SERVICES) {
     const env = { ...common, ...serviceEnvironment(platform, service.name), PORT: String(service.port) };
     await keepRunning(service.name, service.dir, env, service.port);

@@ -66,6 +66,10 @@ const countsIn = (database: string, tenant: string, tables: string[]) =>
     return counts;
   });
 
+/** The data subgraphs, and how many migrations each has. */
+const MIGRATIONS = { product: 2, order: 2, project: 2, analytics: 1 } as const;
+const DATA = Object.keys(MIGRATIONS) as (keyof typeof MIGRATIONS)[];
+
 const TABLES = {
   product: ['product'],
   order: ['sales_order', 'sales_order_line', 'order_number_counter'],
@@ -133,9 +137,9 @@ describe('tenant lifecycle', () => {
     await createTenant(platform, { id: 'kiwi', name: 'Kiwi Inc', plan: 'ENTERPRISE', dedicated: true }, log);
     expect(await registry('peach')).toMatchObject([{ placement: 'shared', status: 'active', plan: 'FREE', name: 'Peach Inc' }]);
     expect(await registry('kiwi')).toMatchObject([{ placement: 'dedicated', status: 'active' }]);
-    for (const service of ['product', 'order', 'project']) {
+    for (const service of DATA) {
       const database = tenantDatabase(platform, service, 'kiwi', 'dedicated');
-      expect(await appliedMigrations(database)).toBe(1);
+      expect(await appliedMigrations(database)).toBe(MIGRATIONS[service]);
       const owner = await admin(
         'postgres',
         async (client) =>
@@ -174,8 +178,8 @@ describe('tenant lifecycle', () => {
     await createTenant(platform, { id: 'lime', name: 'Lime Inc', plan: 'PRO', dedicated: true }, log);
     expect(lines[0]).toBe('lime: resuming a create that did not finish (dedicated)');
     expect(await registry('lime')).toMatchObject([{ status: 'active', placement: 'dedicated' }]);
-    for (const service of ['product', 'order', 'project'])
-      expect(await appliedMigrations(tenantDatabase(platform, service, 'lime', 'dedicated'))).toBe(1);
+    for (const service of DATA)
+      expect(await appliedMigrations(tenantDatabase(platform, service, 'lime', 'dedicated'))).toBe(MIGRATIONS[service]);
   });
 
   it('lists tenants with their placement, status and the migration state of each database', async () => {
@@ -186,14 +190,16 @@ describe('tenant lifecycle', () => {
       ['peach', 'shared', 'active'],
     ]);
     expect(listing.find((tenant) => tenant.id === 'peach')!.databases).toEqual([
-      { service: 'product', database: `${prefix}product_db`, applied: 1, pending: 0 },
-      { service: 'order', database: `${prefix}order_db`, applied: 1, pending: 0 },
-      { service: 'project', database: `${prefix}project_db`, applied: 1, pending: 0 },
+      { service: 'product', database: `${prefix}product_db`, applied: 2, pending: 0 },
+      { service: 'order', database: `${prefix}order_db`, applied: 2, pending: 0 },
+      { service: 'project', database: `${prefix}project_db`, applied: 2, pending: 0 },
+      { service: 'analytics', database: `${prefix}analytics_db`, applied: 1, pending: 0 },
     ]);
     expect(listing.find((tenant) => tenant.id === 'kiwi')!.databases.map((db) => db.database)).toEqual([
       `${prefix}product_db__kiwi`,
       `${prefix}order_db__kiwi`,
       `${prefix}project_db__kiwi`,
+      `${prefix}analytics_db__kiwi`,
     ]);
   });
 
@@ -206,7 +212,7 @@ describe('tenant lifecycle', () => {
           id,
         ]),
       );
-      for (const service of ['product', 'order', 'project']) {
+      for (const service of DATA) {
         await ensureDatabase(platform.adminUrl, tenantDatabase(platform, service, id, 'dedicated'), serviceRole(platform, service));
       }
     }
@@ -216,14 +222,16 @@ describe('tenant lifecycle', () => {
     expect(failure).toBeInstanceOf(MigrateError);
     expect((failure as MigrateError).database).toBe(`${prefix}product_db__mb`);
     expect(lines.at(-1)).toMatch(new RegExp(`^${prefix}product_db__mb: FAILED, stopping`));
-    expect(await appliedMigrations(tenantDatabase(platform, 'product', 'ma', 'dedicated'))).toBe(1);
+    expect(await appliedMigrations(tenantDatabase(platform, 'product', 'ma', 'dedicated'))).toBe(MIGRATIONS.product);
     expect(await appliedMigrations(tenantDatabase(platform, 'product', 'mb', 'dedicated'))).toBe(0);
-    for (const service of ['order', 'project']) {
+    for (const service of ['order', 'project', 'analytics']) {
       expect(await appliedMigrations(tenantDatabase(platform, service, 'ma', 'dedicated'))).toBe(0);
       expect(await appliedMigrations(tenantDatabase(platform, service, 'mb', 'dedicated'))).toBe(0);
     }
     const listing = await listTenants(platform);
-    expect(listing.find((tenant) => tenant.id === 'mb')!.databases.map((db) => db.pending)).toEqual([1, 1, 1]);
+    expect(listing.find((tenant) => tenant.id === 'mb')!.databases.map((db) => db.pending)).toEqual(
+      DATA.map((service) => MIGRATIONS[service]),
+    );
 
     await admin(tenantDatabase(platform, 'product', 'mb', 'dedicated'), (client) => client.query('drop table product'));
     const report = await migrateAll(platform, log);
@@ -233,6 +241,8 @@ describe('tenant lifecycle', () => {
       `${prefix}order_db__mb`,
       `${prefix}project_db__ma`,
       `${prefix}project_db__mb`,
+      `${prefix}analytics_db__ma`,
+      `${prefix}analytics_db__mb`,
     ]);
   });
 

@@ -96,13 +96,14 @@ export async function sumUnitsOrdered(
     .execute();
 }
 
-/** PLACED becomes CANCELLED; a cancelled order stays as it is. Undefined when there is no such order. */
-export async function cancelOrder(db: Kysely<Database>, tenantId: string, id: string): Promise<OrderRow | undefined> {
+/** A PLACED order becomes CANCELLED. Undefined when the tenant has no such order, or it was cancelled already. */
+export async function cancelPlacedOrder(db: Kysely<Database>, tenantId: string, id: string): Promise<OrderRow | undefined> {
   return db
     .updateTable('sales_order')
     .set({ status: 'CANCELLED' })
     .where('tenant_id', '=', tenantId)
     .where('id', '=', id)
+    .where('status', '=', 'PLACED')
     .returningAll()
     .executeTakeFirst();
 }

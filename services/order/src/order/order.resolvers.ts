@@ -1,8 +1,8 @@
 import { localIdOf, notFound, pagedConnection, parseGlobalId } from '@tenantgraph/core';
 import { tenantEntityResolvers } from '@tenantgraph/server-kit';
 import type { OrderContext } from '../context.ts';
-import { cancelOrder, countOrders, findOrders } from './order.repository.ts';
-import { placeOrder } from './order.service.ts';
+import { countOrders, findOrders } from './order.repository.ts';
+import { cancelOrder, placeOrder } from './order.service.ts';
 import type { OrderStatus } from './order.table.ts';
 import { type Order, orderLineRowToOrderLine, orderRowToOrder, type PlaceOrderInput } from './order.ts';
 
@@ -44,10 +44,10 @@ export const orderResolvers = {
       context.loaders.linesByOrderId.prime(order.id, orderLines);
       return orderRowToOrder(order);
     },
-    async cancelOrder(_: unknown, { id }: { id: string }, { tenantId, inTenant }: OrderContext) {
-      const localId = localIdOf(id, tenantId, 'order');
+    async cancelOrder(_: unknown, { id }: { id: string }, context: OrderContext) {
+      const localId = localIdOf(id, context.tenantId, 'order');
       if (!localId) throw notFound('order', id);
-      const row = await inTenant((trx) => cancelOrder(trx, tenantId, localId));
+      const row = await cancelOrder(context, localId);
       if (!row) throw notFound('order', id);
       return orderRowToOrder(row);
     },

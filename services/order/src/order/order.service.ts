@@ -1,8 +1,9 @@
-import { badUserInput, notFound } from '@tenantgraph/core';
+import { badUserInput, notFound, toGlobalId } from '@tenantgraph/core';
+import { recordEvent } from '@tenantgraph/events';
 import type { TenantScope } from '@tenantgraph/server-kit';
 import type { Database } from '../database.ts';
 import type { Caller, ProductClient } from '../product/product.client.ts';
-import { insertOrder, insertOrderLines, nextOrderNumber } from './order.repository.ts';
+import { cancelPlacedOrder, findOrdersByIds, insertOrder, insertOrderLines, nextOrderNumber } from './order.repository.ts';
 import { type PlaceOrderInput, validatePlaceOrder } from './order.ts';
 
 // totalCents is a GraphQL Int: a signed 32-bit integer.
@@ -45,6 +46,28 @@ export async function placeOrder(scope: TenantScope<Database>, products: Product
         unit_price_cents: line.unitPriceCents,
       })),
     );
+    await recordEvent(trx, tenantId, {
+      type: 'order.placed',
+      entityId: toGlobalId(tenantId, order.id),
+      payload: { number: order.number, totalCents: order.total_cents, currency: order.currency, lines: orderLines.length },
+    });
     return { order, orderLines };
+  });
+}
+
+/**
+ * Cancels a PLACED order and writes `order.cancelled` in the same transaction; an order already
+ * cancelled stays as it is, with no event. Undefined when the tenant has no such order.
+ */
+export async function cancelOrder({ tenantId, inTenant }: TenantScope<Database>, id: string) {
+  return inTenant(async (trx) => {
+    const cancelled = await cancelPlacedOrder(trx, tenantId, id);
+    if (!cancelled) return (await findOrdersByIds(trx, tenantId, [id]))[0];
+    await recordEvent(trx, tenantId, {
+      type: 'order.cancelled',
+      entityId: toGlobalId(tenantId, cancelled.id),
+      payload: { number: cancelled.number, totalCents: cancelled.total_cents, currency: cancelled.currency },
+    });
+    return cancelled;
   });
 }

@@ -1,8 +1,8 @@
 import { localIdOf, pagedConnection, parseGlobalId } from '@tenantgraph/core';
-import { uniqueViolationAs } from '@tenantgraph/database';
 import { tenantEntityResolvers } from '@tenantgraph/server-kit';
 import type { ProductContext } from '../context.ts';
-import { countProducts, findProducts, insertProduct } from './product.repository.ts';
+import { countProducts, findProducts } from './product.repository.ts';
+import { createProduct } from './product.service.ts';
 import { type CreateProductInput, productRowToProduct, validateCreateProduct } from './product.ts';
 
 async function loadProduct(context: ProductContext, id: string) {
@@ -29,11 +29,8 @@ export const productResolvers = {
     tenant: (product: { id: string }) => ({ id: parseGlobalId(product.id)?.tenantId }),
   },
   Mutation: {
-    async createProduct(_: unknown, { input }: { input: CreateProductInput }, { tenantId, inTenant }: ProductContext) {
-      const product = validateCreateProduct(input);
-      const row = await inTenant((trx) => insertProduct(trx, tenantId, product)).catch(
-        uniqueViolationAs(`A product with sku "${product.sku}" already exists.`, 'sku'),
-      );
+    async createProduct(_: unknown, { input }: { input: CreateProductInput }, context: ProductContext) {
+      const row = await createProduct(context, validateCreateProduct(input));
       return productRowToProduct(row);
     },
   },

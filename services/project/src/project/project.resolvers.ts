@@ -32,6 +32,7 @@ export const projectResolvers = {
         toNode: projectRowToProject,
         cursorOf: (row) => [row.created_at.toISOString(), row.id],
       }),
+    project: (_: unknown, { id }: { id: string }, context: ProjectContext) => loadProject(context, id),
   },
   Project: {
     __resolveReference: (reference: { id: string }, context: ProjectContext) => loadProject(context, reference.id),

@@ -27,6 +27,11 @@ export async function countTasksByProjectIds(db: Kysely<Database>, tenantId: str
     .execute();
 }
 
+/** The task, or undefined when the tenant has none with this id. */
+export async function findTaskById(db: Kysely<Database>, tenantId: string, id: string): Promise<TaskRow | undefined> {
+  return db.selectFrom('task').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+}
+
 export async function insertTask(db: Kysely<Database>, tenantId: string, task: Omit<NewTaskRow, 'tenant_id'>) {
   return db
     .insertInto('task')
@@ -38,4 +43,9 @@ export async function insertTask(db: Kysely<Database>, tenantId: string, task: O
 /** The updated task, or undefined when the tenant has no task with this id. */
 export async function updateTaskStatus(db: Kysely<Database>, tenantId: string, id: string, status: TaskStatus) {
   return db.updateTable('task').set({ status }).where('tenant_id', '=', tenantId).where('id', '=', id).returningAll().executeTakeFirst();
+}
+
+/** The task's current status, its row locked until the transaction ends (so two changes take turns). */
+export async function findTaskStatusForUpdate(db: Kysely<Database>, tenantId: string, id: string) {
+  return db.selectFrom('task').select('status').where('tenant_id', '=', tenantId).where('id', '=', id).forUpdate().executeTakeFirst();
 }
