@@ -16,7 +16,7 @@ set -euo pipefail
 suffix="${TENANTGRAPH_NAME_SUFFIX:-}"
 admin="${POSTGRES_USER:-${PGUSER:-postgres}}"
 
-for service in tenant product order project; do
+for service in tenant product order project analytics; do
   upper="${service^^}"
   app_variable="${upper}_DB_PASSWORD"
   migrator_variable="${upper}_MIGRATION_PASSWORD"

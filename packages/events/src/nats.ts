@@ -77,7 +77,9 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
             // A live subscriber's failure is its own; the stream goes on.
           }
         }
-      })();
+      })().catch(() => {
+        // The connection was closed (or drained) under the subscription.
+      });
       return closer(open, running);
     },
 
@@ -89,7 +91,10 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       open.add(running);
       void (async () => {
         for await (const message of messages) await handleDurable(message, handler, consumeOptions);
-      })();
+      })().catch((error: unknown) => {
+        // Ends with the connection (close drains it); anything else is reported.
+        if (!nc.isClosed() && !nc.isDraining()) consumeOptions.onError?.(error, undefined);
+      });
       return closer(open, running);
     },
 

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { toGlobalId } from '@tenantgraph/core';
-import { connect, withTenant } from '@tenantgraph/database';
+import { connect, copyTenantRows, deleteTenantRows, withTenant } from '@tenantgraph/database';
 import { createServiceDatabases, type ServiceDatabases } from '@tenantgraph/testkit';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,6 +131,26 @@ describe.each<TransportKind>(['nats', 'postgres'])('the outbox relay on the %s t
     await third.stop();
     await eventually(() => ofName('crash-after').length === 1);
     for (let i = 0; i < 3; i++) expect(ofName(`crash-${i}`)).toHaveLength(1);
+  });
+
+  it('publishes the unsent events a placement move carried to the new database, once', async () => {
+    await createItem(shared, 'papaya', 'moved-1');
+    await createItem(shared, 'papaya', 'moved-2');
+    // papaya moves to a dedicated database before the relay ran: its rows, unsent events included, go along.
+    const papayaUrl = await databases.addDedicated('papaya');
+    const papaya = connect<Database>(papayaUrl);
+    try {
+      await copyTenantRows(shared as Kysely<unknown>, papaya as Kysely<unknown>, 'papaya');
+      await deleteTenantRows(shared as Kysely<unknown>, 'papaya');
+      await createItem(papaya, 'papaya', 'moved-3');
+      const relay = createOutboxRelay({ transport, sharedUrl: databases.sharedUrl });
+      expect(await relay.drain()).toBe(3);
+      await relay.stop();
+    } finally {
+      await papaya.destroy();
+    }
+    await eventually(() => ofName('moved-3').length === 1);
+    expect(received.filter((e) => e.tenantId === 'papaya').map((e) => e.payload.name)).toEqual(['moved-1', 'moved-2', 'moved-3']);
   });
 
   it("drains a dedicated tenant database's outbox like the shared one's, running on its own", async () => {

@@ -7,13 +7,20 @@ import { dropDatabase } from '@tenantgraph/devkit';
 import { migrationsFolder as orderMigrations } from '@tenantgraph/order/migrations';
 import { migrationsFolder as productMigrations } from '@tenantgraph/product/migrations';
 import { migrationsFolder as projectMigrations } from '@tenantgraph/project/migrations';
+import { migrationsFolder as analyticsMigrations } from '@tenantgraph/analytics/migrations';
 import { migrateOnStart } from '@tenantgraph/server-kit';
 import { migrationsFolder as tenantMigrations } from '@tenantgraph/tenant/migrations';
 import { auditConnectionRole, auditRowLevelSecurity, sql } from '@tenantgraph/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 const SCRIPT = fileURLToPath(new URL('../../../docker/postgres-init/01-service-roles.sh', import.meta.url));
-const MIGRATIONS = { tenant: tenantMigrations, product: productMigrations, order: orderMigrations, project: projectMigrations };
+const MIGRATIONS = {
+  tenant: tenantMigrations,
+  product: productMigrations,
+  order: orderMigrations,
+  project: projectMigrations,
+  analytics: analyticsMigrations,
+};
 const SERVICES = Object.keys(MIGRATIONS) as (keyof typeof MIGRATIONS)[];
 
 const admin = new URL(inject('pgAdminUrl'));

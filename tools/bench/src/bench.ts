@@ -12,6 +12,7 @@ import { migrationsFolder as productMigrations } from '@tenantgraph/product/migr
 import { migrationsFolder as projectMigrations } from '@tenantgraph/project/migrations';
 import { migrationsFolder as tenantMigrations } from '@tenantgraph/tenant/migrations';
 import { sql } from 'kysely';
+import { eventsBench } from './events.ts';
 import { cpuSecondsOf, type LoadRequest, type LoadResult, load, memoryOf, postgresCpuSeconds, recordingHop, sqlCount } from './load.ts';
 import { noisyNeighbour, noisySectionOf, withNoisySection } from './noisy.ts';
 import { type Round, writeReport } from './report.ts';
@@ -68,6 +69,8 @@ const cleanups: (() => Promise<void>)[] = [];
 async function main() {
   const started = Date.now();
   const adminUrl = process.env.PG_ADMIN_URL ?? (await embedded());
+  // --events: the outbox relay and a durable consumer alone, no gateway (see events.ts).
+  if (process.argv.includes('--events')) return eventsBench(adminUrl, arg('count', quick ? 500 : 5_000), log).then(() => 0);
   const suffix = randomBytes(3).toString('hex');
   const databases = {} as Record<Subgraph, { appUrl: string; adminUrl: string }>;
   for (const name of SUBGRAPHS) {
