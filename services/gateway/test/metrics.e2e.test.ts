@@ -27,7 +27,7 @@ describe('metrics', () => {
       const response = await fetch(`http://127.0.0.1:${port}/metrics`);
       expect(response.status).toBe(200);
       const text = await response.text();
-      expect(text).toMatch(/http_requests_total\{[^}]*tenant="avocado"[^}]*\} 1/);
+      expect(text).toMatch(/graphql_request_duration_seconds_count\{[^}]*tenant="avocado"[^}]*\} 1/);
       expect(text).toContain('process_cpu_seconds_total');
       expect((await fetch(`http://127.0.0.1:${port}/graphql`)).status).toBe(404);
     } finally {
@@ -52,7 +52,7 @@ describe('the gateway process', () => {
         expect((await fetch(gateway.url.replace(/\/graphql$/, '/metrics'))).status).toBe(404);
         const metrics = await fetch(gateway.metricsUrl);
         expect(metrics.status).toBe(200);
-        expect(await metrics.text()).toMatch(/http_requests_total\{[^}]*tenant="avocado"[^}]*\} 1/);
+        expect(await metrics.text()).toMatch(/graphql_request_duration_seconds_count\{[^}]*tenant="avocado"[^}]*\} 1/);
       } finally {
         await gateway.stop();
       }
