@@ -80,6 +80,9 @@ function createSdk(service: string, env: TracingEnvironment, edge: boolean): Nod
   return new NodeSDK({
     ...(env.OTEL_SERVICE_NAME ? {} : { serviceName: service }),
     spanProcessors: [scopeAttributes, new Batch(new Exporter())],
+    // Traces only: metrics are Prometheus' (one way of counting), and logs are the JSON lines on stderr.
+    metricReaders: [],
+    logRecordProcessors: [],
     // Trace context only: no baggage, so nothing a client sends rides along to the subgraphs.
     textMapPropagator: edge && !env.TRACING_TRUST_CLIENT ? injectOnly(propagator) : propagator,
     instrumentations: [
