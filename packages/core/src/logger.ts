@@ -1,31 +1,59 @@
+import pino from 'pino';
+
 type Level = 'debug' | 'info' | 'warn' | 'error';
-const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export type Logger = Record<Level, (message: string, fields?: Record<string, unknown>) => void> & {
   child(fields: Record<string, unknown>): Logger;
 };
 
+// One synchronous writer on stderr for every logger of the process: a line is out before a crash.
+let stderr: pino.DestinationStream | undefined;
+
 /**
- * A JSON-lines logger on stderr. `level` (debug, info, warn, error, silent) sets the floor; a
- * service passes its validated `LOG_LEVEL`.
+ * A JSON-lines logger on stderr (pino): `{"level":"info","time":"…",…base,…fields,"message":"…"}`.
+ * `level` (debug, info, warn, error, silent) sets the floor; a service passes its validated
+ * `LOG_LEVEL`. An `Error` in any field keeps its name, message, `code` and `cause` (and stack).
  * @example const log = createLogger({ service: 'product' }, environment.LOG_LEVEL); log.info('listening', { port })
  */
 export function createLogger(base: Record<string, unknown>, level = 'info'): Logger {
-  const floor = level === 'silent' ? Number.POSITIVE_INFINITY : (ORDER[level as Level] ?? ORDER.info);
-  const write = (lvl: Level) => (message: string, fields?: Record<string, unknown>) => {
-    if (ORDER[lvl] < floor) return;
-    const line = { time: new Date().toISOString(), level: lvl, ...base, message, ...fields };
-    process.stderr.write(`${JSON.stringify(line, errorReplacer)}\n`);
-  };
+  stderr ??= pino.destination({ fd: 2, sync: true });
+  const root = pino(
+    {
+      level: ['debug', 'info', 'warn', 'error', 'silent'].includes(level) ? level : 'info',
+      base,
+      messageKey: 'message',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (fields) => Object.fromEntries(Object.entries(fields).map(([key, value]) => [key, serializeError(value)])),
+      },
+    },
+    stderr,
+  );
+  return wrap(root);
+}
+
+function wrap(logger: pino.Logger): Logger {
+  const at = (level: Level) => (message: string, fields?: Record<string, unknown>) =>
+    fields ? logger[level](fields, message) : logger[level](message);
   return {
-    debug: write('debug'),
-    info: write('info'),
-    warn: write('warn'),
-    error: write('error'),
-    child: (fields) => createLogger({ ...base, ...fields }, level),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (fields) => wrap(logger.child(fields)),
   };
 }
 
-function errorReplacer(_key: string, value: unknown) {
-  return value instanceof Error ? { name: value.name, message: value.message, stack: value.stack } : value;
+/** An error as a log line shows it: what failed, its code (ours or the system's) and what caused it. */
+function serializeError(value: unknown, depth = 0): unknown {
+  if (!(value instanceof Error)) return value;
+  const { code, extensions } = value as { code?: unknown; extensions?: { code?: unknown } };
+  return {
+    name: value.name,
+    message: value.message,
+    ...((code ?? extensions?.code) !== undefined ? { code: code ?? extensions?.code } : {}),
+    stack: value.stack,
+    ...(value.cause !== undefined && depth < 5 ? { cause: serializeError(value.cause, depth + 1) } : {}),
+  };
 }

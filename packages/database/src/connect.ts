@@ -12,8 +12,8 @@ export type ConnectOptions = {
   statementTimeoutMs?: number;
   /** Waiting longer for a free connection fails the request instead of hanging it. */
   acquireTimeoutMs?: number;
-  /** Called once per statement sent (metrics). */
-  onQuery?: () => void;
+  /** Called once per statement sent, with how long it took (metrics). */
+  onQuery?: (durationMs: number) => void;
 };
 
 /**
@@ -46,7 +46,7 @@ export function kyselyOver<DB>(pool: PostgresPool, options: Pick<ConnectOptions,
     dialect: new PostgresDialect({ pool }),
     log: onQuery
       ? (event) => {
-          if (event.level === 'query') onQuery();
+          if (event.level === 'query') onQuery(event.queryDurationMillis);
         }
       : undefined,
   });

@@ -25,6 +25,8 @@ export type DatabaseRouter<DB> = {
   openDatabases(): string[];
   /** Connections open right now over every pool, idle or in use (for metrics and tests). */
   connectionCount(): number;
+  /** Per open database: connections checked out, and requests waiting for one (metrics). */
+  poolStats(): { database: string; inUse: number; waiting: number }[];
   destroy(): Promise<void>;
 };
 
@@ -239,6 +241,13 @@ export function createDatabaseRouter<DB>(options: RouterOptions): DatabaseRouter
         .sort((a, b) => a.lastUsed - b.lastUsed)
         .map((slot) => slot.name),
     connectionCount: () => [...slots.values()].reduce((sum, slot) => sum + (slot.pool?.totalCount ?? 0), 0),
+    // Waiting: for a connection of the pool, and (shared database) for one of the tenant's share.
+    poolStats: () =>
+      [...slots.values()].map((slot) => ({
+        database: slot.name,
+        inUse: slot.pool ? slot.pool.totalCount - slot.pool.idleCount : 0,
+        waiting: (slot.pool?.waitingCount ?? 0) + [...slot.waiting.values()].reduce((sum, queue) => sum + queue.length, 0),
+      })),
     async destroy() {
       destroyed = true;
       wakeWaiters();

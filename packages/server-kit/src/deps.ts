@@ -30,6 +30,7 @@ export function dataSubgraphDeps<DB>(service: string, env: SubgraphEnvironment, 
     statementTimeoutMs: env.DB_STATEMENT_TIMEOUT_MS,
     onQuery: metrics.countQuery,
   });
+  metrics.watchPools(databases.poolStats);
   const probe = connect(env.DATABASE_URL, { max: 1 });
   return {
     logger,
@@ -66,7 +67,7 @@ function platformDeps(service: string, env: SubgraphEnvironment, migrationsFolde
   const logger = createLogger({ service }, env.LOG_LEVEL);
   // Not awaited: the server listens at once and `/ready` answers 503 until the migrations are in.
   void migrateOnStart(env, migrationsFolder, logger);
-  const metrics = createMetrics(service);
+  const metrics = createMetrics(service, { maxTenants: env.METRICS_MAX_TENANTS });
   return {
     logger,
     metrics,

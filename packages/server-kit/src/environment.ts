@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type ConcurrencyLimits, DEFAULT_SUBGRAPH_CONCURRENCY } from './fair-scheduler.ts';
+import { DEFAULT_METRICS_MAX_TENANTS } from './metrics.ts';
 import { placeholderProblems } from './placeholders.ts';
 import { DEFAULT_SUBGRAPH_LIMITS, type SubgraphLimits } from './subgraph.ts';
 
@@ -31,6 +32,8 @@ export function concurrencyLimits(env: ConcurrencyEnvironment): ConcurrencyLimit
 export const processEnvironment = {
   /** The floor of the JSON log on stderr. */
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  /** Tenants with series of their own in the metrics (the busiest); the rest share `other`. */
+  METRICS_MAX_TENANTS: z.coerce.number().int().positive().default(DEFAULT_METRICS_MAX_TENANTS),
   /** `pnpm start` sets it: the service stops when its parent (holding its stdin) goes away. */
   STOP_WITH_PARENT: z.stringbool().default(false),
 };

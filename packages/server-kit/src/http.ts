@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import { ERROR_STATUS, type ErrorCode, errorCode, type Logger } from '@tenantgraph/core';
+import { activeTraceId, withSpan } from '@tenantgraph/telemetry';
 import type { GraphQLError } from 'graphql';
+import { currentRequest, inRequest, type RequestRecord } from './observe.ts';
 
 /** Requests bodies larger than this are refused with 413 before they are parsed. */
 export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
@@ -48,6 +50,8 @@ export type GraphQLHttpOptions<C extends BaseContext> = {
   responseHeaders?: Record<string, string>;
   /** A larger GraphQL answer is replaced by a QUERY_TOO_EXPENSIVE error (unset: no cap). */
   maxResponseBytes?: number;
+  /** Once each GraphQL request is answered (or its caller gone): its record, HTTP status and duration (metrics). */
+  onFinish?(record: RequestRecord, status: number, seconds: number): void;
 };
 
 /** The request id: the caller's `x-request-id` when it looks like one, a new UUID otherwise. */
@@ -64,8 +68,31 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
   const { apollo, logger, routes = {}, maxBodyBytes = DEFAULT_MAX_BODY_BYTES, responseHeaders = {} } = options;
   const around = options.around ?? ((_context, run) => run());
 
-  const handleGraphQL = async (req: IncomingMessage, res: ServerResponse) => {
-    const requestId = requestIdOf(req);
+  /**
+   * Every GraphQL request runs with its record in scope (tenant, operation, outcome: see
+   * `inRequest`) and ends with one access line, `request`, whatever became of it.
+   */
+  const handleGraphQL = (req: IncomingMessage, res: ServerResponse) => {
+    const record: RequestRecord = { requestId: requestIdOf(req), start: performance.now(), traceId: activeTraceId() };
+    res.once('close', () => {
+      const seconds = (performance.now() - record.start) / 1000;
+      const status = res.writableFinished ? res.statusCode : 499;
+      options.onFinish?.(record, status, seconds);
+      logger.info('request', {
+        requestId: record.requestId,
+        tenant: record.tenantId,
+        operation: record.operationName,
+        type: record.operationType,
+        status,
+        code: record.code,
+        durationMs: Math.round(seconds * 10_000) / 10,
+        traceId: record.traceId,
+      });
+    });
+    return inRequest(record, () => serveGraphQL(req, res, record.requestId));
+  };
+
+  const serveGraphQL = async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
     res.setHeader('x-request-id', requestId);
     const closed = new AbortController();
     res.once('close', () => closed.abort(res.writableFinished ? 'answered' : 'caller gone'));
@@ -78,12 +105,11 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
     let body: unknown;
     if (req.method === 'POST') {
       const text = await readBody(req, maxBodyBytes).catch(() => undefined);
-      if (text === undefined)
-        return sendJson(res, 413, { errors: [{ message: 'Request body too large.', extensions: { code: 'BAD_REQUEST' } }] });
+      if (text === undefined) return sendBadRequest(res, 413, 'Request body too large.');
       try {
         body = JSON.parse(text);
       } catch {
-        return sendJson(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
+        return sendBadRequest(res, 400, 'The request body is not valid JSON.');
       }
     }
     let release = () => {};
@@ -96,7 +122,8 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
       }
     }
     try {
-      await execute(req, res, context, body, requestId);
+      // The service's own span for the operation: the plugin names it once the operation is parsed.
+      await withSpan('graphql.operation', {}, () => execute(req, res, context, body, requestId));
     } finally {
       release();
     }
@@ -172,6 +199,8 @@ export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** Answers with the error's code and HTTP status; anything unexpected is logged and masked. */
 function sendError(res: ServerResponse, error: unknown, logger: Logger, requestId: string) {
   const code = errorCode(error);
+  const record = currentRequest();
+  if (record) record.code = code && code in ERROR_STATUS ? code : 'INTERNAL_SERVER_ERROR';
   if (code && code in ERROR_STATUS && code !== 'INTERNAL_SERVER_ERROR') {
     const status = ERROR_STATUS[code as ErrorCode];
     const retryAfter = (error as GraphQLError).extensions?.retryAfterSeconds;
@@ -182,6 +211,12 @@ function sendError(res: ServerResponse, error: unknown, logger: Logger, requestI
   }
   logger.error('request failed before execution', { error, requestId });
   return sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+}
+
+function sendBadRequest(res: ServerResponse, status: number, message: string) {
+  const record = currentRequest();
+  if (record) record.code = 'BAD_REQUEST';
+  sendJson(res, status, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown) {

@@ -10,6 +10,7 @@ export * from './http.ts';
 export * from './loaders.ts';
 export * from './metrics.ts';
 export * from './metrics-server.ts';
+export * from './observe.ts';
 export * from './placeholders.ts';
 export * from './resolvers.ts';
 export * from './run.ts';

@@ -1,4 +1,5 @@
 import type { Logger } from '@tenantgraph/core';
+import { stopTracing } from '@tenantgraph/telemetry';
 import type { MetricsServer } from './metrics-server.ts';
 
 /** Something a service runs beside its server (the outbox relay, an event consumer). */
@@ -15,13 +16,16 @@ export function stopOnSignals(stop: () => Promise<void>, logger: Logger, { stopW
     if (stopping) process.exit(1);
     stopping = true;
     logger.info('stopping', { signal });
-    stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error('stop failed', { error });
-        process.exit(1);
-      },
-    );
+    // The spans of the last requests are sent before the process exits.
+    stop()
+      .then(stopTracing)
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error('stop failed', { error });
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

@@ -9,6 +9,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { TokenVerifier } from '@tenantgraph/auth';
 import { accessPolicyOf, type Logger, requireSameTenant, type Viewer } from '@tenantgraph/core';
 import { type DatabaseRouter, type Deadline, pastDeadline, withDeadline } from '@tenantgraph/database';
+import { tracingEnabled, withSpan } from '@tenantgraph/telemetry';
 import { type DocumentNode, GraphQLError, GraphQLScalarType, Kind, type ValidationRule } from 'graphql';
 import { accessControl } from './access.ts';
 import { costLimitPlugin, listSizesOf } from './cost.ts';
@@ -16,6 +17,7 @@ import { logUnexpectedErrors, maskError } from './errors.ts';
 import type { Admission } from './fair-scheduler.ts';
 import { closeGracefully, createGraphQLHttpServer, listen, type Route, sendJson } from './http.ts';
 import type { Metrics } from './metrics.ts';
+import { noteTenant } from './observe.ts';
 import type { ResolverMap } from './resolvers.ts';
 
 /** The resolvers `buildSubgraphSchema` takes, named through its public signature. */
@@ -108,7 +110,10 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
   // Zero trust: the subgraph enforces its own SDL's @authenticated / @requiresScopes, whoever calls it.
   const policy = accessPolicyOf(options.typeDefs);
   const apollo = new ApolloServer<C>({
-    schema: buildSubgraphSchema({ typeDefs: options.typeDefs, resolvers: stopAtDeadline(options.resolvers) as SubgraphResolvers }),
+    schema: buildSubgraphSchema({
+      typeDefs: options.typeDefs,
+      resolvers: stopAtDeadline(tracingEnabled() ? traceDataResolvers(options.resolvers) : options.resolvers) as SubgraphResolvers,
+    }),
     formatError: maskError,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
@@ -135,6 +140,7 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
     logger,
     async authenticate(req, requestId, closed) {
       const viewer = await options.verifier.verify(req.headers.authorization);
+      noteTenant(viewer.tenantId);
       const requestLogger = logger.child({ requestId, tenant: viewer.tenantId });
       // The caller leaving (the gateway gave up) ends the work as surely as the deadline does.
       const signal = AbortSignal.any([closed, AbortSignal.timeout(limits.deadlineMs)]);
@@ -156,7 +162,8 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
       };
       return options.createContext(base, req);
     },
-    around: (context, run) => metrics.track(context.tenantId, () => withDeadline(context.deadline, run)),
+    around: (context, run) => withDeadline(context.deadline, run),
+    onFinish: metrics.observeRequest,
     maxResponseBytes: limits.maxResponseBytes,
     admit: options.admission && ((context, signal) => options.admission!.admit(context.tenantId, signal)),
     routes: {
@@ -216,6 +223,23 @@ function stopAtDeadline<C extends SubgraphContext>(resolvers: ResolverMap): Reso
         ];
       });
       return [typeName, Object.fromEntries(guarded)];
+    }),
+  ) as ResolverMap;
+}
+
+/** Root fields and entity lookups, the resolvers that reach the data, each in a span of its own (`Query.products`). */
+function traceDataResolvers(resolvers: ResolverMap): ResolverMap {
+  type Resolver = (...args: unknown[]) => unknown;
+  const roots = new Set(['Query', 'Mutation', 'Subscription']);
+  return Object.fromEntries(
+    Object.entries(resolvers).map(([typeName, fields]) => {
+      if (fields instanceof GraphQLScalarType || typeof fields !== 'object' || fields === null) return [typeName, fields];
+      const traced = Object.entries(fields).map(([field, resolve]) => {
+        if (typeof resolve !== 'function' || !(roots.has(typeName) || field === '__resolveReference')) return [field, resolve];
+        const name = `${typeName}.${field}`;
+        return [field, (...args: unknown[]) => withSpan(name, { 'graphql.field.path': name }, () => (resolve as Resolver)(...args))];
+      });
+      return [typeName, Object.fromEntries(traced)];
     }),
   ) as ResolverMap;
 }

@@ -1,3 +1,4 @@
+import './tracing.ts';
 import { connectEventTransport, createEventMetrics, type EventTransport, type Subscription } from '@tenantgraph/events';
 import { dataSubgraphDeps, runService } from '@tenantgraph/server-kit';
 import type { Database } from './database.ts';

@@ -1,3 +1,4 @@
+import './tracing.ts';
 import cluster from 'node:cluster';
 import { createLogger, createRegistryClient } from '@tenantgraph/core';
 import { connectEventTransport } from '@tenantgraph/events';
@@ -40,7 +41,7 @@ async function serve() {
     token: env.REGISTRY_TOKEN,
     maxStaleMs: env.REGISTRY_MAX_STALE * 1000,
   });
-  const metrics = createMetrics('gateway');
+  const metrics = createMetrics('gateway', { maxTenants: env.METRICS_MAX_TENANTS });
   const server = createGatewayServer({
     metrics,
     supergraph: env.SUPERGRAPH_URL

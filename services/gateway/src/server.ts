@@ -8,11 +8,13 @@ import {
   accessControl,
   closeGracefully,
   createGraphQLHttpServer,
+  createMetrics,
   DEFAULT_CONCURRENCY,
   listen,
   logUnexpectedErrors,
   type Metrics,
   maskError,
+  noteTenant,
   sendJson,
   tenantAdmission,
 } from '@tenantgraph/server-kit';
@@ -22,7 +24,7 @@ import type { GatewayContext } from './context.ts';
 import { cors } from './cors.ts';
 import { TenantDataSource } from './datasource.ts';
 import { createExplorer } from './explorer.ts';
-import { createSubgraphFetcher } from './fetcher.ts';
+import { createSubgraphFetcher, observedFetcher } from './fetcher.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryLimits } from './limits.ts';
 import { DEFAULT_PLAN_LIMITS, memoryRateLimiter, type PlanLimits, type RateLimiter } from './rate-limit.ts';
 import type { TenantEventSource } from './subscriptions/events.ts';
@@ -60,7 +62,7 @@ export type GatewayServerDeps = {
   planLimits?: Partial<PlanLimits>;
   /** Requests in flight per tenant by plan, and fair share between tenants (`tenantAdmission`); the defaults otherwise. */
   admission?: Admission;
-  /** Requests by operation kind and tenant, served on the metrics listener (never on this port). */
+  /** Request, rejection and subgraph fetch metrics, served on the metrics listener (never on this port); a registry of its own otherwise. */
   metrics?: Metrics;
   /** Serve the explorer (GraphiQL) to browsers at GET /graphql; off unless set. */
   explorer?: boolean;
@@ -85,6 +87,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   const rateLimiter = deps.rateLimiter ?? memoryRateLimiter();
   const planLimits = { ...DEFAULT_PLAN_LIMITS, ...deps.planLimits };
   const admission = deps.admission ?? tenantAdmission(DEFAULT_CONCURRENCY, deps.registry);
+  const metrics = deps.metrics ?? createMetrics('gateway');
   const fetcher = createSubgraphFetcher({
     maxSockets: deps.maxSocketsPerSubgraph ?? 64,
     timeoutMs: deps.subgraphTimeoutMs ?? 5_000,
@@ -98,7 +101,8 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   const access = withAccessPolicy(deps.supergraph);
   const gateway = new ApolloGateway({
     supergraphSdl: access.hook,
-    buildService: ({ name, url }) => new TenantDataSource({ url: subgraphUrls[name] ?? url, fetcher }),
+    buildService: ({ name, url }) =>
+      new TenantDataSource({ url: subgraphUrls[name] ?? url, fetcher: observedFetcher(fetcher, name, metrics) }),
     logger: {
       debug: () => {},
       info: (m) => logger.info(String(m)),
@@ -126,7 +130,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       accessControl(access.policy),
       ...limits.plugins,
       budgetPlugin(gateway, { ...DEFAULT_QUERY_BUDGETS, ...deps.queryBudgets }),
-      ...(deps.metrics ? [deps.metrics.plugin] : []),
+      metrics.plugin,
     ],
   });
   // Ready once the supergraph is loaded, and no longer once stopping, so a load balancer stops
@@ -143,6 +147,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     const viewer = await deps.verifier.verify(authorization);
     const tenant = await deps.registry.get(viewer.tenantId);
     if (!tenant) throw unknownTenant();
+    noteTenant(tenant.id);
     await takeRequest({ viewer, plan: tenant.plan });
     return { viewer, requestId, plan: tenant.plan, logger: logger.child({ requestId, tenant: viewer.tenantId }) };
   };
@@ -152,7 +157,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     authenticate: (req, requestId) => authenticate(req.headers.authorization, requestId),
     // After the rate limit: a request refused there never waits for a turn.
     admit: (context, signal) => admission.admit(context.viewer.tenantId, signal),
-    around: (context, run) => (deps.metrics ? deps.metrics.track(context.viewer.tenantId, run) : run()),
+    onFinish: metrics.observeRequest,
     // Every answer is one tenant's data: no shared cache may keep it.
     responseHeaders: { 'cache-control': 'private, no-store' },
     // Preflights and the explorer's page are answered before authentication: neither carries a token.
@@ -175,7 +180,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       authenticate,
       takeRequest,
       admission,
-      metrics: deps.metrics,
+      metrics,
       validationRules: limits.validationRules,
       maxTokens: limits.parseOptions.maxTokens,
       budgets: { ...DEFAULT_QUERY_BUDGETS, ...deps.queryBudgets },

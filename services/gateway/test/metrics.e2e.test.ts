@@ -27,11 +27,56 @@ describe('metrics', () => {
       const response = await fetch(`http://127.0.0.1:${port}/metrics`);
       expect(response.status).toBe(200);
       const text = await response.text();
-      expect(text).toMatch(/http_requests_total\{[^}]*tenant="avocado"[^}]*\} 1/);
+      expect(text).toMatch(/graphql_request_duration_seconds_count\{[^}]*tenant="avocado"[^}]*\} 1/);
       expect(text).toContain('process_cpu_seconds_total');
       expect((await fetch(`http://127.0.0.1:${port}/graphql`)).status).toBe(404);
     } finally {
       await metricsServer.stop();
+      await gateway.stop();
+    }
+  });
+
+  it('time the requests of each tenant at the gateway, in the subgraphs and their SQL', async ({ stack }) => {
+    const metrics = createMetrics('gateway');
+    const gateway = await stack.startGateway({ metrics });
+    try {
+      for (const tenant of ['avocado', 'mango']) {
+        const token = await stack.auth.token(tenant);
+        const answer = await graphql(gateway.url, {
+          query: 'query TenantName { tenant { name products(first: 1) { nodes { id } } } }',
+          token,
+        });
+        expect(answer.body.errors).toBeUndefined();
+      }
+      const gatewayText = await metrics.registry.metrics();
+      const subgraphText = await stack.metrics.product.registry.metrics();
+      for (const tenant of ['avocado', 'mango']) {
+        expect(gatewayText).toMatch(
+          new RegExp(
+            `graphql_request_duration_seconds_count\\{[^}]*tenant="${tenant}",operation="TenantName",type="query",outcome="OK"[^}]*\\} 1`,
+          ),
+        );
+        expect(gatewayText).toMatch(new RegExp(`graphql_request_duration_seconds_bucket\\{[^}]*tenant="${tenant}"`));
+        expect(subgraphText).toMatch(new RegExp(`graphql_request_duration_seconds_count\\{[^}]*tenant="${tenant}"[^}]*outcome="OK"`));
+        expect(subgraphText).toMatch(new RegExp(`db_query_duration_seconds_count\\{[^}]*tenant="${tenant}"`));
+      }
+      expect(gatewayText).toMatch(/subgraph_fetch_duration_seconds_count\{[^}]*subgraph="tenant",outcome="200"[^}]*\} 2/);
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it('count refusals by tenant and code', async ({ stack }) => {
+    const metrics = createMetrics('gateway');
+    const gateway = await stack.startGateway({ metrics, queryBudgets: { PRO: 1 } });
+    try {
+      const token = await stack.auth.token('avocado');
+      const answer = await graphql(gateway.url, { query: '{ tenant { products(first: 50) { nodes { name } } } }', token });
+      expect(answer.body.errors?.[0]?.extensions?.code).toBe('QUERY_TOO_EXPENSIVE');
+      expect(await metrics.registry.metrics()).toMatch(
+        /graphql_rejections_total\{[^}]*tenant="avocado",code="QUERY_TOO_EXPENSIVE"[^}]*\} 1/,
+      );
+    } finally {
       await gateway.stop();
     }
   });
@@ -52,11 +97,27 @@ describe('the gateway process', () => {
         expect((await fetch(gateway.url.replace(/\/graphql$/, '/metrics'))).status).toBe(404);
         const metrics = await fetch(gateway.metricsUrl);
         expect(metrics.status).toBe(200);
-        expect(await metrics.text()).toMatch(/http_requests_total\{[^}]*tenant="avocado"[^}]*\} 1/);
+        expect(await metrics.text()).toMatch(/graphql_request_duration_seconds_count\{[^}]*tenant="avocado"[^}]*\} 1/);
       } finally {
         await gateway.stop();
       }
     },
     120_000,
   );
+
+  test('with METRICS_MAX_TENANTS=1 keeps the first tenant its own series and counts the next under `other`', async () => {
+    const gateway = await startGatewayProcess({ METRICS_MAX_TENANTS: '1' });
+    try {
+      for (const tenant of ['avocado', 'mango']) {
+        const answer = await graphql(gateway.url, { query: '{ __typename }', token: await gateway.auth.token(tenant) });
+        expect(answer.status).toBe(200);
+      }
+      const text = await (await fetch(gateway.metricsUrl)).text();
+      expect(text).toMatch(/graphql_request_duration_seconds_count\{[^}]*tenant="avocado"[^}]*\} 1/);
+      expect(text).toMatch(/graphql_request_duration_seconds_count\{[^}]*tenant="other"[^}]*\} 1/);
+      expect(text).not.toContain('tenant="mango"');
+    } finally {
+      await gateway.stop();
+    }
+  }, 120_000);
 });

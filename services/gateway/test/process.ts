@@ -32,39 +32,80 @@ export async function startGatewayProcess(env: Record<string, string> = {}): Pro
   });
   await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve));
   const registryUrl = `http://127.0.0.1:${(registry.address() as AddressInfo).port}/internal/tenants`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
-    cwd: GATEWAY,
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'info',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      METRICS_PORT: '0',
-      AUTH_JWKS_URL: auth.jwksUrl,
-      AUTH_ISSUER: auth.issuer.issuer,
-      AUTH_AUDIENCE: auth.issuer.audience,
-      REGISTRY_TOKEN: registryToken,
+  const gateway = await startServiceProcess(
+    GATEWAY,
+    {
+      ...serviceEnvironment(auth, registryToken),
       TENANT_REGISTRY_URL: registryUrl,
       ...Object.fromEntries(
         ['TENANT', 'PRODUCT', 'ORDER', 'PROJECT'].map((name) => [`SUBGRAPH_${name}_URL`, 'http://127.0.0.1:9/graphql']),
       ),
       ...env,
     },
+    Number(env.GATEWAY_WORKERS ?? 1),
+  ).catch(async (error: unknown) => {
+    await closeServer(registry);
+    await auth.close();
+    throw error;
+  });
+  return {
+    url: gateway.url,
+    metricsUrl: gateway.metricsUrl,
+    auth,
+    async stop() {
+      await gateway.stop();
+      await closeServer(registry);
+      await auth.close();
+    },
+  };
+}
+
+/** What every service process of a test is started with: ports 0 on loopback, the test's identity provider, the registry token. */
+export function serviceEnvironment(auth: TestAuth, registryToken: string): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    METRICS_PORT: '0',
+    AUTH_JWKS_URL: auth.jwksUrl,
+    AUTH_ISSUER: auth.issuer.issuer,
+    AUTH_AUDIENCE: auth.issuer.audience,
+    REGISTRY_TOKEN: registryToken,
+  };
+}
+
+export type ServiceProcess = {
+  /** The API's `/graphql`. */
+  url: string;
+  /** The metrics listener's `/metrics`. */
+  metricsUrl: string;
+  /** Every line the service has logged so far. */
+  lines: string[];
+  stop(): Promise<void>;
+};
+
+/**
+ * A service (the gateway or a subgraph, by its folder) as it runs in production: its own
+ * `index.ts` in a child process, configured only by `env` (ports 0, read back from its log).
+ */
+export async function startServiceProcess(dir: string, env: Record<string, string>, workers = 1): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/index.ts'], {
+    cwd: dir,
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  const lines: string[] = [];
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       await exited;
     }
-    await closeServer(registry);
-    await auth.close();
   };
   try {
-    const { port, metricsPort } = await boundPorts(child, Number(env.GATEWAY_WORKERS ?? 1));
-    return { url: `http://127.0.0.1:${port}/graphql`, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, auth, stop };
+    const { port, metricsPort } = await boundPorts(child, workers, lines);
+    return { url: `http://127.0.0.1:${port}/graphql`, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, lines, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -72,14 +113,13 @@ export async function startGatewayProcess(env: Record<string, string> = {}): Pro
 }
 
 /** Reads the ports from the log lines `listening` (every worker) and `metrics listening`. */
-function boundPorts(child: ChildProcess, workers: number): Promise<{ port: number; metricsPort: number }> {
+function boundPorts(child: ChildProcess, workers: number, lines: string[]): Promise<{ port: number; metricsPort: number }> {
   return new Promise((resolve, reject) => {
-    const lines: string[] = [];
     let port = 0;
     let metricsPort = 0;
     let listening = 0;
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${lines.join('\n')}`)), 100_000);
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}:\n${lines.join('\n')}`)));
+    const timer = setTimeout(() => reject(new Error(`service did not start:\n${lines.join('\n')}`)), 100_000);
+    child.once('exit', (code) => reject(new Error(`service exited with ${code}:\n${lines.join('\n')}`)));
     createInterface({ input: child.stderr! }).on('line', (line) => {
       lines.push(line);
       try {

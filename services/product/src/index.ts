@@ -1,3 +1,4 @@
+import './tracing.ts';
 import { outboxRelayTask } from '@tenantgraph/events';
 import { dataSubgraphDeps, runService } from '@tenantgraph/server-kit';
 import type { Database } from './database.ts';

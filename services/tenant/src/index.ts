@@ -1,3 +1,4 @@
+import './tracing.ts';
 import { registrySubgraphDeps, runService } from '@tenantgraph/server-kit';
 import type { Database } from './database.ts';
 import { environment } from './environment.ts';

@@ -1,4 +1,4 @@
-// `pnpm bench [--quick]`: our gateway under load, side by side with plain @apollo/gateway and the
+// `pnpm bench [--quick] [--noisy] [--tracing]`: our gateway under load, side by side with plain @apollo/gateway and the
 // slowest subgraph alone, on the same seeded data, in alternating rounds. See BENCHMARKS.md.
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -18,6 +18,7 @@ import { noisyNeighbour, noisySectionOf, withNoisySection } from './noisy.ts';
 import { type Round, writeReport } from './report.ts';
 import { seedVolume, tenantIds, type Volume } from './seed.ts';
 import { subscriptionBench } from './subscriptions.ts';
+import { tracingCost } from './tracing.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SUBGRAPHS = ['tenant', 'product', 'order', 'project'] as const;
@@ -43,6 +44,7 @@ const PAGE = 'query Page { tenant { products(first: 20) { nodes { id sku name pr
 const quick = process.argv.includes('--quick');
 const noisy = process.argv.includes('--noisy');
 const subscriptions = process.argv.includes('--subscriptions');
+const tracing = process.argv.includes('--tracing');
 const arg = (name: string, fallback: number) => {
   const index = process.argv.indexOf(`--${name}`);
   return index > 0 ? Number(process.argv[index + 1]) : fallback;
@@ -101,17 +103,11 @@ async function main() {
   const jwks = await serveJwks(issuer);
   cleanups.push(jwks.close);
   const registryToken = randomBytes(16).toString('hex');
-  const ports = Object.fromEntries(await Promise.all(SUBGRAPHS.map(async (name) => [name, await freePort()]))) as Record<Subgraph, number>;
-  const metricsPorts = Object.fromEntries(await Promise.all(SUBGRAPHS.map(async (name) => [name, await freePort()]))) as Record<
-    Subgraph,
-    number
-  >;
   const common = {
     AUTH_JWKS_URL: jwks.url,
     AUTH_ISSUER: issuer.issuer,
     AUTH_AUDIENCE: issuer.audience,
     REGISTRY_TOKEN: registryToken,
-    TENANT_REGISTRY_URL: `http://127.0.0.1:${ports.tenant}/internal/tenants`,
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
     APOLLO_TELEMETRY_DISABLED: 'true',
@@ -119,59 +115,92 @@ async function main() {
   // --profile: V8 CPU profiles of the gateway and every subgraph, written to .data/profile/ when they stop.
   const profile = (name: string) =>
     process.argv.includes('--profile') ? ['--cpu-prof', `--cpu-prof-dir=${ROOT}.data/profile/${name}`] : [];
-  const processes: Record<string, Child> = {};
-  for (const name of SUBGRAPHS) {
-    const child = runService(
-      name,
-      `${ROOT}services/${name}`,
+  /** The four subgraphs and our gateway, each in its own process, with `extra` in their environment. */
+  const startServices = async (extra: Record<string, string> = {}, tag = '') => {
+    const ports = Object.fromEntries(await Promise.all(SUBGRAPHS.map(async (name) => [name, await freePort()]))) as Record<
+      Subgraph,
+      number
+    >;
+    const metricsPorts = Object.fromEntries(await Promise.all(SUBGRAPHS.map(async (name) => [name, await freePort()]))) as Record<
+      Subgraph,
+      number
+    >;
+    const registryUrl = { TENANT_REGISTRY_URL: `http://127.0.0.1:${ports.tenant}/internal/tenants` };
+    const processes: Record<string, Child> = {};
+    for (const name of SUBGRAPHS) {
+      const child = runService(
+        `${name}${tag}`,
+        `${ROOT}services/${name}`,
+        'src/index.ts',
+        {
+          ...common,
+          ...registryUrl,
+          ...extra,
+          DATABASE_URL: databases[name].appUrl,
+          PORT: String(ports[name]),
+          METRICS_PORT: String(metricsPorts[name]),
+          PRODUCT_SUBGRAPH_URL: `http://127.0.0.1:${ports.product}/graphql`,
+          DB_POOL_SIZE: '10',
+        },
+        profile(name),
+      );
+      children.push(child);
+      processes[name] = child;
+      await waitUntilHealthy(`http://127.0.0.1:${ports[name]}/health`, child);
+    }
+    const subgraphUrl = (name: Subgraph) => `http://127.0.0.1:${ports[name]}/graphql`;
+    const overrides = Object.fromEntries(SUBGRAPHS.map((name) => [`SUBGRAPH_${name.toUpperCase()}_URL`, subgraphUrl(name)]));
+    const gatewayPort = await freePort();
+    const gateway = runService(
+      `ours${tag}`,
+      `${ROOT}services/gateway`,
       'src/index.ts',
       {
         ...common,
-        DATABASE_URL: databases[name].appUrl,
-        PORT: String(ports[name]),
-        METRICS_PORT: String(metricsPorts[name]),
-        PRODUCT_SUBGRAPH_URL: `http://127.0.0.1:${ports.product}/graphql`,
-        DB_POOL_SIZE: '10',
+        ...registryUrl,
+        ...extra,
+        ...overrides,
+        PORT: String(gatewayPort),
+        METRICS_PORT: String(await freePort()),
+        GATEWAY_WORKERS: String(arg('workers', 1)),
+        // --subscriptions: events on NATS; each socket's connect and subscribes count against the rate limit, raised for the setup.
+        ...(subscriptions
+          ? {
+              NATS_URL,
+              RATE_LIMIT_FREE_RPS: '1000',
+              RATE_LIMIT_PRO_RPS: '1000',
+              RATE_LIMIT_ENTERPRISE_RPS: '1000',
+              SUBSCRIPTIONS_PER_TENANT_FREE: '10000',
+              SUBSCRIPTIONS_PER_TENANT_PRO: '10000',
+              SUBSCRIPTIONS_PER_TENANT_ENTERPRISE: '10000',
+            }
+          : {}),
       },
-      profile(name),
+      profile('gateway'),
     );
-    children.push(child);
-    processes[name] = child;
-    await waitUntilHealthy(`http://127.0.0.1:${ports[name]}/health`, child);
+    children.push(gateway);
+    await waitUntilHealthy(`http://127.0.0.1:${gatewayPort}/health`, gateway);
+    return { ports, metricsPorts, processes, subgraphUrl, gateway, gatewayUrl: `http://127.0.0.1:${gatewayPort}/graphql` };
+  };
+  const { metricsPorts, processes, subgraphUrl, gateway: ours, gatewayUrl: oursUrl } = await startServices();
+  const [plainPort, capturePort] = [await freePort(), await freePort()];
+  if (tracing) {
+    const dashboardOf = (first: number) => JSON.stringify({ query: DASHBOARD, variables: { first } });
+    return tracingCost({
+      untracedUrl: oursUrl,
+      startServices,
+      issuer,
+      tenants: tenantIds(volume),
+      dashboard: dashboardOf(20),
+      connections,
+      seconds,
+      rounds,
+      log,
+    });
   }
-  const subgraphUrl = (name: Subgraph) => `http://127.0.0.1:${ports[name]}/graphql`;
-  const overrides = Object.fromEntries(SUBGRAPHS.map((name) => [`SUBGRAPH_${name.toUpperCase()}_URL`, subgraphUrl(name)]));
-  const [oursPort, plainPort, capturePort] = [await freePort(), await freePort(), await freePort()];
-  const ours = runService(
-    'ours',
-    `${ROOT}services/gateway`,
-    'src/index.ts',
-    {
-      ...common,
-      ...overrides,
-      PORT: String(oursPort),
-      METRICS_PORT: String(await freePort()),
-      GATEWAY_WORKERS: String(arg('workers', 1)),
-      // --subscriptions: events on NATS; each socket's connect and subscribes count against the rate limit, raised for the setup.
-      ...(subscriptions
-        ? {
-            NATS_URL,
-            RATE_LIMIT_FREE_RPS: '1000',
-            RATE_LIMIT_PRO_RPS: '1000',
-            RATE_LIMIT_ENTERPRISE_RPS: '1000',
-            SUBSCRIPTIONS_PER_TENANT_FREE: '10000',
-            SUBSCRIPTIONS_PER_TENANT_PRO: '10000',
-            SUBSCRIPTIONS_PER_TENANT_ENTERPRISE: '10000',
-          }
-        : {}),
-    },
-    profile('gateway'),
-  );
-  children.push(ours);
-  await waitUntilHealthy(`http://127.0.0.1:${oursPort}/health`, ours);
   if (subscriptions) {
     const result = await subscriptionBench({
-      gatewayUrl: `http://127.0.0.1:${oursPort}/graphql`,
+      gatewayUrl: oursUrl,
       natsUrl: NATS_URL,
       tenants: tenantIds(volume),
       token: (tenant) => issuer.sign({ tenant, subject: `bench@${tenant}` }),
@@ -181,19 +210,20 @@ async function main() {
       seconds: arg('duration', quick ? 5 : 20),
       log,
     });
-    console.log(`\n${result.text}`);
+    console.log(`
+${result.text}`);
     return result.ok ? 0 : 1;
   }
   if (noisy) {
     const [attacker, victim] = tenantIds(volume) as [string, string];
     const dashboardOf = (first: number) => JSON.stringify({ query: DASHBOARD, variables: { first } });
     const result = await noisyNeighbour({
-      gatewayUrl: `http://127.0.0.1:${oursPort}/graphql`,
+      gatewayUrl: oursUrl,
       issuer,
       attacker,
       victim,
       processes: { ...processes, gateway: ours },
-      metricsUrls: Object.fromEntries(SUBGRAPHS.map((name) => [name, `http://127.0.0.1:${ports[name]}/metrics`])),
+      metricsUrls: Object.fromEntries(SUBGRAPHS.map((name) => [name, `http://127.0.0.1:${metricsPorts[name]}/metrics`])),
       dashboard: dashboardOf(20),
       largestDashboard: dashboardOf(100),
       seconds: arg('duration', 30),
@@ -228,7 +258,6 @@ async function main() {
   );
   const auth = (token: string) => ({ authorization: `Bearer ${token}` });
   const dashboard = (first: number) => JSON.stringify({ query: DASHBOARD, variables: { first } });
-  const oursUrl = `http://127.0.0.1:${oursPort}/graphql`;
   const plainUrl = `http://127.0.0.1:${plainPort}/graphql`;
   await waitForGraphQL(plainUrl, tokens[0]!);
 

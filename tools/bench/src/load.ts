@@ -69,14 +69,15 @@ export async function postgresCpuSeconds(): Promise<number> {
 }
 
 /**
- * The sum of `db_queries_total` over a service's `/metrics`, counting only statements sent for
+ * The number of SQL statements in a service's `/metrics` (`db_query_duration_seconds_count`), counting only statements sent for
  * GraphQL requests (the registry's periodic refresh is labelled `tenant="none"`).
  */
 export async function sqlCount(metricsUrl: string): Promise<number> {
   const text = await (await fetch(metricsUrl)).text();
   let total = 0;
   for (const line of text.split('\n')) {
-    if (line.startsWith('db_queries_total{') && !line.includes('tenant="none"')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith('db_query_duration_seconds_count{') && !line.includes('tenant="none"'))
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return total;
 }

@@ -209,12 +209,15 @@ async function codeOf(url: string, body: string, token: string): Promise<string>
   return parsed.errors?.[0]?.extensions?.code ?? 'answered';
 }
 
-/** GraphQL requests of `tenant` served so far, over every subgraph (`http_requests_total`). */
+/** GraphQL requests of `tenant` served so far (not refused for its concurrency), over every subgraph. */
 async function subgraphRequestsOf(metricsUrls: Record<string, string>, tenant: string): Promise<number> {
   let total = 0;
   for (const url of Object.values(metricsUrls)) {
     for (const line of (await (await fetch(url)).text()).split('\n')) {
-      const counted = line.startsWith('http_requests_total{') && line.includes(`tenant="${tenant}"`);
+      const counted =
+        line.startsWith('graphql_request_duration_seconds_count{') &&
+        line.includes(`tenant="${tenant}"`) &&
+        !line.includes('outcome="TOO_MANY_REQUESTS"');
       if (counted) total += Number(line.slice(line.lastIndexOf(' ') + 1));
     }
   }

@@ -11,6 +11,8 @@ import { type Supervised, supervise } from './supervisor.ts';
 import { createTenant, provisionServices } from './tenants.ts';
 
 const GATEWAY_PORT = 4000;
+/** A service's metrics port is its API port plus this (gateway 9400, tenant 9401 ...). */
+const METRICS_PORT_OFFSET = 5400;
 const log = (line: string) => console.log(`[start  ] ${line}`);
 const services: Supervised[] = [];
 const cleanups: (() => Promise<void>)[] = [];
@@ -110,6 +112,9 @@ function printBanner(endpoint: string, devIssuer: Issuer | undefined) {
     `  Gateway    ${endpoint}   (health: http://localhost:${GATEWAY_PORT}/health)`,
     `  Explorer   ${endpoint} in a browser: paste a token into its "Bearer token" field`,
     `  Subgraphs  ${SERVICES.map((service) => `${service.name} :${service.port}`).join(', ')}`,
+    // Each service's own metrics listener (RUNTIME.md: its API port + 5400), on loopback only.
+    `  Metrics    http://127.0.0.1:${GATEWAY_PORT + METRICS_PORT_OFFSET}/metrics (gateway); ${SERVICES.map((service) => `${service.name} :${service.port + METRICS_PORT_OFFSET}`).join(', ')} (Prometheus text)`,
+    `  Traces     ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT ? `OTLP to ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT}` : 'off (set OTEL_EXPORTER_OTLP_ENDPOINT to send them; see docs/observability.md)'}`,
     `  Tenants    ${DEMO_TENANTS.map((tenant) => `${tenant.id} (${tenant.dedicated ? 'dedicated databases' : 'shared databases'})`).join(', ')}`,
   ];
   if (devIssuer) {

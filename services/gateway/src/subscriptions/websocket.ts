@@ -4,7 +4,16 @@ import { createRequire } from 'node:module';
 import type { ApolloGateway } from '@apollo/gateway';
 import type { ApolloServer } from '@apollo/server';
 import { appError, errorCode, isClientErrorCode, type Logger, unauthenticated } from '@tenantgraph/core';
-import { type Admission, type ListSizes, listSizesOf, type Metrics, maskError, requestIdOf } from '@tenantgraph/server-kit';
+import {
+  type Admission,
+  inRequest,
+  type ListSizes,
+  listSizesOf,
+  type Metrics,
+  maskError,
+  type RequestRecord,
+  requestIdOf,
+} from '@tenantgraph/server-kit';
 import type { GraphQLError, GraphQLFormattedError, ValidationRule } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { type Extra, useServer } from 'graphql-ws/use/ws';
@@ -110,7 +119,10 @@ export function createSubscriptionServer(options: SubscriptionServerOptions) {
             { query: prepared.lookup, variables: lookupVariables(prepared, event.entityId), operationName: 'SubscriptionEvent' },
             { contextValue: context },
           );
-        const response = options.metrics ? await options.metrics.track(context.viewer.tenantId, run) : await run();
+        // One lookup is one request of its tenant: in its metrics (outcome, duration) and spans, like an HTTP one.
+        const record: RequestRecord = { requestId: context.requestId, start: performance.now(), tenantId: context.viewer.tenantId };
+        const response = await inRequest(record, run);
+        options.metrics?.observeRequest(record, 200, (performance.now() - record.start) / 1000);
         if (response.body.kind !== 'single') throw new Error('a lookup answered incrementally');
         return subscriptionResult(prepared, response.body.singleResult);
       } finally {

@@ -1,0 +1,194 @@
+import { createRequire } from 'node:module';
+import {
+  type Attributes,
+  type Context,
+  context,
+  createContextKey,
+  propagation,
+  type Span,
+  SpanStatusCode,
+  type TextMapPropagator,
+  trace,
+} from '@opentelemetry/api';
+import type { W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import type { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import type { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import type { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import type { NodeSDK } from '@opentelemetry/sdk-node';
+import type { BatchSpanProcessor, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { type TracingEnvironment, tracingEnvironment } from './environment.ts';
+
+// The SDK is loaded only when tracing is on: with no endpoint set, no module of it is even read.
+const require = createRequire(import.meta.url);
+
+/** What every span of one request carries: set once known (the tenant after the token is verified). */
+export type TraceScope = { requestId: string; tenantId?: string | undefined };
+
+const SCOPE = createContextKey('tenantgraph.trace-scope');
+const tracer = trace.getTracer('@tenantgraph/telemetry');
+let sdk: NodeSDK | undefined;
+
+/** The exporter of each `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`, loaded only when chosen. */
+const EXPORTERS: Record<TracingEnvironment['OTEL_EXPORTER_OTLP_PROTOCOL'], () => { OTLPTraceExporter: typeof OTLPTraceExporter }> = {
+  grpc: () => require('@opentelemetry/exporter-trace-otlp-grpc'),
+  'http/protobuf': () => require('@opentelemetry/exporter-trace-otlp-proto'),
+  'http/json': () => require('@opentelemetry/exporter-trace-otlp-http'),
+};
+
+/**
+ * Starts the OpenTelemetry SDK of this process when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+ * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, and does nothing otherwise. Call it first, from
+ * the service's `tracing.ts`, the first import of its `index.ts`. Traces incoming and outgoing
+ * HTTP (W3C `traceparent` both ways), every SQL statement (`pg`) and Redis command (`ioredis`);
+ * `edge` (the gateway) continues a client's trace only with `TRACING_TRUST_CLIENT=true`.
+ * @example startTracing('product') // services/product/src/tracing.ts
+ */
+export function startTracing(service: string, { edge = false } = {}): boolean {
+  const { env, problem } = tracingEnvironment();
+  if (problem) warn('tracing is off: invalid OpenTelemetry settings', { service, problem });
+  const endpoint = env?.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env?.OTEL_EXPORTER_OTLP_ENDPOINT;
+  if (!env || env.OTEL_SDK_DISABLED || !endpoint || sdk) return sdk !== undefined;
+  sdk = createSdk(service, env, edge);
+  sdk.start();
+  // The instrumentations patch a module when it is required after this point. Services are ES
+  // modules whose imports were loaded before this runs: requiring them here patches the shared
+  // prototypes (pg's Client, ioredis, http.Server) that every later import of them uses.
+  require('node:http');
+  require('pg');
+  require('ioredis');
+  return true;
+}
+
+function createSdk(service: string, env: TracingEnvironment, edge: boolean): NodeSDK {
+  const { NodeSDK } = require('@opentelemetry/sdk-node') as { NodeSDK: typeof import('@opentelemetry/sdk-node').NodeSDK };
+  const { BatchSpanProcessor: Batch } = require('@opentelemetry/sdk-trace-base') as { BatchSpanProcessor: typeof BatchSpanProcessor };
+  const { W3CTraceContextPropagator: W3C } = require('@opentelemetry/core') as {
+    W3CTraceContextPropagator: typeof W3CTraceContextPropagator;
+  };
+  const { HttpInstrumentation: Http } = require('@opentelemetry/instrumentation-http') as {
+    HttpInstrumentation: typeof HttpInstrumentation;
+  };
+  const { PgInstrumentation: Pg } = require('@opentelemetry/instrumentation-pg') as { PgInstrumentation: typeof PgInstrumentation };
+  const { IORedisInstrumentation: Redis } = require('@opentelemetry/instrumentation-ioredis') as {
+    IORedisInstrumentation: typeof IORedisInstrumentation;
+  };
+  const protocol = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL;
+  // Each exporter reads its endpoint, headers and timeout from the standard variables itself.
+  const { OTLPTraceExporter: Exporter } = EXPORTERS[protocol]();
+  const propagator = new W3C();
+  return new NodeSDK({
+    ...(env.OTEL_SERVICE_NAME ? {} : { serviceName: service }),
+    spanProcessors: [scopeAttributes, new Batch(new Exporter())],
+    // Traces only: metrics are Prometheus' (one way of counting), and logs are the JSON lines on stderr.
+    metricReaders: [],
+    logRecordProcessors: [],
+    // Trace context only: no baggage, so nothing a client sends rides along to the subgraphs.
+    textMapPropagator: edge && !env.TRACING_TRUST_CLIENT ? injectOnly(propagator) : propagator,
+    instrumentations: [
+      new Http({
+        // Only GraphQL requests are traced: not health probes, not the metrics listener.
+        ignoreIncomingRequestHook: (req) => !(req.url ?? '').startsWith('/graphql'),
+        // Background calls (registry polls, JWKS) start no trace of their own.
+        requireParentforOutgoingSpans: true,
+        // The query string of a GET carries the operation's variables: only the path is kept.
+        requestHook: (span, request) => {
+          if (!('url' in request) || request.url === undefined) return;
+          const path = request.url.split('?')[0] ?? '';
+          span.updateName(`${request.method} ${path}`);
+          span.setAttributes({ 'http.target': path, 'url.path': path, 'url.query': '' });
+        },
+      }),
+      // Statements are sent with placeholders and reported without their values.
+      new Pg({ requireParentSpan: true, enhancedDatabaseReporting: false }),
+      new Redis({ requireParentSpan: true }),
+    ],
+  });
+}
+
+/** A propagator that sends trace context on but ignores what callers send: the gateway's, unless clients are trusted. */
+function injectOnly(propagator: TextMapPropagator): TextMapPropagator {
+  return {
+    inject: (ctx, carrier, setter) => propagator.inject(ctx, carrier, setter),
+    extract: (ctx) => ctx,
+    fields: () => propagator.fields(),
+  };
+}
+
+/** Stamps each span started inside a request with its tenant and request id, whoever creates it (pg, Apollo, us). */
+const scopeAttributes: SpanProcessor = {
+  onStart(span, parent: Context) {
+    const scope = parent.getValue(SCOPE) as TraceScope | undefined;
+    if (!scope) return;
+    span.setAttribute('request.id', scope.requestId);
+    if (scope.tenantId !== undefined) span.setAttribute('tenant.id', scope.tenantId);
+  },
+  onEnd() {},
+  forceFlush: async () => {},
+  shutdown: async () => {},
+};
+
+/** Whether `startTracing` registered an SDK in this process. */
+export function tracingEnabled(): boolean {
+  return sdk !== undefined;
+}
+
+/** Sends the spans still buffered and stops the SDK; part of every service's shutdown. */
+export async function stopTracing(): Promise<void> {
+  const stopping = sdk;
+  sdk = undefined;
+  await stopping?.shutdown().catch(() => {});
+}
+
+/**
+ * Runs `run` with `scope` in its trace context: every span started inside carries `request.id`
+ * and, once `scope.tenantId` is set, `tenant.id`. The span already active (the HTTP server span)
+ * gets them when `noteTraceTenant` is called. No cost when tracing is off.
+ */
+export function withTraceScope<T>(scope: TraceScope, run: () => T): T {
+  if (!sdk) return run();
+  trace.getActiveSpan()?.setAttribute('request.id', scope.requestId);
+  return context.with(context.active().setValue(SCOPE, scope), run);
+}
+
+/** Sets attributes on the active span (e.g. the tenant, once verified, on the HTTP server span). */
+export function setSpanAttributes(attributes: Attributes): void {
+  if (sdk) trace.getActiveSpan()?.setAttributes(attributes);
+}
+
+/** The trace id of the active span, for log lines; undefined when not tracing. */
+export function activeTraceId(): string | undefined {
+  if (!sdk) return undefined;
+  const spanContext = trace.getActiveSpan()?.spanContext();
+  return spanContext && trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
+}
+
+/**
+ * Runs `run` in a new span (a child of the active one). A failure marks the span as an error
+ * with its `code` only: error messages may quote input, and spans never carry input values.
+ * Without tracing, `run` is called with no span.
+ * @example await withSpan('nats publish', { 'messaging.destination.name': subject }, () => js.publish(subject, data))
+ */
+export function withSpan<T>(name: string, attributes: Attributes, run: (span: Span | undefined) => Promise<T> | T): Promise<T> {
+  if (!sdk) return Promise.resolve().then(() => run(undefined));
+  return tracer.startActiveSpan(name, { attributes }, async (span) => {
+    try {
+      return await run(span);
+    } catch (error) {
+      const code = (error as { extensions?: { code?: unknown }; code?: unknown }).extensions?.code ?? (error as { code?: unknown }).code;
+      span.setStatus({ code: SpanStatusCode.ERROR, message: typeof code === 'string' ? code : 'error' });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+function warn(message: string, fields: Record<string, unknown>) {
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'warn', message, ...fields })}\n`);
+}
+
+/** Writes the active span's W3C trace context (`traceparent`) into outgoing request headers. */
+export function injectTraceContext(headers: Record<string, string>): void {
+  if (sdk) propagation.inject(context.active(), headers);
+}
