@@ -1,0 +1,68 @@
+import { createRequire } from 'node:module';
+import { CompiledQuery, type DatabaseConnection, PostgresQueryCompiler, type QueryId, type QueryResult } from 'kysely';
+import pg from 'pg';
+
+// node-postgres' own conversion of a parameter to its text form (dates, arrays, buffers, JSON).
+const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue(value: unknown): string | Buffer | null };
+
+/**
+ * A parameter as the SQL literal PostgreSQL would have received it as: node-postgres' text form
+ * of the value, quoted (`escapeLiteral` doubles quotes and backslashes and uses `E''` for the
+ * latter, so it holds whatever `standard_conforming_strings` says). A quoted literal is of type
+ * `unknown` until its context types it, exactly as an untyped parameter is, so the statement
+ * means what it meant with parameters. NUL cannot be sent either way and is refused here.
+ */
+export function sqlLiteral(value: unknown): string {
+  const text = prepareValue(value);
+  if (text === null || text === undefined) return 'null';
+  const string = Buffer.isBuffer(text) ? `\\x${text.toString('hex')}` : String(text);
+  if (string.includes('\u0000')) throw new TypeError('a SQL parameter cannot contain the NUL character');
+  return pg.escapeLiteral(string);
+}
+
+/**
+ * Compiles a statement with its parameters written in as literals, so that it can travel in one
+ * simple-protocol message behind the statements that set its tenant (see `withTenant`).
+ */
+class InlineQueryCompiler extends PostgresQueryCompiler {
+  protected override appendValue(parameter: unknown): void {
+    this.append(sqlLiteral(parameter));
+  }
+}
+
+const inlineCompiler = new InlineQueryCompiler();
+
+/** How one statement of a `withTenant` unit is sent: behind the tenant's settings, or after opening its transaction. */
+type Instruction = { inline: string } | { before: string };
+const instructions = new WeakMap<QueryId, Instruction>();
+
+/**
+ * Marks the statement `queryId` to travel in one message behind `settings` (a plain read, its
+ * parameters written in), or to follow `before` (the unit's `begin` and settings) on its connection.
+ */
+export function sendWith(queryId: QueryId, instruction: Instruction): void {
+  instructions.set(queryId, instruction);
+}
+
+const patched = new WeakSet<DatabaseConnection>();
+
+/**
+ * A connection that honours `sendWith`: the statements it marked go as described (one round trip
+ * for a read), every other statement unchanged. `onQuery` counts each extra message sent.
+ */
+export function sendingWithTenant(connection: DatabaseConnection, onQuery?: () => void): DatabaseConnection {
+  if (patched.has(connection)) return connection;
+  patched.add(connection);
+  const execute = connection.executeQuery.bind(connection);
+  connection.executeQuery = async <R>(compiled: CompiledQuery): Promise<QueryResult<R>> => {
+    const instruction = instructions.get(compiled.queryId);
+    if (!instruction) return execute(compiled);
+    if ('before' in instruction) {
+      onQuery?.();
+      await execute(CompiledQuery.raw(instruction.before));
+      return execute(compiled);
+    }
+    return execute(CompiledQuery.raw(`${instruction.inline}; ${inlineCompiler.compileQuery(compiled.query, compiled.queryId).sql}`));
+  };
+  return connection;
+}
