@@ -16,6 +16,12 @@ export function createMetrics(service: string) {
   const labelNames = ['operation', 'tenant'] as const;
   const httpRequests = new Counter({ name: 'http_requests_total', help: 'GraphQL requests served', labelNames, registers: [registry] });
   const dbQueries = new Counter({ name: 'db_queries_total', help: 'SQL statements sent', labelNames, registers: [registry] });
+  const cacheLookups = new Counter({
+    name: 'entity_cache_lookups_total',
+    help: 'Entity cache lookups by tenant and result (hit, miss)',
+    labelNames: ['tenant', 'result'] as const,
+    registers: [registry],
+  });
   const current = new AsyncLocalStorage<RequestLabels>();
   // Plain totals beside the counters, so tests and the benchmark read them without parsing.
   let queries = 0;
@@ -31,6 +37,10 @@ export function createMetrics(service: string) {
     countQuery() {
       queries += 1;
       dbQueries.inc(current.getStore() ?? { operation: 'none', tenant: 'none' });
+    },
+    /** One lookup of the gateway's entity cache. */
+    countCacheLookup(tenant: string, hit: boolean) {
+      cacheLookups.inc({ tenant, result: hit ? 'hit' : 'miss' });
     },
     /** Statements sent since start. */
     queryCount: () => queries,

@@ -55,6 +55,14 @@ export const environment = loadEnvironment(
       RATE_LIMIT_BURST_FACTOR: z.coerce.number().min(1).default(2),
       // Shared rate-limit buckets for several gateway replicas; in memory when unset.
       REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+      /** The entity cache of subgraph answers by tenant (see entity-cache.ts); `off` turns it off. */
+      ENTITY_CACHE: z.enum(['on', 'off']).default('on'),
+      /** Memory the cached answers may take, in MiB. */
+      ENTITY_CACHE_MB: z.coerce.number().positive().default(64),
+      /** The most of it one tenant's answers may take (0 < share <= 1), so one tenant cannot evict every other. */
+      ENTITY_CACHE_TENANT_SHARE: z.coerce.number().gt(0).max(1).default(0.25),
+      /** Seconds an answer is kept at most, whatever invalidated it or not: the last resort. */
+      ENTITY_CACHE_TTL_S: z.coerce.number().positive().default(60),
       // Requests in flight per tenant by plan, and over all tenants (served round-robin beyond).
       ...concurrencyEnvironment(DEFAULT_CONCURRENCY),
       /** The explorer (GraphiQL) at GET /graphql for browsers; on unless NODE_ENV=production. */

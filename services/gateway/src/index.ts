@@ -14,7 +14,14 @@ import {
 import { Redis } from 'ioredis';
 import { environment as env, explorerEnabled, planLimits, queryBudgets, queryLimits, subgraphUrls } from './environment.ts';
 import { serveRateLimitsToWorkers, workerRateLimiter } from './rate-limit-cluster.ts';
-import { createGatewayServer, loadTrustedDocuments, memoryRateLimiter, redisRateLimiter, supergraphFromFile } from './server.ts';
+import {
+  createEntityCache,
+  createGatewayServer,
+  loadTrustedDocuments,
+  memoryRateLimiter,
+  redisRateLimiter,
+  supergraphFromFile,
+} from './server.ts';
 import { supergraphFromUrl } from './supergraph.ts';
 
 const logger = createLogger({ service: 'gateway' }, env.LOG_LEVEL);
@@ -51,6 +58,7 @@ async function serve() {
     rateLimiter: rateLimiter(),
     explorer: explorerEnabled,
     corsOrigins: env.CORS_ORIGINS,
+    entityCache: entityCache(metrics),
     trustedDocuments: env.PERSISTED_DOCUMENTS
       ? { documents: await loadTrustedDocuments(env.PERSISTED_DOCUMENTS), only: env.ONLY_PERSISTED_DOCUMENTS }
       : undefined,
@@ -73,6 +81,27 @@ function rateLimiter() {
   const local = cluster.isWorker ? workerRateLimiter() : memoryRateLimiter();
   if (!env.REDIS_URL) return local;
   return redisRateLimiter(new Redis(env.REDIS_URL, { commandTimeout: 250, maxRetriesPerRequest: 1 }), { logger, fallback: local });
+}
+
+/**
+ * The entity cache, unless ENTITY_CACHE=off. Several workers share one only through Redis (each
+ * request reads its tenant's generation there); without Redis they would each keep their own, and
+ * a write through one worker would not be seen at once through another, so it stays off.
+ */
+function entityCache(metrics: ReturnType<typeof createMetrics>) {
+  if (env.ENTITY_CACHE === 'off') return undefined;
+  if (env.GATEWAY_WORKERS > 1 && !env.REDIS_URL) {
+    logger.warn('entity cache off: several workers without REDIS_URL cannot share it');
+    return undefined;
+  }
+  return createEntityCache({
+    maxBytes: env.ENTITY_CACHE_MB * 2 ** 20,
+    tenantShare: env.ENTITY_CACHE_TENANT_SHARE,
+    ttlMs: env.ENTITY_CACHE_TTL_S * 1000,
+    redis: env.REDIS_URL ? new Redis(env.REDIS_URL, { commandTimeout: 250, maxRetriesPerRequest: 1 }) : undefined,
+    onLookup: metrics.countCacheLookup,
+    logger,
+  });
 }
 
 /**

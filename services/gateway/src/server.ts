@@ -21,6 +21,7 @@ import { budgetPlugin, DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget
 import type { GatewayContext } from './context.ts';
 import { cors } from './cors.ts';
 import { TenantDataSource } from './datasource.ts';
+import { type EntityCache, invalidateOnMutation } from './entity-cache.ts';
 import { createExplorer } from './explorer.ts';
 import { createSubgraphFetcher } from './fetcher.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryLimits } from './limits.ts';
@@ -29,6 +30,7 @@ import { type TrustedDocuments, trustedDocumentsStep } from './trusted-documents
 
 export { supergraphForGateway, withAccessPolicy } from './access-policy.ts';
 export { DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
+export { createEntityCache, type EntityCache } from './entity-cache.ts';
 export { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
 export { DEFAULT_PLAN_LIMITS, memoryRateLimiter, type PlanLimits, type RateLimiter, redisRateLimiter } from './rate-limit.ts';
 export { staticSupergraph, supergraphFromFile } from './supergraph.ts';
@@ -63,6 +65,8 @@ export type GatewayServerDeps = {
   corsOrigins?: readonly string[];
   /** The frontends' trusted documents; with `only`, nothing else is accepted. */
   trustedDocuments?: { documents: TrustedDocuments; only: boolean };
+  /** Subgraph answers cached by tenant (`createEntityCache`); nothing cached when absent. */
+  entityCache?: EntityCache;
 };
 
 /**
@@ -76,6 +80,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   const rateLimiter = deps.rateLimiter ?? memoryRateLimiter();
   const planLimits = { ...DEFAULT_PLAN_LIMITS, ...deps.planLimits };
   const admission = deps.admission ?? tenantAdmission(DEFAULT_CONCURRENCY, deps.registry);
+  const entityCache = deps.entityCache;
   const fetcher = createSubgraphFetcher({
     maxSockets: deps.maxSocketsPerSubgraph ?? 64,
     timeoutMs: deps.subgraphTimeoutMs ?? 5_000,
@@ -89,7 +94,11 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   const access = withAccessPolicy(deps.supergraph);
   const gateway = new ApolloGateway({
     supergraphSdl: access.hook,
-    buildService: ({ name, url }) => new TenantDataSource({ url: subgraphUrls[name] ?? url, fetcher }),
+    buildService: ({ name, url }) => {
+      const source = new TenantDataSource({ url: subgraphUrls[name] ?? url, fetcher });
+      if (entityCache) source.cache = { cache: entityCache, subgraph: name };
+      return source;
+    },
     logger: {
       debug: () => {},
       info: (m) => logger.info(String(m)),
@@ -118,6 +127,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       ...limits.plugins,
       budgetPlugin(gateway, { ...DEFAULT_QUERY_BUDGETS, ...deps.queryBudgets }),
       ...(deps.metrics ? [deps.metrics.plugin] : []),
+      ...(entityCache ? [invalidateOnMutation(entityCache)] : []),
     ],
   });
   // Ready once the supergraph is loaded, and no longer once stopping, so a load balancer stops
@@ -131,10 +141,17 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     async authenticate(req, requestId) {
       const viewer = await deps.verifier.verify(req.headers.authorization);
       const tenant = await deps.registry.get(viewer.tenantId);
-      if (!tenant) throw unknownTenant();
+      if (!tenant) {
+        // A deleted tenant's entries go (an id registered again later starts from nothing).
+        if (entityCache) await entityCache.invalidateTenant(viewer.tenantId).catch(() => {});
+        throw unknownTenant();
+      }
       const { allowed, retryAfterSeconds } = await rateLimiter.take(tenant.id, planLimits[tenant.plan] ?? planLimits.FREE);
       if (!allowed) throw appError('TOO_MANY_REQUESTS', 'Too many requests for this tenant; retry later.', { retryAfterSeconds });
-      return { viewer, requestId, plan: tenant.plan, logger: logger.child({ requestId, tenant: viewer.tenantId }) };
+      // Only an active tenant's answers are cached: a moving or deleting tenant's are read fresh.
+      const cacheScope =
+        entityCache && tenant.status === 'active' ? await entityCache.scope(tenant.id, tenant.placement, viewer) : undefined;
+      return { viewer, requestId, plan: tenant.plan, logger: logger.child({ requestId, tenant: viewer.tenantId }), cacheScope };
     },
     // After the rate limit: a request refused there never waits for a turn.
     admit: (context, signal) => admission.admit(context.viewer.tenantId, signal),
@@ -164,6 +181,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       await closeGracefully(http);
       await apollo.stop();
       await rateLimiter.close();
+      await entityCache?.close();
     },
   };
 }
