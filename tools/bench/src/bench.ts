@@ -14,6 +14,7 @@ import { migrationsFolder as tenantMigrations } from '@tenantgraph/tenant/migrat
 import { sql } from 'kysely';
 import { cpuSecondsOf, type LoadRequest, type LoadResult, load, memoryOf, postgresCpuSeconds, recordingHop, sqlCount } from './load.ts';
 import { noisyNeighbour, noisySectionOf, withNoisySection } from './noisy.ts';
+import { readMix, readMixSection } from './read-mix.ts';
 import { type Round, writeReport } from './report.ts';
 import { seedVolume, tenantIds, type Volume } from './seed.ts';
 
@@ -139,7 +140,15 @@ async function main() {
     'ours',
     `${ROOT}services/gateway`,
     'src/index.ts',
-    { ...common, ...overrides, PORT: String(oursPort), METRICS_PORT: String(await freePort()), GATEWAY_WORKERS: String(arg('workers', 1)) },
+    {
+      ...common,
+      ...overrides,
+      PORT: String(oursPort),
+      METRICS_PORT: String(await freePort()),
+      GATEWAY_WORKERS: String(arg('workers', 1)),
+      // The rounds measure the uncached path; the read mix below runs a second gateway with the cache.
+      ENTITY_CACHE: 'off',
+    },
     profile('gateway'),
   );
   children.push(ours);
@@ -264,6 +273,30 @@ async function main() {
   }
   const peak = (await memoryOf(ours.process.pid!)).peak;
 
+  // The read mix: 95 % dashboards, 5 % writes, one tenant per connection, our gateway with its
+  // entity cache beside plain @apollo/gateway; stale reads counted.
+  const cachedPort = await freePort();
+  const cached = runService('cached', `${ROOT}services/gateway`, 'src/index.ts', {
+    ...common,
+    ...overrides,
+    PORT: String(cachedPort),
+    METRICS_PORT: String(await freePort()),
+    ENTITY_CACHE: 'on',
+  });
+  children.push(cached);
+  await waitUntilHealthy(`http://127.0.0.1:${cachedPort}/health`, cached);
+  const mixUsers = await Promise.all(
+    tenants
+      .slice(0, Math.min(20, connections))
+      .map(async (tenant, i) => ({ token: await issuer.sign({ tenant, scopes: SCOPES, subject: `mix-${i}` }) })),
+  );
+  const mixCached = await readMix(`http://127.0.0.1:${cachedPort}/graphql`, mixUsers, dashboard(20), seconds);
+  const mixPlain = await readMix(plainUrl, mixUsers, dashboard(20), seconds);
+  log(
+    `read mix: ours with the entity cache ${mixCached.requestsPerSecond.toFixed(0)} req/s (p99 ${mixCached.p99} ms, ${mixCached.staleReads} stale), ` +
+      `plain ${mixPlain.requestsPerSecond.toFixed(0)} req/s (p99 ${mixPlain.p99} ms)`,
+  );
+
   const largest = await load(
     oursUrl,
     [[{ body: JSON.stringify({ query: PAGE }), headers: auth(tokens[0]!) }]],
@@ -295,7 +328,9 @@ async function main() {
     elapsed: (Date.now() - started) / 1000,
   };
   const report = writeReport(summary);
+  const mix = readMixSection(summary, mixCached, mixPlain);
   console.log(report.text);
+  console.log(mix);
   if (!quick) {
     const command = `npx pnpm@10 bench ${process.argv.slice(2).join(' ')}`.trim();
     const analysis = await readFile(`${ROOT}tools/bench/ANALYSIS.md`, 'utf8').catch(() => '');
@@ -307,10 +342,11 @@ async function main() {
     ];
     const noisySection = noisySectionOf(await readFile(`${ROOT}BENCHMARKS.md`, 'utf8').catch(() => ''));
     const kept = noisySection ? `\n${noisySection}` : '';
-    await writeFile(`${ROOT}BENCHMARKS.md`, `${header.join('\n')}\n${report.markdown}\n${analysis}${kept}`);
+    await writeFile(`${ROOT}BENCHMARKS.md`, `${header.join('\n')}\n${report.markdown}\n${mix}\n${analysis}${kept}`);
     log('wrote BENCHMARKS.md');
   }
-  const errors = results.reduce((sum, round) => sum + round.ours.errors + round.mutations.errors, 0);
+  const errors =
+    results.reduce((sum, round) => sum + round.ours.errors + round.mutations.errors, 0) + mixCached.errors + mixCached.staleReads;
   if (errors > 0 || sql5 !== sql100) {
     console.error(`[bench] FAILED: ${errors} error(s); SQL per dashboard ${sql5} (page of 5) vs ${sql100} (page of 100)`);
     return 1;
