@@ -1,0 +1,89 @@
+import { isTenantId } from '@tenantgraph/core';
+import { tenantIsolationPolicy } from '@tenantgraph/database';
+import { type Generated, type Insertable, type Kysely, type Selectable, sql } from 'kysely';
+import { MAX_PAYLOAD_BYTES, type NewEvent } from './event.ts';
+
+/** The outbox of a data subgraph's database: each row an event written by a change's own transaction. */
+export interface OutboxTable {
+  tenant_id: string;
+  id: Generated<string>;
+  /** Order of writing; within one tenant also the order of commit (see `recordEvent`). */
+  seq: Generated<number>;
+  type: string;
+  entity_id: string;
+  payload: unknown;
+  occurred_at: Generated<Date>;
+  /** The database the change was committed in. */
+  source: Generated<string>;
+  /** Set by the relay once the transport has stored the event; null while it waits. */
+  sent_at: Date | null;
+}
+
+export type OutboxRow = Selectable<OutboxTable>;
+export type NewOutboxRow = Insertable<OutboxTable>;
+
+/** A database with an outbox, as `recordEvent` sees it (a room's `Database` adds `event_outbox: OutboxTable`). */
+export type OutboxDatabase = { event_outbox: OutboxTable };
+
+export const OUTBOX_TABLE = 'event_outbox';
+
+/**
+ * For a room's migration (frozen: a later change to the outbox gets a helper of its own, this one
+ * stays as it is): creates `event_outbox` with `tenant_id` first in its key, row-level security
+ * like every tenant table, and one more policy that only reads: with `app.outbox_relay = 'on'`
+ * (set by the relay, for its transaction only) the unsent rows of every tenant are visible, so
+ * the relay finds them without knowing the tenants; it marks them sent as each tenant.
+ * @example export const up = (db: Kysely<any>) => createOutboxTable(db)
+ */
+export async function createOutboxTable(db: Kysely<any>): Promise<void> {
+  await db.schema
+    .createTable(OUTBOX_TABLE)
+    .addColumn('tenant_id', 'text', (col) => col.notNull())
+    .addColumn('id', 'uuid', (col) => col.notNull().defaultTo(sql`gen_random_uuid()`))
+    .addColumn('seq', 'bigint', (col) => col.notNull().generatedAlwaysAsIdentity())
+    .addColumn('type', 'text', (col) => col.notNull())
+    .addColumn('entity_id', 'text', (col) => col.notNull())
+    .addColumn('payload', 'jsonb', (col) => col.notNull().defaultTo(sql`'{}'::jsonb`))
+    .addColumn('occurred_at', sql`timestamptz(3)`, (col) => col.notNull().defaultTo(sql`now()`))
+    .addColumn('source', 'text', (col) => col.notNull().defaultTo(sql`current_database()`))
+    .addColumn('sent_at', sql`timestamptz(3)`)
+    .addPrimaryKeyConstraint('event_outbox_pkey', ['tenant_id', 'id'])
+    .execute();
+  // What the relay reads: the unsent rows, oldest first.
+  await sql`create index event_outbox_unsent_idx on event_outbox (seq) where sent_at is null`.execute(db);
+  await db.schema.createIndex('event_outbox_tenant_occurred_idx').on(OUTBOX_TABLE).columns(['tenant_id', 'occurred_at']).execute();
+  for (const statement of tenantIsolationPolicy(OUTBOX_TABLE)) await statement.execute(db);
+  await sql`create policy outbox_relay_read on event_outbox for select
+              using (current_setting('app.outbox_relay', true) = 'on')`.execute(db);
+}
+
+/** The `down` of `createOutboxTable`. */
+export async function dropOutboxTable(db: Kysely<any>): Promise<void> {
+  await db.schema.dropTable(OUTBOX_TABLE).execute();
+}
+
+/** The NOTIFY channel that wakes the relay when a transaction with events commits. */
+export const OUTBOX_CHANNEL = 'event_outbox';
+
+/**
+ * Writes events to the outbox inside the caller's transaction (`trx`, from `withTenant`/`inTenant`):
+ * they exist exactly when the change commits, and the relay publishes them after. Call it last in
+ * the transaction: it takes the tenant's outbox lock until commit, so one tenant's events commit
+ * in the order of their `seq` (the relay then never passes over an earlier, still-open write).
+ * @example await inTenant(async (trx) => { const row = await insertProduct(trx, tenantId, p); await recordEvent(trx, tenantId, { type: 'product.created', entityId: toGlobalId(tenantId, row.id) }); return row })
+ */
+export async function recordEvent<DB>(trx: Kysely<DB>, tenantId: string, events: NewEvent | readonly NewEvent[]): Promise<void> {
+  const list = Array.isArray(events) ? events : [events as NewEvent];
+  if (list.length === 0) return;
+  if (!isTenantId(tenantId)) throw new TypeError('recordEvent needs a valid tenant id');
+  const rows = list.map((event) => {
+    const payload = JSON.stringify(event.payload ?? {});
+    if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES)
+      throw new RangeError(`the payload of ${event.type} is over ${MAX_PAYLOAD_BYTES} bytes`);
+    return { tenant_id: tenantId, type: event.type, entity_id: event.entityId, payload };
+  });
+  const db = trx as unknown as Kysely<OutboxDatabase>;
+  // The NOTIFY is delivered at commit, and never for a rolled-back transaction.
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`outbox:${tenantId}`}, 0)), pg_notify(${OUTBOX_CHANNEL}, '')`.execute(db);
+  await db.insertInto(OUTBOX_TABLE).values(rows).execute();
+}

@@ -1,0 +1,145 @@
+import { fileURLToPath } from 'node:url';
+import { toGlobalId } from '@tenantgraph/core';
+import { connect, withTenant } from '@tenantgraph/database';
+import { createServiceDatabases, type ServiceDatabases } from '@tenantgraph/testkit';
+import type { Kysely } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOutboxRelay, type DomainEvent, type EventTransport, type OutboxDatabase, recordEvent } from '../src/index.ts';
+import { eventually, openTestTransport, type TestTransport, type TransportKind } from './transports.ts';
+
+type Database = OutboxDatabase & { item: { tenant_id: string; id: string; name: string } };
+
+const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
+
+/** An item written with its event, as a room's service does: one transaction. */
+async function createItem(db: Kysely<Database>, tenantId: string, name: string, { fail = false } = {}) {
+  return withTenant(db, tenantId, async (trx) => {
+    const row = await trx
+      .insertInto('item')
+      .values({ tenant_id: tenantId, id: crypto.randomUUID(), name })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await recordEvent(trx, tenantId, { type: 'product.created', entityId: toGlobalId(tenantId, row.id), payload: { name } });
+    if (fail) throw new Error('a later step failed');
+    return row;
+  });
+}
+
+describe.each<TransportKind>(['nats', 'postgres'])('the outbox relay on the %s transport', (kind) => {
+  let opened: TestTransport;
+  let transport: EventTransport;
+  let databases: ServiceDatabases;
+  let shared: Kysely<Database>;
+  let mango: Kysely<Database>;
+  /** Everything the durable consumer received, in order. */
+  const received: DomainEvent[] = [];
+  const ofName = (name: string) => received.filter((event) => event.payload.name === name);
+
+  beforeAll(async () => {
+    opened = await openTestTransport(kind);
+    transport = opened.transport;
+    databases = await createServiceDatabases({ service: 'relay', migrationsFolder, dedicatedTenants: ['mango'] });
+    shared = connect<Database>(databases.sharedUrl);
+    mango = connect<Database>(databases.dedicatedUrl('mango'));
+    await transport.consume('relay_test', async (event) => {
+      received.push(event);
+    });
+  });
+  afterAll(async () => {
+    await Promise.all([shared?.destroy(), mango?.destroy()]);
+    await opened?.drop();
+    await databases?.drop();
+  });
+
+  it('publishes each committed change once, to its own tenant, and marks it sent', async () => {
+    const row = await createItem(shared, 'avocado', 'committed-1');
+    await createItem(shared, 'kiwi', 'committed-2');
+    const relay = createOutboxRelay({ transport, sharedUrl: databases.sharedUrl });
+    expect(await relay.drain()).toBe(2);
+    expect(await relay.drain()).toBe(0);
+    await relay.stop();
+    await eventually(() => ofName('committed-2').length === 1);
+    expect(ofName('committed-1')).toEqual([
+      expect.objectContaining({
+        tenantId: 'avocado',
+        type: 'product.created',
+        entityId: `avocado:${row.id}`,
+        source: expect.stringMatching(/^t_relay_/),
+      }),
+    ]);
+    expect(ofName('committed-2')[0]?.tenantId).toBe('kiwi');
+    const unsent = await withTenant(shared, 'avocado', (trx) => trx.selectFrom('event_outbox').select('sent_at').execute());
+    expect(unsent.every((r) => r.sent_at !== null)).toBe(true);
+  });
+
+  it('never publishes a rolled-back change', async () => {
+    await expect(createItem(shared, 'avocado', 'rolled-back', { fail: true })).rejects.toThrow(/later step/);
+    const relay = createOutboxRelay({ transport, sharedUrl: databases.sharedUrl });
+    await relay.drain();
+    await createItem(shared, 'avocado', 'after-rollback');
+    await relay.drain();
+    await relay.stop();
+    await eventually(() => ofName('after-rollback').length === 1);
+    expect(ofName('rolled-back')).toEqual([]);
+  });
+
+  it("keeps one tenant's outbox rows hidden from another tenant", async () => {
+    await createItem(shared, 'avocado', 'hidden');
+    const seen = await withTenant(shared, 'kiwi', (trx) => trx.selectFrom('event_outbox').selectAll().execute());
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((row) => row.tenant_id === 'kiwi')).toBe(true);
+    const relay = createOutboxRelay({ transport, sharedUrl: databases.sharedUrl });
+    await relay.drain();
+    await relay.stop();
+  });
+
+  it("publishes a tenant's events in the order they were committed", async () => {
+    for (let i = 0; i < 5; i++) await createItem(shared, 'avocado', `ordered-${i}`);
+    const relay = createOutboxRelay({ transport, sharedUrl: databases.sharedUrl, batchSize: 2 });
+    await relay.drain();
+    await relay.stop();
+    await eventually(() => received.filter((e) => String(e.payload.name).startsWith('ordered-')).length === 5);
+    expect(received.filter((e) => String(e.payload.name).startsWith('ordered-')).map((e) => e.payload.name)).toEqual([
+      'ordered-0',
+      'ordered-1',
+      'ordered-2',
+      'ordered-3',
+      'ordered-4',
+    ]);
+  });
+
+  it('loses nothing and counts nothing twice when the relay dies after publishing, before marking sent', async () => {
+    for (let i = 0; i < 3; i++) await createItem(shared, 'avocado', `crash-${i}`);
+    // A relay whose process dies right after the transport stored the batch: nothing gets marked.
+    const dying: EventTransport = {
+      ...transport,
+      async publish(events) {
+        await transport.publish(events);
+        throw new Error('killed');
+      },
+    };
+    const first = createOutboxRelay({ transport: dying, sharedUrl: databases.sharedUrl });
+    await first.drain();
+    await first.stop();
+    // The restarted relay publishes the same rows again.
+    const second = createOutboxRelay({ transport, sharedUrl: databases.sharedUrl });
+    expect(await second.drain()).toBe(3);
+    await second.stop();
+    await createItem(shared, 'avocado', 'crash-after');
+    const third = createOutboxRelay({ transport, sharedUrl: databases.sharedUrl });
+    await third.drain();
+    await third.stop();
+    await eventually(() => ofName('crash-after').length === 1);
+    for (let i = 0; i < 3; i++) expect(ofName(`crash-${i}`)).toHaveLength(1);
+  });
+
+  it("drains a dedicated tenant database's outbox like the shared one's, running on its own", async () => {
+    const relay = createOutboxRelay({ transport, sharedUrl: databases.sharedUrl, pollMs: 100 });
+    await relay.start();
+    await createItem(mango, 'mango', 'dedicated');
+    await createItem(shared, 'avocado', 'shared-live');
+    await eventually(() => ofName('dedicated').length === 1 && ofName('shared-live').length === 1);
+    await relay.stop();
+    expect(ofName('dedicated')[0]).toMatchObject({ tenantId: 'mango', source: expect.stringMatching(/__mango$/) });
+  });
+});
