@@ -12,7 +12,7 @@ const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { 
  * `unknown` until its context types it, exactly as an untyped parameter is, so the statement
  * means what it meant with parameters. NUL cannot be sent either way and is refused here.
  */
-export function sqlLiteral(value: unknown): string {
+function sqlLiteral(value: unknown): string {
   const text = prepareValue(value);
   if (text === null || text === undefined) return 'null';
   const string = Buffer.isBuffer(text) ? `\\x${text.toString('hex')}` : String(text);

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { Logger, Viewer } from '@tenantgraph/core';
+import type { EventTransport } from '@tenantgraph/events';
 import type { Redis } from 'ioredis';
 
-export type EntityCacheOptions = {
+type EntityCacheOptions = {
   /** Bound on the memory the entries take (their JSON, counted as 2 bytes a character). */
   maxBytes: number;
   /** The most one tenant's entries may take, as a share of `maxBytes` (0 < share ≤ 1). */
@@ -219,4 +220,14 @@ export function invalidateOnMutation(cache: EntityCache): ApolloServerPlugin<Bas
       };
     },
   };
+}
+
+/**
+ * Every replica invalidates a tenant's answers on each of its domain events, whoever made the
+ * change (another replica, a subgraph called directly, a background job): live delivery, all tenants.
+ */
+export function invalidateOnEvents(cache: EntityCache, events: EventTransport, logger?: Logger) {
+  return events.subscribe('all', (event) => {
+    cache.invalidateTenant(event.tenantId).catch((error: unknown) => logger?.warn('entity cache: invalidation failed', { error }));
+  });
 }

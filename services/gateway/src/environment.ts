@@ -63,6 +63,10 @@ export const environment = loadEnvironment(
       ENTITY_CACHE_TENANT_SHARE: z.coerce.number().gt(0).max(1).default(0.25),
       /** Seconds an answer is kept at most, whatever invalidated it or not: the last resort. */
       ENTITY_CACHE_TTL_S: z.coerce.number().positive().default(60),
+      /** Domain events (NATS JetStream), which invalidate the entity cache on every replica. */
+      NATS_URL: z.url().optional(),
+      /** Domain events on PostgreSQL (the events database) when NATS_URL is unset. */
+      EVENTS_DATABASE_URL: z.url().optional(),
       // Requests in flight per tenant by plan, and over all tenants (served round-robin beyond).
       ...concurrencyEnvironment(DEFAULT_CONCURRENCY),
       /** The explorer (GraphiQL) at GET /graphql for browsers; on unless NODE_ENV=production. */

@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { createLogger, createRegistryClient } from '@tenantgraph/core';
+import { connectEventTransport } from '@tenantgraph/events';
 import {
   clusterMetricsServer,
   concurrencyLimits,
@@ -17,6 +18,7 @@ import { serveRateLimitsToWorkers, workerRateLimiter } from './rate-limit-cluste
 import {
   createEntityCache,
   createGatewayServer,
+  invalidateOnEvents,
   loadTrustedDocuments,
   memoryRateLimiter,
   redisRateLimiter,
@@ -58,7 +60,7 @@ async function serve() {
     rateLimiter: rateLimiter(),
     explorer: explorerEnabled,
     corsOrigins: env.CORS_ORIGINS,
-    entityCache: entityCache(metrics),
+    entityCache: await entityCache(metrics),
     trustedDocuments: env.PERSISTED_DOCUMENTS
       ? { documents: await loadTrustedDocuments(env.PERSISTED_DOCUMENTS), only: env.ONLY_PERSISTED_DOCUMENTS }
       : undefined,
@@ -88,13 +90,13 @@ function rateLimiter() {
  * request reads its tenant's generation there); without Redis they would each keep their own, and
  * a write through one worker would not be seen at once through another, so it stays off.
  */
-function entityCache(metrics: ReturnType<typeof createMetrics>) {
+async function entityCache(metrics: ReturnType<typeof createMetrics>) {
   if (env.ENTITY_CACHE === 'off') return undefined;
   if (env.GATEWAY_WORKERS > 1 && !env.REDIS_URL) {
     logger.warn('entity cache off: several workers without REDIS_URL cannot share it');
     return undefined;
   }
-  return createEntityCache({
+  const cache = createEntityCache({
     maxBytes: env.ENTITY_CACHE_MB * 2 ** 20,
     tenantShare: env.ENTITY_CACHE_TENANT_SHARE,
     ttlMs: env.ENTITY_CACHE_TTL_S * 1000,
@@ -102,6 +104,14 @@ function entityCache(metrics: ReturnType<typeof createMetrics>) {
     onLookup: metrics.countCacheLookup,
     logger,
   });
+  // Changes made anywhere else (another replica, a subgraph called directly) arrive as domain events.
+  const events = await connectEventTransport({ natsUrl: env.NATS_URL, eventsDatabaseUrl: env.EVENTS_DATABASE_URL, name: 'gateway' });
+  if (events) await invalidateOnEvents(cache, events, logger);
+  else
+    logger.warn(
+      'entity cache without domain events (NATS_URL / EVENTS_DATABASE_URL unset): changes not made through this gateway show after ENTITY_CACHE_TTL_S',
+    );
+  return cache;
 }
 
 /**

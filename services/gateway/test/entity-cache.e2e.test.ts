@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { connect, withTenant } from '@tenantgraph/database';
-import { graphql } from '@tenantgraph/testkit';
+import { createPostgresTransport, eventLogMigrationsFolder } from '@tenantgraph/events';
+import { createServiceDatabases, graphql } from '@tenantgraph/testkit';
 import { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
-import { createEntityCache, type EntityCache } from '../src/server.ts';
+import { createEntityCache, type EntityCache, invalidateOnEvents } from '../src/server.ts';
 import { type Stack, stackTest } from './stack.ts';
 
 const it = stackTest;
@@ -90,6 +91,45 @@ describe('the entity cache through the gateway', () => {
     expect(cacheA.stats('papaya').hits).toBeGreaterThanOrEqual(20);
     await a.stop();
     await b.stop();
+  }, 120_000);
+
+  it('shows a change made straight through a subgraph once its domain event arrives', async ({ stack }) => {
+    // The PostgreSQL transport (the one used without NATS_URL): a gateway listening, a relay publishing.
+    const events = await createServiceDatabases({ service: 'events', migrationsFolder: eventLogMigrationsFolder });
+    const [listening, relay] = [
+      await createPostgresTransport({ url: events.sharedUrl }),
+      await createPostgresTransport({ url: events.sharedUrl }),
+    ];
+    const cache = newCache();
+    const subscription = await invalidateOnEvents(cache, listening);
+    const gateway = await cachedGateway(stack, cache);
+    const token = await stack.auth.token('avocado', ['products:write']);
+    const count = async () => (await ok(gateway.url, token, PRODUCTS)).tenant.products.totalCount as number;
+    for (let i = 0; i < 5; i++) {
+      const before = await count();
+      expect(await count()).toBe(before);
+      // Straight to the product subgraph: the gateway never sees this write ...
+      const created = await createProduct(stack.subgraphUrls.product, token, `direct-${i}`);
+      expect(await count()).toBe(before); // ... so its cached answer stands, until the event:
+      await relay.publish([
+        {
+          id: randomUUID(),
+          tenantId: 'avocado',
+          type: 'product.created',
+          entityId: created.createProduct.id,
+          payload: {},
+          occurredAt: new Date().toISOString(),
+          source: 'product_db',
+        },
+      ]);
+      const deadline = Date.now() + 5_000;
+      while ((await count()) === before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await count()).toBe(before + 1);
+    }
+    await subscription.close();
+    await gateway.stop();
+    await Promise.all([listening.close(), relay.close()]);
+    await events.drop();
   }, 120_000);
 
   it('after a move to a dedicated database, reads come from the new database only', async ({ stack }) => {
