@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
-import { sendingWithTenant } from './inline.ts';
+import { sendingWithTenant, TenantQueryCompiler } from './inline.ts';
 
 // int8 (counts, sums) as JS numbers: every such value here is far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
@@ -50,7 +50,7 @@ export function kyselyOver<DB>(pool: PostgresPool, options: Pick<ConnectOptions,
     dialect: {
       createAdapter: () => postgres.createAdapter(),
       createIntrospector: (db) => postgres.createIntrospector(db),
-      createQueryCompiler: () => postgres.createQueryCompiler(),
+      createQueryCompiler: () => new TenantQueryCompiler(),
       createDriver() {
         const driver = postgres.createDriver();
         const acquire = driver.acquireConnection.bind(driver);

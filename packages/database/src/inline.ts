@@ -1,5 +1,12 @@
 import { createRequire } from 'node:module';
-import { CompiledQuery, type DatabaseConnection, PostgresQueryCompiler, type QueryId, type QueryResult } from 'kysely';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  PostgresQueryCompiler,
+  type QueryId,
+  type QueryResult,
+  type RootOperationNode,
+} from 'kysely';
 import pg from 'pg';
 
 // node-postgres' own conversion of a parameter to its text form (dates, arrays, buffers, JSON).
@@ -20,18 +27,6 @@ function sqlLiteral(value: unknown): string {
   return pg.escapeLiteral(string);
 }
 
-/**
- * Compiles a statement with its parameters written in as literals, so that it can travel in one
- * simple-protocol message behind the statements that set its tenant (see `withTenant`).
- */
-class InlineQueryCompiler extends PostgresQueryCompiler {
-  protected override appendValue(parameter: unknown): void {
-    this.append(sqlLiteral(parameter));
-  }
-}
-
-const inlineCompiler = new InlineQueryCompiler();
-
 /** How one statement of a `withTenant` unit is sent: behind the tenant's settings, or after opening its transaction. */
 type Instruction = { inline: string } | { before: string };
 const instructions = new WeakMap<QueryId, Instruction>();
@@ -47,8 +42,8 @@ export function sendWith(queryId: QueryId, instruction: Instruction): void {
 const patched = new WeakSet<DatabaseConnection>();
 
 /**
- * A connection that honours `sendWith`: the statements it marked go as described (one round trip
- * for a read), every other statement unchanged. `onQuery` counts each extra message sent.
+ * A connection that sends a statement `sendWith` marked with `before` after that message (the
+ * unit's `begin` and settings); every other statement unchanged. `onQuery` counts the extra message.
  */
 export function sendingWithTenant(connection: DatabaseConnection, onQuery?: () => void): DatabaseConnection {
   if (patched.has(connection)) return connection;
@@ -56,13 +51,36 @@ export function sendingWithTenant(connection: DatabaseConnection, onQuery?: () =
   const execute = connection.executeQuery.bind(connection);
   connection.executeQuery = async <R>(compiled: CompiledQuery): Promise<QueryResult<R>> => {
     const instruction = instructions.get(compiled.queryId);
-    if (!instruction) return execute(compiled);
-    if ('before' in instruction) {
-      onQuery?.();
-      await execute(CompiledQuery.raw(instruction.before));
-      return execute(compiled);
-    }
-    return execute(CompiledQuery.raw(`${instruction.inline}; ${inlineCompiler.compileQuery(compiled.query, compiled.queryId).sql}`));
+    if (!instruction || !('before' in instruction)) return execute(compiled);
+    onQuery?.();
+    await execute(CompiledQuery.raw(instruction.before));
+    return execute(compiled);
   };
   return connection;
+}
+
+/**
+ * Kysely's PostgreSQL compiler, which compiles a statement `sendWith` marked as a plain read with
+ * its parameters written in as literals behind the tenant's settings: one simple-protocol message,
+ * compiled once.
+ */
+export class TenantQueryCompiler extends PostgresQueryCompiler {
+  #inline = false;
+
+  override compileQuery(node: RootOperationNode, queryId: QueryId): CompiledQuery {
+    const instruction = instructions.get(queryId);
+    if (!instruction || !('inline' in instruction)) return super.compileQuery(node, queryId);
+    this.#inline = true;
+    try {
+      const compiled = super.compileQuery(node, queryId);
+      return { ...compiled, sql: `${instruction.inline}; ${compiled.sql}`, parameters: [] };
+    } finally {
+      this.#inline = false;
+    }
+  }
+
+  protected override appendValue(parameter: unknown): void {
+    if (this.#inline) this.append(sqlLiteral(parameter));
+    else super.appendValue(parameter);
+  }
 }
