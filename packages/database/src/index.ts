@@ -2,5 +2,6 @@ export * from './connect.ts';
 export * from './migrate.ts';
 export * from './paging.ts';
 export * from './router.ts';
+export * from './tenant-rows.ts';
 export * from './tenant-scope.ts';
 export * from './unique.ts';

@@ -51,6 +51,19 @@ export function readOnly<DB>(db: Kysely<DB>): Kysely<DB> {
   return fenced;
 }
 
+const snapshotInstances = new WeakSet<Kysely<any>>();
+
+/**
+ * The same database (same pool), with every `withTenant` transaction a read-only snapshot
+ * (repeatable read): each statement sees the rows as they were at the first. For reading a
+ * tenant's rows as one consistent whole, as a move copies them.
+ */
+export function snapshotReads<DB>(db: Kysely<DB>): Kysely<DB> {
+  const snapshot = db.withPlugin(noChange);
+  snapshotInstances.add(snapshot);
+  return snapshot;
+}
+
 /**
  * Runs one unit of work bound to a tenant: `app.tenant_id` is set for the work's transaction
  * only, so row-level security sees this tenant and nothing else, and a pooled connection carries
@@ -74,7 +87,11 @@ export function readOnly<DB>(db: Kysely<DB>): Kysely<DB> {
  */
 export async function withTenant<DB, T>(db: Kysely<DB>, tenantId: string, work: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
   if (!isTenantId(tenantId)) throw new TypeError('withTenant needs a valid tenant id');
-  const begin = readOnlyInstances.has(db) ? 'begin read only' : 'begin';
+  const begin = snapshotInstances.has(db)
+    ? 'begin isolation level repeatable read read only'
+    : readOnlyInstances.has(db)
+      ? 'begin read only'
+      : 'begin';
   const deadline = deadlines.getStore();
   assertInTime();
   try {

@@ -36,6 +36,11 @@ export async function findDedicatedTenantIds(db: Kysely<Database>): Promise<{ id
   return db.selectFrom('tenant').select('id').where('placement', '=', 'dedicated').orderBy('id').execute();
 }
 
+/** The ids of every registered tenant but one. */
+export async function findOtherTenantIds(db: Kysely<Database>, tenantId: string): Promise<{ id: string }[]> {
+  return db.selectFrom('tenant').select('id').where('id', '<>', tenantId).execute();
+}
+
 export async function insertTenant(db: Kysely<Database>, tenant: NewTenantRow): Promise<void> {
   await db.insertInto('tenant').values(tenant).execute();
 }
