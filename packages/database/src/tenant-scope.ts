@@ -98,7 +98,8 @@ export async function withTenant<DB, T>(db: Kysely<DB>, tenantId: string, work: 
     return await db.connection().execute(async (connection) => {
       // Checked again once the connection is ours: waiting for it used part of the time.
       assertInTime();
-      const unit = tenantUnit(tenantId, begin, deadline);
+      // A snapshot reads every statement in its one repeatable-read transaction: no read goes alone.
+      const unit = tenantUnit(tenantId, begin, deadline, snapshotInstances.has(db));
       let result: T;
       try {
         result = await work(connection.withPlugin(unit.plugin));
@@ -124,7 +125,7 @@ export async function withTenant<DB, T>(db: Kysely<DB>, tenantId: string, work: 
  * a plain read in one message behind the tenant's settings; the first other statement after
  * `begin` and the settings, in a transaction that stays open for the rest of the unit.
  */
-function tenantUnit(tenantId: string, begin: string, deadline: Deadline | undefined) {
+function tenantUnit(tenantId: string, begin: string, deadline: Deadline | undefined, oneTransaction: boolean) {
   let open = false;
   const settings = () => {
     const left = deadline ? Math.max(1, Math.floor(deadline.at - Date.now())) : undefined;
@@ -138,7 +139,7 @@ function tenantUnit(tenantId: string, begin: string, deadline: Deadline | undefi
     transformQuery: ({ node, queryId }) => {
       assertInTime();
       if (open) return node;
-      if (isPlainRead(node)) {
+      if (!oneTransaction && isPlainRead(node)) {
         sendWith(queryId, { inline: settings() });
       } else {
         open = true;

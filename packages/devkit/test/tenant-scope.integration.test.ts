@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { connect, withTenant } from '@tenantgraph/database';
+import { connect, snapshotReads, withTenant } from '@tenantgraph/database';
 import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -94,5 +94,20 @@ describe('withTenant', () => {
     });
     await expect(failing).rejects.toThrow(/row-level security/);
     expect(await withTenant(db, 'gamma', (trx) => trx.selectFrom('note').selectAll().execute())).toEqual([]);
+  });
+
+  it('runs each plain read as its own transaction, and every read of a snapshot in one', async () => {
+    const startedAt = (trx: Kysely<Database>) =>
+      trx.selectNoFrom(sql<string>`transaction_timestamp()::text`.as('at')).executeTakeFirstOrThrow();
+    const twice = (source: Kysely<Database>) =>
+      withTenant(source, 'alpha', async (trx) => {
+        const first = await startedAt(trx);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return [first.at, (await startedAt(trx)).at];
+      });
+    const [a, b] = await twice(db);
+    expect(a).not.toBe(b);
+    const [c, d] = await twice(snapshotReads(db));
+    expect(c).toBe(d);
   });
 });
