@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { type CacheScope, createEntityCache } from './entity-cache.ts';
 
@@ -74,5 +75,13 @@ describe('entity cache', () => {
     const two = (await cache.scope('a', 'shared', { ...viewer, subject: 'u2' }))!;
     expect(cache.key(one, 'tenant', '{ viewer { id } }', {})).not.toBe(cache.key(two, 'tenant', '{ viewer { id } }', {}));
     expect(cache.key(one, 'tenant', '{ tenant { id } }', {})).toBe(cache.key(two, 'tenant', '{ tenant { id } }', {}));
+  });
+
+  it('neither fails a change nor caches while Redis, its shared tier, cannot be reached', async () => {
+    const redis = new Redis('redis://127.0.0.1:1', { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true });
+    const cache = createEntityCache({ maxBytes: 1_000_000, tenantShare: 0.5, ttlMs: 60_000, redis });
+    await expect(cache.invalidateTenant('a')).resolves.toBeUndefined();
+    expect(await cache.scope('a', 'shared', viewer)).toBeUndefined();
+    redis.disconnect();
   });
 });

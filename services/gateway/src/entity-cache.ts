@@ -182,7 +182,14 @@ export function createEntityCache(options: EntityCacheOptions) {
     async invalidateTenant(tenantId: string): Promise<void> {
       generations.set(tenantId, (generations.get(tenantId) ?? 0) + 1);
       this.dropTenant(tenantId, false);
-      if (redis) await redis.incr(`${prefix}gen:${tenantId}`);
+      if (!redis) return;
+      try {
+        await redis.incr(`${prefix}gen:${tenantId}`);
+      } catch (error) {
+        // The change itself succeeded; Redis being down must not fail it. Requests are not cached
+        // while Redis cannot answer (see `scope`), and the TTL bounds what it kept.
+        logger?.warn('entity cache: Redis unreachable; could not invalidate the shared tier', { tenantId, error });
+      }
     },
 
     /** Drops the tenant's entries from memory (a placement move, a deleted tenant). */
