@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { isTenantId, serviceUnavailable } from '@tenantgraph/core';
-import { type Kysely, type KyselyPlugin, sql } from 'kysely';
+import { type Kysely, type KyselyPlugin, type RootOperationNode, SelectQueryNode, sql } from 'kysely';
+import { sendWith } from './inline.ts';
 
 /** When the request that runs a unit of work must be done by, and what ends it sooner. */
 export type Deadline = {
@@ -30,15 +31,6 @@ export function assertInTime(): void {
   const deadline = deadlines.getStore();
   if (deadline && (deadline.signal.aborted || Date.now() >= deadline.at)) throw pastDeadline();
 }
-
-/** Refuses every statement of a unit of work once its request is past its deadline. */
-const inTimePlugin: KyselyPlugin = {
-  transformQuery: ({ node }) => {
-    assertInTime();
-    return node;
-  },
-  transformResult: async ({ result }) => result,
-};
 
 const readOnlyInstances = new WeakSet<Kysely<any>>();
 const readOnlyOf = new WeakMap<Kysely<any>, Kysely<any>>();
@@ -73,16 +65,22 @@ export function snapshotReads<DB>(db: Kysely<DB>): Kysely<DB> {
 }
 
 /**
- * Runs one unit of work in a transaction bound to a tenant: `app.tenant_id` is set for the
- * transaction only, so row-level security sees this tenant and nothing else, and a pooled
- * connection carries nothing over to the next request, even after a failure.
+ * Runs one unit of work bound to a tenant: `app.tenant_id` is set for the work's transaction
+ * only, so row-level security sees this tenant and nothing else, and a pooled connection carries
+ * nothing over to the next request, even after a failure.
  *
- * `BEGIN` and setting the tenant travel in one round trip (the tenant id is checked against its
- * strict pattern, so it can be a literal); the work's own statements follow, then `COMMIT`.
+ * The tenant travels with the statements: a plain read (a `select` taking no row locks) is sent
+ * as one message that sets the tenant (and, under `withDeadline`, `statement_timeout`) and then
+ * runs it, its parameters written in as literals; PostgreSQL runs a message's statements as one
+ * transaction, so the setting ends with it. Under read committed that is what the read would see
+ * inside a longer transaction. The first other statement (a write, a locking read, raw SQL) is
+ * preceded by `begin` and the settings in one message; the rest of the unit runs in that
+ * transaction, ended by `COMMIT` (or `ROLLBACK`). A unit of reads costs one round trip per read
+ * and no `BEGIN`/`COMMIT`.
  *
  * Under `withDeadline`, no work starts past the deadline, none of its statements is sent once
- * the deadline passes or the client leaves, and `statement_timeout` (set in the same round trip,
- * for this transaction only) is the time left when it is lower than the connection's own.
+ * the deadline passes or the client leaves, and `statement_timeout` is the time left when it is
+ * lower than the connection's own.
  *
  * @example
  * const rows = await withTenant(db, 'avocado', (trx) => findProducts(trx, 'avocado', page))
@@ -100,27 +98,66 @@ export async function withTenant<DB, T>(db: Kysely<DB>, tenantId: string, work: 
     return await db.connection().execute(async (connection) => {
       // Checked again once the connection is ours: waiting for it used part of the time.
       assertInTime();
-      const left = deadline ? Math.max(1, Math.floor(deadline.at - Date.now())) : undefined;
-      const timeout = left
-        ? `, set_config('statement_timeout', least(${left}, nullif(extract(epoch from current_setting('statement_timeout')::interval) * 1000, 0))::bigint::text, true)`
-        : '';
-      await sql.raw(`${begin}; select set_config('app.tenant_id', '${tenantId}', true)${timeout}`).execute(connection);
+      // A snapshot reads every statement in its one repeatable-read transaction: no read goes alone.
+      const unit = tenantUnit(tenantId, begin, deadline, snapshotInstances.has(db));
       let result: T;
       try {
-        result = await work(deadline ? connection.withPlugin(inTimePlugin) : connection);
+        result = await work(connection.withPlugin(unit.plugin));
       } catch (error) {
-        await sql
-          .raw('rollback')
-          .execute(connection)
-          .catch(() => {});
+        if (unit.inTransaction()) {
+          await sql
+            .raw('rollback')
+            .execute(connection)
+            .catch(() => {});
+        }
         throw error;
       }
-      await sql.raw('commit').execute(connection);
+      if (unit.inTransaction()) await sql.raw('commit').execute(connection);
       return result;
     });
   } catch (error) {
     throw clearDatabaseError(error);
   }
+}
+
+/**
+ * The plugin that sends each statement of one unit of work with its tenant (see `withTenant`):
+ * a plain read in one message behind the tenant's settings; the first other statement after
+ * `begin` and the settings, in a transaction that stays open for the rest of the unit.
+ */
+function tenantUnit(tenantId: string, begin: string, deadline: Deadline | undefined, oneTransaction: boolean) {
+  let open = false;
+  const settings = () => {
+    const left = deadline ? Math.max(1, Math.floor(deadline.at - Date.now())) : undefined;
+    const timeout = left
+      ? `, set_config('statement_timeout', least(${left}, nullif(extract(epoch from current_setting('statement_timeout')::interval) * 1000, 0))::bigint::text, true)`
+      : '';
+    // The tenant id matched its strict pattern (letters, digits, dashes): safe as a literal.
+    return `select set_config('app.tenant_id', '${tenantId}', true)${timeout}`;
+  };
+  const plugin: KyselyPlugin = {
+    transformQuery: ({ node, queryId }) => {
+      assertInTime();
+      if (open) return node;
+      if (!oneTransaction && isPlainRead(node)) {
+        sendWith(queryId, { inline: settings() });
+      } else {
+        open = true;
+        sendWith(queryId, { before: `${begin}; ${settings()}` });
+      }
+      return node;
+    },
+    transformResult: async ({ result }) => result,
+  };
+  return { plugin, inTransaction: () => open };
+}
+
+/** A `select` that takes no row locks: safe to run as a transaction of its own. */
+function isPlainRead(node: RootOperationNode): boolean {
+  // A `with` may hold a data-modifying statement: sent in a transaction, like any write.
+  if (!SelectQueryNode.is(node) || node.with) return false;
+  const modifiers = [...(node.frontModifiers ?? []), ...(node.endModifiers ?? [])];
+  return modifiers.every((modifier) => modifier.modifier === 'Distinct');
 }
 
 /**

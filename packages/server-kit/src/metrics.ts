@@ -107,7 +107,13 @@ export function createMetrics(service: string, { maxTenants = DEFAULT_METRICS_MA
       },
     });
   }
-  const byTenant: Metric<string>[] = [requestDuration, rejections, queryDuration];
+  const cacheLookups = new Counter({
+    name: 'entity_cache_lookups_total',
+    help: "Lookups of the gateway's entity cache, by tenant and result (hit, miss)",
+    labelNames: ['tenant', 'result'] as const,
+    registers,
+  });
+  const byTenant: Metric<string>[] = [requestDuration, rejections, queryDuration, cacheLookups];
   const tenantLabel = boundedLabel(maxTenants, (demoted) => {
     for (const metric of byTenant) void forget(metric, 'tenant', demoted);
   });
@@ -123,6 +129,10 @@ export function createMetrics(service: string, { maxTenants = DEFAULT_METRICS_MA
       queries += 1;
       const tenant = currentRequest()?.tenantId;
       queryDuration.observe({ tenant: tenant === undefined ? 'none' : tenantLabel(tenant) }, durationMs / 1000);
+    },
+    /** One lookup of the gateway's entity cache. */
+    countCacheLookup(tenant: string, hit: boolean) {
+      cacheLookups.inc({ tenant: tenantLabel(tenant), result: hit ? 'hit' : 'miss' });
     },
     /** Statements sent since start. */
     queryCount: () => queries,

@@ -1,4 +1,5 @@
 import type { Logger, TenantRecord, Viewer } from '@tenantgraph/core';
+import type { CacheScope } from './entity-cache.ts';
 
 export type GatewayContext = {
   viewer: Viewer;
@@ -6,4 +7,6 @@ export type GatewayContext = {
   plan: TenantRecord['plan'];
   requestId: string;
   logger: Logger;
+  /** What this request's subgraph answers may be cached under; none: nothing is cached. */
+  cacheScope?: CacheScope | undefined;
 };

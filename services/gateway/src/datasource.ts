@@ -2,6 +2,7 @@ import { RemoteGraphQLDataSource } from '@apollo/gateway';
 import { serviceUnavailable } from '@tenantgraph/core';
 import { GraphQLError } from 'graphql';
 import type { GatewayContext } from './context.ts';
+import type { EntityCache } from './entity-cache.ts';
 
 type DataSource = RemoteGraphQLDataSource<GatewayContext>;
 
@@ -11,6 +12,27 @@ type DataSource = RemoteGraphQLDataSource<GatewayContext>;
  * forwarded, so a tenant header sent by a client never reaches a subgraph.
  */
 export class TenantDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  /** The entity cache and this subgraph's name in its keys; no caching when absent. */
+  cache?: { cache: EntityCache; subgraph: string } | undefined;
+
+  /**
+   * With the entity cache: a query fetch of a request that may be cached is answered from it when
+   * it holds the same fetch (same tenant, placement, generation, scopes, selection, types and
+   * keys); otherwise sent, and its answer kept when it carries no error. Mutations always go out.
+   */
+  override async process(options: Parameters<DataSource['process']>[0]) {
+    const scope = 'incomingRequestContext' in options ? options.context.cacheScope : undefined;
+    const query = options.request.query;
+    if (!this.cache || !scope || !query || /^\s*(mutation|subscription)\b/.test(query)) return super.process(options);
+    const { cache, subgraph } = this.cache;
+    const key = cache.key(scope, subgraph, query, options.request.variables);
+    const cached = await cache.get(scope, key);
+    if (cached !== undefined) return JSON.parse(cached) as Awaited<ReturnType<DataSource['process']>>;
+    const response = await super.process(options);
+    if (response.data && !response.errors?.length) cache.set(scope, key, JSON.stringify({ data: response.data }));
+    return response;
+  }
+
   override willSendRequest({ request, context }: Parameters<NonNullable<DataSource['willSendRequest']>>[0]) {
     const headers = request.http?.headers;
     if (!headers || !context.viewer) return;

@@ -60,6 +60,14 @@ export const environment = loadEnvironment(
       RATE_LIMIT_BURST_FACTOR: z.coerce.number().min(1).default(2),
       // Shared rate-limit buckets for several gateway replicas; in memory when unset.
       REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+      /** The entity cache of subgraph answers by tenant (see entity-cache.ts); `off` turns it off. */
+      ENTITY_CACHE: z.enum(['on', 'off']).default('on'),
+      /** Memory the cached answers may take, in MiB. */
+      ENTITY_CACHE_MB: z.coerce.number().positive().default(64),
+      /** The most of it one tenant's answers may take (0 < share <= 1), so one tenant cannot evict every other. */
+      ENTITY_CACHE_TENANT_SHARE: z.coerce.number().gt(0).max(1).default(0.25),
+      /** Seconds an answer is kept at most, whatever invalidated it or not: the last resort. */
+      ENTITY_CACHE_TTL_S: z.coerce.number().positive().default(60),
       // Requests in flight per tenant by plan, and over all tenants (served round-robin beyond).
       ...concurrencyEnvironment(DEFAULT_CONCURRENCY),
       /** The explorer (GraphiQL) at GET /graphql for browsers; on unless NODE_ENV=production. */
@@ -79,7 +87,8 @@ export const environment = loadEnvironment(
       PERSISTED_DOCUMENTS: z.string().min(1).optional(),
       /** Refuse every operation that is not a trusted document. */
       ONLY_PERSISTED_DOCUMENTS: z.stringbool().default(false),
-      // Domain events for subscriptions: NATS JetStream when set, else the PostgreSQL event log; neither: no subscriptions.
+      // Domain events for subscriptions and for invalidating the entity cache on every replica: NATS JetStream when set,
+      // else the PostgreSQL event log; neither: no subscriptions, and only this replica's own mutations invalidate.
       ...eventEnvironment,
       // Open subscriptions per WebSocket and per tenant in one gateway process, by plan (TOO_MANY_REQUESTS beyond).
       SUBSCRIPTIONS_PER_CONNECTION_FREE: z.coerce.number().int().positive().default(perConnection.FREE),

@@ -1,7 +1,7 @@
 import './tracing.ts';
 import cluster from 'node:cluster';
 import { createLogger, createRegistryClient } from '@tenantgraph/core';
-import { connectEventTransport } from '@tenantgraph/events';
+import { connectEventTransport, type EventTransport } from '@tenantgraph/events';
 import {
   clusterMetricsServer,
   concurrencyLimits,
@@ -24,7 +24,15 @@ import {
   subscriptionLimits,
 } from './environment.ts';
 import { serveRateLimitsToWorkers, workerRateLimiter } from './rate-limit-cluster.ts';
-import { createGatewayServer, loadTrustedDocuments, memoryRateLimiter, redisRateLimiter, supergraphFromFile } from './server.ts';
+import {
+  createEntityCache,
+  createGatewayServer,
+  invalidateOnEvents,
+  loadTrustedDocuments,
+  memoryRateLimiter,
+  redisRateLimiter,
+  supergraphFromFile,
+} from './server.ts';
 import { supergraphFromUrl } from './supergraph.ts';
 
 const logger = createLogger({ service: 'gateway' }, env.LOG_LEVEL);
@@ -42,6 +50,9 @@ async function serve() {
     maxStaleMs: env.REGISTRY_MAX_STALE * 1000,
   });
   const metrics = createMetrics('gateway', { maxTenants: env.METRICS_MAX_TENANTS });
+  // Domain events (NATS when NATS_URL is set, else the PostgreSQL event log): subscriptions, and
+  // invalidation of the entity cache for changes made through another replica. One connection for both.
+  const events = await connectEventTransport({ natsUrl: env.NATS_URL, eventsDatabaseUrl: env.EVENTS_DATABASE_URL, name: 'gateway' });
   const server = createGatewayServer({
     metrics,
     supergraph: env.SUPERGRAPH_URL
@@ -61,11 +72,12 @@ async function serve() {
     rateLimiter: rateLimiter(),
     explorer: explorerEnabled,
     corsOrigins: env.CORS_ORIGINS,
+    entityCache: await entityCache(metrics, events),
     trustedDocuments: env.PERSISTED_DOCUMENTS
       ? { documents: await loadTrustedDocuments(env.PERSISTED_DOCUMENTS), only: env.ONLY_PERSISTED_DOCUMENTS }
       : undefined,
-    // Subscriptions over WebSocket on the same port: NATS when NATS_URL is set, else the PostgreSQL event log.
-    events: await connectEventTransport({ natsUrl: env.NATS_URL, eventsDatabaseUrl: env.EVENTS_DATABASE_URL, name: 'gateway' }),
+    // Subscriptions over WebSocket on the same port; the server closes the transport when it stops.
+    events,
     subscriptionLimits,
   });
   if (cluster.isWorker) {
@@ -86,6 +98,34 @@ function rateLimiter() {
   const local = cluster.isWorker ? workerRateLimiter() : memoryRateLimiter();
   if (!env.REDIS_URL) return local;
   return redisRateLimiter(new Redis(env.REDIS_URL, { commandTimeout: 250, maxRetriesPerRequest: 1 }), { logger, fallback: local });
+}
+
+/**
+ * The entity cache, unless ENTITY_CACHE=off. Several workers share one only through Redis (each
+ * request reads its tenant's generation there); without Redis they would each keep their own, and
+ * a write through one worker would not be seen at once through another, so it stays off.
+ */
+async function entityCache(metrics: ReturnType<typeof createMetrics>, events: EventTransport | undefined) {
+  if (env.ENTITY_CACHE === 'off') return undefined;
+  if (env.GATEWAY_WORKERS > 1 && !env.REDIS_URL) {
+    logger.warn('entity cache off: several workers without REDIS_URL cannot share it');
+    return undefined;
+  }
+  const cache = createEntityCache({
+    maxBytes: env.ENTITY_CACHE_MB * 2 ** 20,
+    tenantShare: env.ENTITY_CACHE_TENANT_SHARE,
+    ttlMs: env.ENTITY_CACHE_TTL_S * 1000,
+    redis: env.REDIS_URL ? new Redis(env.REDIS_URL, { commandTimeout: 250, maxRetriesPerRequest: 1 }) : undefined,
+    onLookup: metrics.countCacheLookup,
+    logger,
+  });
+  // Changes made anywhere else (another replica, a subgraph called directly) arrive as domain events.
+  if (events) await invalidateOnEvents(cache, events, logger);
+  else
+    logger.warn(
+      'entity cache without domain events (NATS_URL / EVENTS_DATABASE_URL unset): changes not made through this gateway show after ENTITY_CACHE_TTL_S',
+    );
+  return cache;
 }
 
 /**

@@ -23,6 +23,7 @@ import { budgetPlugin, DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget
 import type { GatewayContext } from './context.ts';
 import { cors } from './cors.ts';
 import { TenantDataSource } from './datasource.ts';
+import { type EntityCache, invalidateOnMutation } from './entity-cache.ts';
 import { createExplorer } from './explorer.ts';
 import { createSubgraphFetcher, observedFetcher } from './fetcher.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryLimits } from './limits.ts';
@@ -34,6 +35,7 @@ import { type TrustedDocuments, trustedDocumentsStep } from './trusted-documents
 
 export { supergraphForGateway, withAccessPolicy } from './access-policy.ts';
 export { DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
+export { createEntityCache, type EntityCache, invalidateOnEvents } from './entity-cache.ts';
 export { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
 export { DEFAULT_PLAN_LIMITS, memoryRateLimiter, type PlanLimits, type RateLimiter, redisRateLimiter } from './rate-limit.ts';
 export type { TenantEvent, TenantEventSource } from './subscriptions/events.ts';
@@ -74,6 +76,8 @@ export type GatewayServerDeps = {
   events?: TenantEventSource;
   /** Caps on open subscriptions by plan, keep-alive, slow clients; defaults otherwise. */
   subscriptionLimits?: Partial<SubscriptionLimits>;
+  /** Subgraph answers cached by tenant (`createEntityCache`); nothing cached when absent. */
+  entityCache?: EntityCache;
 };
 
 /**
@@ -88,6 +92,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   const planLimits = { ...DEFAULT_PLAN_LIMITS, ...deps.planLimits };
   const admission = deps.admission ?? tenantAdmission(DEFAULT_CONCURRENCY, deps.registry);
   const metrics = deps.metrics ?? createMetrics('gateway');
+  const entityCache = deps.entityCache;
   const fetcher = createSubgraphFetcher({
     maxSockets: deps.maxSocketsPerSubgraph ?? 64,
     timeoutMs: deps.subgraphTimeoutMs ?? 5_000,
@@ -101,8 +106,11 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   const access = withAccessPolicy(deps.supergraph);
   const gateway = new ApolloGateway({
     supergraphSdl: access.hook,
-    buildService: ({ name, url }) =>
-      new TenantDataSource({ url: subgraphUrls[name] ?? url, fetcher: observedFetcher(fetcher, name, metrics) }),
+    buildService: ({ name, url }) => {
+      const source = new TenantDataSource({ url: subgraphUrls[name] ?? url, fetcher: observedFetcher(fetcher, name, metrics) });
+      if (entityCache) source.cache = { cache: entityCache, subgraph: name };
+      return source;
+    },
     logger: {
       debug: () => {},
       info: (m) => logger.info(String(m)),
@@ -131,6 +139,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       ...limits.plugins,
       budgetPlugin(gateway, { ...DEFAULT_QUERY_BUDGETS, ...deps.queryBudgets }),
       metrics.plugin,
+      ...(entityCache ? [invalidateOnMutation(entityCache)] : []),
     ],
   });
   // Ready once the supergraph is loaded, and no longer once stopping, so a load balancer stops
@@ -142,19 +151,36 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     const { allowed, retryAfterSeconds } = await rateLimiter.take(viewer.tenantId, planLimits[plan] ?? planLimits.FREE);
     if (!allowed) throw appError('TOO_MANY_REQUESTS', 'Too many requests for this tenant; retry later.', { retryAfterSeconds });
   };
-  // The same for HTTP requests and WebSocket connections.
-  const authenticate = async (authorization: string | undefined, requestId: string): Promise<GatewayContext> => {
+  /**
+   * The same for HTTP requests and WebSocket connections: the verified viewer, its tenant, one
+   * request of its rate limit. An HTTP request's context also gets its entity-cache scope (see `http`).
+   */
+  const authenticateTenant = async (authorization: string | undefined, requestId: string) => {
     const viewer = await deps.verifier.verify(authorization);
     const tenant = await deps.registry.get(viewer.tenantId);
-    if (!tenant) throw unknownTenant();
+    if (!tenant) {
+      // A deleted tenant's entries go (an id registered again later starts from nothing).
+      if (entityCache) await entityCache.invalidateTenant(viewer.tenantId).catch(() => {});
+      throw unknownTenant();
+    }
     noteTenant(tenant.id);
     await takeRequest({ viewer, plan: tenant.plan });
-    return { viewer, requestId, plan: tenant.plan, logger: logger.child({ requestId, tenant: viewer.tenantId }) };
+    const context: GatewayContext = { viewer, requestId, plan: tenant.plan, logger: logger.child({ requestId, tenant: viewer.tenantId }) };
+    return { context, tenant };
   };
+  // A subscription's lookups run right after a change, for as long as the socket lives: never from the cache.
+  const authenticate = async (authorization: string | undefined, requestId: string) =>
+    (await authenticateTenant(authorization, requestId)).context;
   const http = createGraphQLHttpServer<GatewayContext>({
     apollo,
     logger,
-    authenticate: (req, requestId) => authenticate(req.headers.authorization, requestId),
+    async authenticate(req, requestId) {
+      const { context, tenant } = await authenticateTenant(req.headers.authorization, requestId);
+      // Only an active tenant's answers are cached: a moving or deleting tenant's are read fresh.
+      if (entityCache && tenant.status === 'active')
+        context.cacheScope = await entityCache.scope(tenant.id, tenant.placement, context.viewer);
+      return context;
+    },
     // After the rate limit: a request refused there never waits for a turn.
     admit: (context, signal) => admission.admit(context.viewer.tenantId, signal),
     onFinish: metrics.observeRequest,
@@ -203,6 +229,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       await closeGracefully(http);
       await apollo.stop();
       await rateLimiter.close();
+      await entityCache?.close();
     },
     /** Subscriptions open in this process, of one tenant or of all. */
     openSubscriptions: (tenantId?: string) => subscriptions?.stats(tenantId) ?? 0,

@@ -106,6 +106,8 @@ describe('tracing (OTLP endpoint set)', () => {
       SUBGRAPH_PRODUCT_URL: product.url,
       SUBGRAPH_ORDER_URL: 'http://127.0.0.1:9/graphql',
       SUBGRAPH_PROJECT_URL: 'http://127.0.0.1:9/graphql',
+      // The request followed is the same as the first: from the entity cache it would reach no subgraph.
+      ENTITY_CACHE: 'off',
     });
     services.push(gateway);
     gatewayUrl = gateway.url;

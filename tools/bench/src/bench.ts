@@ -15,6 +15,7 @@ import { sql } from 'kysely';
 import { eventsBench } from './events.ts';
 import { cpuSecondsOf, type LoadRequest, type LoadResult, load, memoryOf, postgresCpuSeconds, recordingHop, sqlCount } from './load.ts';
 import { noisyNeighbour, noisySectionOf, withNoisySection } from './noisy.ts';
+import { readMix, readMixSection } from './read-mix.ts';
 import { type Round, writeReport } from './report.ts';
 import { seedVolume, tenantIds, type Volume } from './seed.ts';
 import { subscriptionBench } from './subscriptions.ts';
@@ -163,6 +164,8 @@ async function main() {
         PORT: String(gatewayPort),
         METRICS_PORT: String(await freePort()),
         GATEWAY_WORKERS: String(arg('workers', 1)),
+        // The rounds measure the uncached path; the read mix runs a second gateway with the cache.
+        ENTITY_CACHE: 'off',
         // --subscriptions: events on NATS; each socket's connect and subscribes count against the rate limit, raised for the setup.
         ...(subscriptions
           ? {
@@ -180,9 +183,18 @@ async function main() {
     );
     children.push(gateway);
     await waitUntilHealthy(`http://127.0.0.1:${gatewayPort}/health`, gateway);
-    return { ports, metricsPorts, processes, subgraphUrl, gateway, gatewayUrl: `http://127.0.0.1:${gatewayPort}/graphql` };
+    return {
+      ports,
+      metricsPorts,
+      processes,
+      subgraphUrl,
+      overrides,
+      registryUrl,
+      gateway,
+      gatewayUrl: `http://127.0.0.1:${gatewayPort}/graphql`,
+    };
   };
-  const { metricsPorts, processes, subgraphUrl, gateway: ours, gatewayUrl: oursUrl } = await startServices();
+  const { metricsPorts, processes, subgraphUrl, overrides, registryUrl, gateway: ours, gatewayUrl: oursUrl } = await startServices();
   const [plainPort, capturePort] = [await freePort(), await freePort()];
   if (tracing) {
     const dashboardOf = (first: number) => JSON.stringify({ query: DASHBOARD, variables: { first } });
@@ -210,8 +222,7 @@ async function main() {
       seconds: arg('duration', quick ? 5 : 20),
       log,
     });
-    console.log(`
-${result.text}`);
+    console.log(`\n${result.text}`);
     return result.ok ? 0 : 1;
   }
   if (noisy) {
@@ -333,6 +344,31 @@ ${result.text}`);
   }
   const peak = (await memoryOf(ours.process.pid!)).peak;
 
+  // The read mix: 95 % dashboards, 5 % writes, one tenant per connection, our gateway with its
+  // entity cache beside plain @apollo/gateway; stale reads counted.
+  const cachedPort = await freePort();
+  const cached = runService('cached', `${ROOT}services/gateway`, 'src/index.ts', {
+    ...common,
+    ...registryUrl,
+    ...overrides,
+    PORT: String(cachedPort),
+    METRICS_PORT: String(await freePort()),
+    ENTITY_CACHE: 'on',
+  });
+  children.push(cached);
+  await waitUntilHealthy(`http://127.0.0.1:${cachedPort}/health`, cached);
+  const mixUsers = await Promise.all(
+    tenants
+      .slice(0, Math.min(20, connections))
+      .map(async (tenant, i) => ({ token: await issuer.sign({ tenant, scopes: SCOPES, subject: `mix-${i}` }) })),
+  );
+  const mixCached = await readMix(`http://127.0.0.1:${cachedPort}/graphql`, mixUsers, dashboard(20), seconds);
+  const mixPlain = await readMix(plainUrl, mixUsers, dashboard(20), seconds);
+  log(
+    `read mix: ours with the entity cache ${mixCached.requestsPerSecond.toFixed(0)} req/s (p99 ${mixCached.p99} ms, ${mixCached.staleReads} stale), ` +
+      `plain ${mixPlain.requestsPerSecond.toFixed(0)} req/s (p99 ${mixPlain.p99} ms)`,
+  );
+
   const largest = await load(
     oursUrl,
     [[{ body: JSON.stringify({ query: PAGE }), headers: auth(tokens[0]!) }]],
@@ -364,7 +400,9 @@ ${result.text}`);
     elapsed: (Date.now() - started) / 1000,
   };
   const report = writeReport(summary);
+  const mix = readMixSection(summary, mixCached, mixPlain);
   console.log(report.text);
+  console.log(mix);
   if (!quick) {
     const command = `npx pnpm@10 bench ${process.argv.slice(2).join(' ')}`.trim();
     const analysis = await readFile(`${ROOT}tools/bench/ANALYSIS.md`, 'utf8').catch(() => '');
@@ -376,10 +414,11 @@ ${result.text}`);
     ];
     const noisySection = noisySectionOf(await readFile(`${ROOT}BENCHMARKS.md`, 'utf8').catch(() => ''));
     const kept = noisySection ? `\n${noisySection}` : '';
-    await writeFile(`${ROOT}BENCHMARKS.md`, `${header.join('\n')}\n${report.markdown}\n${analysis}${kept}`);
+    await writeFile(`${ROOT}BENCHMARKS.md`, `${header.join('\n')}\n${report.markdown}\n${mix}\n${analysis}${kept}`);
     log('wrote BENCHMARKS.md');
   }
-  const errors = results.reduce((sum, round) => sum + round.ours.errors + round.mutations.errors, 0);
+  const errors =
+    results.reduce((sum, round) => sum + round.ours.errors + round.mutations.errors, 0) + mixCached.errors + mixCached.staleReads;
   if (errors > 0 || sql5 !== sql100) {
     console.error(`[bench] FAILED: ${errors} error(s); SQL per dashboard ${sql5} (page of 5) vs ${sql100} (page of 100)`);
     return 1;

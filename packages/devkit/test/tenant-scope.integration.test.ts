@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto';
+import { connect, snapshotReads, withTenant } from '@tenantgraph/database';
+import { type Kysely, sql } from 'kysely';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { dropDatabase, ensureDatabase, urlFor } from '../src/provision.ts';
+
+// withTenant's one-round-trip reads write parameters into the statement as literals: these tests
+// hold that every value comes back as it went in, that no value can escape its literal, and that
+// the tenant setting ends with each unit of work.
+
+const adminUrl = inject('pgAdminUrl');
+const name = `t_scope_${randomBytes(4).toString('hex')}`;
+const role = { name, password: randomBytes(12).toString('hex') };
+type Database = { note: { tenant_id: string; body: string; tags: string[]; at: Date; data: unknown } };
+let db: Kysely<Database>;
+let statements = 0;
+
+beforeAll(async () => {
+  await ensureDatabase(adminUrl, name, role);
+  const client = new pg.Client({ connectionString: urlFor(adminUrl, name, role) });
+  await client.connect();
+  await client.query(`create table note (tenant_id text not null, body text not null, tags text[] not null, at timestamptz not null, data jsonb);
+    alter table note enable row level security; alter table note force row level security;
+    create policy tenant_isolation on note using (tenant_id = current_setting('app.tenant_id', true)) with check (tenant_id = current_setting('app.tenant_id', true))`);
+  await client.end();
+  db = connect<Database>(urlFor(adminUrl, name, role), { max: 1, onQuery: () => statements++ });
+}, 60_000);
+
+afterAll(async () => {
+  await db?.destroy();
+  await dropDatabase(adminUrl, name);
+});
+
+const STRANGE = ["it's", 'back\\slash', "\\' or 1=1 --", "'); drop table note; --", 'é ✓ 🥑', '$1 $$ $tag$', ''];
+
+describe('withTenant', () => {
+  it('reads back every value it wrote, whatever quotes, backslashes or dollars it holds', async () => {
+    const at = new Date('2026-11-22T10:00:00.123Z');
+    for (const body of STRANGE) {
+      await withTenant(db, 'alpha', (trx) =>
+        trx
+          .insertInto('note')
+          .values({ tenant_id: 'alpha', body, tags: [body, 'x"y'], at, data: { body } })
+          .execute(),
+      );
+      const rows = await withTenant(db, 'alpha', (trx) =>
+        trx
+          .selectFrom('note')
+          .selectAll()
+          .where('body', '=', body)
+          .where('tags', '@>', sql.val([body]))
+          .where('at', '=', at)
+          .execute(),
+      );
+      expect(rows).toEqual([{ tenant_id: 'alpha', body, tags: [body, 'x"y'], at, data: { body } }]);
+    }
+    const count = await withTenant(db, 'alpha', (trx) =>
+      trx
+        .selectFrom('note')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirst(),
+    );
+    expect(count?.n).toBe(STRANGE.length);
+  });
+
+  it('refuses a value holding NUL, as PostgreSQL would, and changes nothing', async () => {
+    await expect(
+      withTenant(db, 'alpha', (trx) => trx.selectFrom('note').selectAll().where('body', '=', 'a\u0000b').execute()),
+    ).rejects.toThrow(/NUL/);
+  });
+
+  it('sends a read as one statement, and leaves no tenant on the connection after it', async () => {
+    await withTenant(db, 'beta', (trx) =>
+      trx.insertInto('note').values({ tenant_id: 'beta', body: 'b', tags: [], at: new Date(), data: null }).execute(),
+    );
+    const before = statements;
+    const rows = await withTenant(db, 'beta', (trx) => trx.selectFrom('note').select('body').execute());
+    expect(statements - before).toBe(1);
+    expect(rows).toEqual([{ body: 'b' }]);
+    const left = await sql<{ tenant: string | null }>`select current_setting('app.tenant_id', true) as tenant`.execute(db);
+    expect(left.rows[0]?.tenant ?? '').toBe('');
+    expect((await db.selectFrom('note').selectAll().execute()).length).toBe(0);
+  });
+
+  it('keeps a unit of writes in one transaction: a failure half way leaves nothing', async () => {
+    const failing = withTenant(db, 'gamma', async (trx) => {
+      await trx.selectFrom('note').selectAll().execute();
+      await trx.insertInto('note').values({ tenant_id: 'gamma', body: 'first', tags: [], at: new Date(), data: null }).execute();
+      await trx
+        .insertInto('note')
+        .values({ tenant_id: 'other', body: 'refused by the policy', tags: [], at: new Date(), data: null })
+        .execute();
+    });
+    await expect(failing).rejects.toThrow(/row-level security/);
+    expect(await withTenant(db, 'gamma', (trx) => trx.selectFrom('note').selectAll().execute())).toEqual([]);
+  });
+
+  it('runs each plain read as its own transaction, and every read of a snapshot in one', async () => {
+    const startedAt = (trx: Kysely<Database>) =>
+      trx.selectNoFrom(sql<string>`transaction_timestamp()::text`.as('at')).executeTakeFirstOrThrow();
+    const twice = (source: Kysely<Database>) =>
+      withTenant(source, 'alpha', async (trx) => {
+        const first = await startedAt(trx);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return [first.at, (await startedAt(trx)).at];
+      });
+    const [a, b] = await twice(db);
+    expect(a).not.toBe(b);
+    const [c, d] = await twice(snapshotReads(db));
+    expect(c).toBe(d);
+  });
+});

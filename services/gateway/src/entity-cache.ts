@@ -1,0 +1,240 @@
+import { createHash } from 'node:crypto';
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import type { Logger, Viewer } from '@tenantgraph/core';
+import type { EventTransport } from '@tenantgraph/events';
+import type { Redis } from 'ioredis';
+
+type EntityCacheOptions = {
+  /** Bound on the memory the entries take (their JSON, counted as 2 bytes a character). */
+  maxBytes: number;
+  /** The most one tenant's entries may take, as a share of `maxBytes` (0 < share ≤ 1). */
+  tenantShare: number;
+  /** An entry is dropped this long after it was filled, whatever happened since: the last resort. */
+  ttlMs: number;
+  /** The shared tier: entries and each tenant's generation, seen by every gateway replica. */
+  redis?: Redis | undefined;
+  /** Prefix of every Redis key (tests and several deployments on one Redis). */
+  redisPrefix?: string;
+  /** Called on each lookup, for the per-tenant hit/miss metric. */
+  onLookup?: (tenantId: string, hit: boolean) => void;
+  logger?: Logger;
+};
+
+/**
+ * What every answer of one request may be cached under: its tenant, where the tenant's rows live
+ * (placement), the tenant's generation when the request started (bumped by each change), and
+ * what the caller may see (scopes, and the subject where the answer names the viewer).
+ */
+export type CacheScope = { tenantId: string; placement: string; generation: number; scopes: string; subject: string };
+
+type Entry = { key: string; tenantId: string; value: string; bytes: number; expires: number };
+
+/**
+ * The gateway's entity cache: subgraph answers (an `_entities` fetch, its representations being
+ * the entities' types and keys, or a root fetch) by tenant. Bounded in memory (LRU over
+ * `maxBytes`), with each tenant held to `tenantShare` of it, so one tenant filling the cache
+ * evicts its own entries, never another's beyond that; Redis, when given, is a shared tier.
+ *
+ * Invalidation is by tenant generation: a change of the tenant (its own mutation before the
+ * answer returns, a domain event from any service) bumps it, and every entry of an older
+ * generation is never read again. A fill that raced a change is written under the old
+ * generation, so it cannot be read after the change. A placement move or a deleted tenant
+ * drops the tenant's entries; the TTL bounds everything else.
+ */
+export function createEntityCache(options: EntityCacheOptions) {
+  const { maxBytes, ttlMs, redis, onLookup, logger } = options;
+  const prefix = options.redisPrefix ?? 'tg:entity:';
+  const tenantMax = Math.max(1, Math.floor(maxBytes * Math.min(1, Math.max(0, options.tenantShare))));
+  /** Every entry, least recently used first. */
+  const entries = new Map<string, Entry>();
+  /** Each tenant's entries, least recently used first, and the bytes they take. */
+  const byTenant = new Map<string, { entries: Map<string, Entry>; bytes: number }>();
+  const generations = new Map<string, number>();
+  const placements = new Map<string, string>();
+  const stats = new Map<string, { hits: number; misses: number }>();
+  let bytes = 0;
+
+  const remove = (entry: Entry) => {
+    entries.delete(entry.key);
+    const tenant = byTenant.get(entry.tenantId);
+    if (!tenant) return;
+    tenant.entries.delete(entry.key);
+    tenant.bytes -= entry.bytes;
+    if (tenant.entries.size === 0) byTenant.delete(entry.tenantId);
+    bytes -= entry.bytes;
+  };
+
+  const touch = (entry: Entry) => {
+    entries.delete(entry.key);
+    entries.set(entry.key, entry);
+    const own = byTenant.get(entry.tenantId)?.entries;
+    own?.delete(entry.key);
+    own?.set(entry.key, entry);
+  };
+
+  const count = (tenantId: string, hit: boolean) => {
+    const stat = stats.get(tenantId) ?? { hits: 0, misses: 0 };
+    stats.set(tenantId, stat);
+    if (hit) stat.hits++;
+    else stat.misses++;
+    onLookup?.(tenantId, hit);
+  };
+
+  const store = (tenantId: string, key: string, value: string, expires: number) => {
+    const size = value.length * 2 + key.length * 2;
+    if (size > tenantMax) return;
+    const known = entries.get(key);
+    if (known) remove(known);
+    let tenant = byTenant.get(tenantId);
+    // The tenant makes room in its own share first ...
+    while (tenant && tenant.bytes + size > tenantMax) {
+      const oldest = tenant.entries.values().next().value as Entry;
+      remove(oldest);
+      tenant = byTenant.get(tenantId);
+    }
+    // ... then the least recently used entries of the whole cache go, whoever's they are.
+    while (bytes + size > maxBytes) remove(entries.values().next().value as Entry);
+    if (!tenant) {
+      tenant = { entries: new Map(), bytes: 0 };
+      byTenant.set(tenantId, tenant);
+    }
+    const entry: Entry = { key, tenantId, value, bytes: size, expires };
+    entries.set(key, entry);
+    tenant.entries.set(key, entry);
+    tenant.bytes += size;
+    bytes += size;
+  };
+
+  const redisGeneration = async (tenantId: string) => {
+    if (!redis) return undefined;
+    try {
+      const value = await redis.get(`${prefix}gen:${tenantId}`);
+      return Number(value ?? 0);
+    } catch (error) {
+      logger?.warn('entity cache: Redis unreachable; this request is not cached', { error });
+      return Number.NaN;
+    }
+  };
+
+  return {
+    /**
+     * The scope of one request of `tenantId`, or undefined when its answers must not be cached
+     * (the tenant is moving or being deleted, or the shared tier cannot say its generation).
+     * A placement other than the last one seen drops the tenant's entries first.
+     */
+    async scope(
+      tenantId: string,
+      placement: string,
+      viewer: { scopes: readonly string[]; subject: string },
+    ): Promise<CacheScope | undefined> {
+      const seen = placements.get(tenantId);
+      if (seen !== placement) {
+        if (seen !== undefined) this.dropTenant(tenantId);
+        placements.set(tenantId, placement);
+      }
+      const shared = await redisGeneration(tenantId);
+      if (Number.isNaN(shared)) return undefined;
+      const generation = shared ?? generations.get(tenantId) ?? 0;
+      return { tenantId, placement, generation, scopes: [...viewer.scopes].sort().join(' '), subject: viewer.subject };
+    },
+
+    /** The key of one subgraph fetch: the scope, the subgraph, and the fetch itself (its selection and its variables: types, keys, arguments). */
+    key(scope: CacheScope, subgraph: string, query: string, variables: unknown): string {
+      // Only an answer that names the viewer depends on who asks within the tenant's scopes.
+      const who = /\bviewer\b/.test(query) ? scope.subject : '';
+      const fetch = createHash('sha256')
+        .update(query)
+        .update('\u0000')
+        .update(JSON.stringify(variables ?? null))
+        .digest('base64url');
+      return [scope.tenantId, scope.placement, scope.generation, subgraph, scope.scopes, who, fetch].join('\u0000');
+    },
+
+    async get(scope: CacheScope, key: string): Promise<string | undefined> {
+      const entry = entries.get(key);
+      if (entry && entry.expires > Date.now()) {
+        touch(entry);
+        count(scope.tenantId, true);
+        return entry.value;
+      }
+      if (entry) remove(entry);
+      if (redis) {
+        const value = await redis.get(`${prefix}e:${key}`).catch(() => null);
+        if (value !== null) {
+          store(scope.tenantId, key, value, Date.now() + ttlMs);
+          count(scope.tenantId, true);
+          return value;
+        }
+      }
+      count(scope.tenantId, false);
+      return undefined;
+    },
+
+    set(scope: CacheScope, key: string, value: string): void {
+      store(scope.tenantId, key, value, Date.now() + ttlMs);
+      redis?.set(`${prefix}e:${key}`, value, 'PX', ttlMs).catch(() => {});
+    },
+
+    /**
+     * A change of the tenant: every entry cached before it is never read again, on this replica
+     * at once and, through Redis, on every replica. Resolves once that holds.
+     */
+    async invalidateTenant(tenantId: string): Promise<void> {
+      generations.set(tenantId, (generations.get(tenantId) ?? 0) + 1);
+      this.dropTenant(tenantId, false);
+      if (!redis) return;
+      try {
+        await redis.incr(`${prefix}gen:${tenantId}`);
+      } catch (error) {
+        // The change itself succeeded; Redis being down must not fail it. Requests are not cached
+        // while Redis cannot answer (see `scope`), and the TTL bounds what it kept.
+        logger?.warn('entity cache: Redis unreachable; could not invalidate the shared tier', { tenantId, error });
+      }
+    },
+
+    /** Drops the tenant's entries from memory (a placement move, a deleted tenant). */
+    dropTenant(tenantId: string, forgetPlacement = true): void {
+      const tenant = byTenant.get(tenantId);
+      if (tenant) for (const entry of [...tenant.entries.values()]) remove(entry);
+      if (forgetPlacement) placements.delete(tenantId);
+    },
+
+    /** Lookups by tenant since start. */
+    stats: (tenantId: string) => ({ ...(stats.get(tenantId) ?? { hits: 0, misses: 0 }) }),
+    /** Bytes held, in all and by tenant (tests, metrics). */
+    bytes: (tenantId?: string) => (tenantId === undefined ? bytes : (byTenant.get(tenantId)?.bytes ?? 0)),
+    has: (key: string) => entries.has(key),
+    /** Closes the connection to the shared tier. */
+    async close() {
+      await redis?.quit().catch(() => {});
+    },
+  };
+}
+
+export type EntityCache = ReturnType<typeof createEntityCache>;
+
+/**
+ * Read-your-writes: a tenant's mutation invalidates the tenant's cached answers before its own
+ * answer is sent, so the query the client sends next never sees what was there before.
+ */
+export function invalidateOnMutation(cache: EntityCache): ApolloServerPlugin<BaseContext & { viewer?: Viewer }> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ operation, contextValue }) {
+          if (operation?.operation === 'mutation' && contextValue.viewer) await cache.invalidateTenant(contextValue.viewer.tenantId);
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Every replica invalidates a tenant's answers on each of its domain events, whoever made the
+ * change (another replica, a subgraph called directly, a background job): live delivery, all tenants.
+ */
+export function invalidateOnEvents(cache: EntityCache, events: EventTransport, logger?: Logger) {
+  return events.subscribe('all', (event) => {
+    cache.invalidateTenant(event.tenantId).catch((error: unknown) => logger?.warn('entity cache: invalidation failed', { error }));
+  });
+}

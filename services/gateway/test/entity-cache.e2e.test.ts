@@ -1,0 +1,170 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { connect, withTenant } from '@tenantgraph/database';
+import { createPostgresTransport, eventLogMigrationsFolder } from '@tenantgraph/events';
+import { createServiceDatabases, graphql } from '@tenantgraph/testkit';
+import { Redis } from 'ioredis';
+import { describe, expect } from 'vitest';
+import { createEntityCache, type EntityCache, invalidateOnEvents } from '../src/server.ts';
+import { type Stack, stackTest } from './stack.ts';
+
+const it = stackTest;
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const generous = { perSecond: 100_000, burst: 100_000 };
+const planLimits = { FREE: generous, PRO: generous, ENTERPRISE: generous };
+const PRODUCTS = '{ tenant { id products(first: 50) { totalCount nodes { name } } } }';
+
+const newCache = (redisPrefix?: string) =>
+  createEntityCache({
+    maxBytes: 16 * 2 ** 20,
+    tenantShare: 0.5,
+    ttlMs: 60_000,
+    ...(redisPrefix ? { redis: new Redis(REDIS_URL), redisPrefix } : {}),
+  });
+
+async function cachedGateway(stack: Stack, cache: EntityCache) {
+  return stack.startGateway({ entityCache: cache, planLimits });
+}
+
+async function ok(url: string, token: string, query: string, variables?: Record<string, unknown>) {
+  const response = await graphql(url, { token, query, ...(variables ? { variables } : {}) });
+  expect(response.body.errors).toBeUndefined();
+  return response.body.data;
+}
+
+const createProduct = (url: string, token: string, name: string) =>
+  ok(url, token, 'mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }', {
+    i: { sku: `${name}-${randomBytes(4).toString('hex')}`, name, priceCents: 100, stock: 5 },
+  });
+
+describe('the entity cache through the gateway', () => {
+  it("never shows one tenant the other's data: identical queries, interleaved, 1,000 times", async ({ stack }) => {
+    const cache = newCache();
+    const gateway = await cachedGateway(stack, cache);
+    const tokens = {
+      avocado: await stack.auth.token('avocado', ['products:write']),
+      papaya: await stack.auth.token('papaya', ['products:write']),
+    };
+    await createProduct(gateway.url, tokens.avocado, 'only-avocado');
+    await createProduct(gateway.url, tokens.papaya, 'only-papaya');
+    for (let i = 0; i < 1_000; i++) {
+      for (const tenant of ['avocado', 'papaya'] as const) {
+        const { tenant: seen } = await ok(gateway.url, tokens[tenant], PRODUCTS);
+        expect(seen.id).toBe(tenant);
+        const names: string[] = seen.products.nodes.map((node: { name: string }) => node.name);
+        expect(names).toContain(`only-${tenant}`);
+        expect(names).not.toContain(`only-${tenant === 'avocado' ? 'papaya' : 'avocado'}`);
+      }
+    }
+    // The answers did come from the cache.
+    expect(cache.stats('avocado').hits).toBeGreaterThan(900);
+    expect(cache.stats('papaya').hits).toBeGreaterThan(900);
+    await gateway.stop();
+  }, 120_000);
+
+  it('shows a tenant its own write at once: a mutation, then the query, 200 times, never stale', async ({ stack }) => {
+    const cache = newCache();
+    const gateway = await cachedGateway(stack, cache);
+    const token = await stack.auth.token('avocado', ['products:write']);
+    let count = (await ok(gateway.url, token, PRODUCTS)).tenant.products.totalCount as number;
+    for (let i = 0; i < 200; i++) {
+      // Read twice first, so the answer is cached before the write.
+      await ok(gateway.url, token, PRODUCTS);
+      await createProduct(gateway.url, token, `write-${i}`);
+      count += 1;
+      expect((await ok(gateway.url, token, PRODUCTS)).tenant.products.totalCount).toBe(count);
+    }
+    expect(cache.stats('avocado').hits).toBeGreaterThanOrEqual(200);
+    await gateway.stop();
+  }, 120_000);
+
+  it('shows a change made through another gateway replica on the next read (shared tier in Redis)', async ({ stack }) => {
+    const prefix = `test:entity:${randomBytes(4).toString('hex')}:`;
+    const [cacheA, cacheB] = [newCache(prefix), newCache(prefix)];
+    const [a, b] = [await cachedGateway(stack, cacheA), await cachedGateway(stack, cacheB)];
+    const token = await stack.auth.token('papaya', ['products:write']);
+    for (let i = 0; i < 20; i++) {
+      const before = (await ok(a.url, token, PRODUCTS)).tenant.products.totalCount as number;
+      expect((await ok(a.url, token, PRODUCTS)).tenant.products.totalCount).toBe(before);
+      await createProduct(b.url, token, `replica-${i}`);
+      expect((await ok(a.url, token, PRODUCTS)).tenant.products.totalCount).toBe(before + 1);
+    }
+    expect(cacheA.stats('papaya').hits).toBeGreaterThanOrEqual(20);
+    await a.stop();
+    await b.stop();
+  }, 120_000);
+
+  it('shows a change made straight through a subgraph once its domain event arrives', async ({ stack }) => {
+    // The PostgreSQL transport (the one used without NATS_URL): a gateway listening, a relay publishing.
+    const events = await createServiceDatabases({ service: 'events', migrationsFolder: eventLogMigrationsFolder });
+    const [listening, relay] = [
+      await createPostgresTransport({ url: events.sharedUrl }),
+      await createPostgresTransport({ url: events.sharedUrl }),
+    ];
+    const cache = newCache();
+    const subscription = await invalidateOnEvents(cache, listening);
+    const gateway = await cachedGateway(stack, cache);
+    const token = await stack.auth.token('avocado', ['products:write']);
+    const count = async () => (await ok(gateway.url, token, PRODUCTS)).tenant.products.totalCount as number;
+    for (let i = 0; i < 5; i++) {
+      const before = await count();
+      expect(await count()).toBe(before);
+      // Straight to the product subgraph: the gateway never sees this write ...
+      const created = await createProduct(stack.subgraphUrls.product, token, `direct-${i}`);
+      expect(await count()).toBe(before); // ... so its cached answer stands, until the event:
+      await relay.publish([
+        {
+          id: randomUUID(),
+          tenantId: 'avocado',
+          type: 'product.created',
+          entityId: created.createProduct.id,
+          payload: {},
+          occurredAt: new Date().toISOString(),
+          source: 'product_db',
+        },
+      ]);
+      const deadline = Date.now() + 5_000;
+      while ((await count()) === before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await count()).toBe(before + 1);
+    }
+    await subscription.close();
+    await gateway.stop();
+    await Promise.all([listening.close(), relay.close()]);
+    await events.drop();
+  }, 120_000);
+
+  it('after a move to a dedicated database, reads come from the new database only', async ({ stack }) => {
+    const cache = newCache();
+    const gateway = await cachedGateway(stack, cache);
+    const token = await stack.auth.token('papaya', ['products:write']);
+    await createProduct(gateway.url, token, 'in-shared');
+    const names = async () => ((await ok(gateway.url, token, PRODUCTS)).tenant.products.nodes as { name: string }[]).map((n) => n.name);
+    expect(await names()).toContain('in-shared');
+    expect(await names()).toContain('in-shared'); // cached now
+
+    // The move as `pnpm tenant move` makes it: status moving, rows copied (here: a row only the
+    // new database has), placement switched, then active once every service has seen it.
+    await stack.databases.product.addDedicated('papaya');
+    for (const service of ['order', 'project'] as const) await stack.databases[service].addDedicated('papaya');
+    const dedicated = connect<any>(stack.databases.product.dedicatedUrl('papaya'), { max: 1 });
+    await withTenant(dedicated, 'papaya', (trx) =>
+      trx
+        .insertInto('product')
+        .values({ tenant_id: 'papaya', sku: 'NEW-DB', name: 'in-dedicated', price_cents: 1, currency: 'EUR', stock: 1 })
+        .execute(),
+    );
+    await dedicated.destroy();
+    const registry = connect<any>(stack.databases.tenant.sharedUrl, { max: 1 });
+    const setRegistry = (values: Record<string, string>) =>
+      withTenant(registry, 'papaya', (trx) => trx.updateTable('tenant').set(values).where('id', '=', 'papaya').execute());
+    await setRegistry({ status: 'moving', placement: 'dedicated' });
+    const deadline = Date.now() + 30_000;
+    while (!(await names()).includes('in-dedicated') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    await setRegistry({ status: 'active' });
+    await registry.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 6_000)); // every service's registry cache has seen it
+    const hitsBefore = cache.stats('papaya').hits;
+    for (let i = 0; i < 20; i++) expect(await names()).toEqual(['in-dedicated']);
+    expect(cache.stats('papaya').hits).toBeGreaterThan(hitsBefore);
+    await gateway.stop();
+  }, 120_000);
+});

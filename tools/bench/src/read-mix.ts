@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
+
+export type ReadMixResult = {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  mutations: number;
+  errors: number;
+  /** Tenants, one per connection. */
+  tenants: number;
+  /** Dashboards that showed fewer products than the tenant had after its last acknowledged write. */
+  staleReads: number;
+};
+
+/**
+ * The read mix: `connections` virtual users, each its own tenant's, each sending 19 dashboards
+ * then one `createProduct`, for `seconds`. After a write is acknowledged, every dashboard of that
+ * tenant must count the new product: one that does not is a stale read (the bench counts them).
+ */
+export async function readMix(url: string, users: { token: string }[], dashboard: string, seconds: number): Promise<ReadMixResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: users.length });
+  const latencies: number[] = [];
+  let mutations = 0;
+  let errors = 0;
+  let staleReads = 0;
+  const until = Date.now() + seconds * 1000;
+  const post = async (token: string, body: string) => {
+    const started = performance.now();
+    const text = await send(agent, url, token, body);
+    latencies.push(performance.now() - started);
+    return JSON.parse(text) as { data?: any; errors?: unknown[] };
+  };
+  await Promise.all(
+    users.map(async ({ token }) => {
+      let known = -1;
+      for (let i = 0; Date.now() < until; i++) {
+        try {
+          if (i % 20 === 19) {
+            const answer = await post(
+              token,
+              JSON.stringify({
+                query: 'mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }',
+                variables: { i: { sku: `MIX-${randomBytes(6).toString('hex')}`, name: 'Read mix', priceCents: 100, stock: 1 } },
+              }),
+            );
+            mutations++;
+            if (answer.errors) errors++;
+            else if (known >= 0) known++;
+          } else {
+            const answer = await post(token, dashboard);
+            if (answer.errors) {
+              errors++;
+              continue;
+            }
+            const count = answer.data.tenant.products.totalCount as number;
+            if (count < known) staleReads++;
+            known = Math.max(known, count);
+          }
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  agent.destroy();
+  const sorted = latencies.sort((a, b) => a - b);
+  const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
+  return {
+    tenants: users.length,
+    requestsPerSecond: sorted.length / seconds,
+    p50: at(0.5),
+    p99: at(0.99),
+    requests: sorted.length,
+    mutations,
+    errors,
+    staleReads,
+  };
+}
+
+function send(agent: Agent, url: string, token: string, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method: 'POST',
+      agent,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(body) },
+    });
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** The uncached figures of the rounds and the read mix, as Markdown. */
+export function readMixSection(
+  summary: { cpuPerRequest: Record<string, number>; rounds: { sqlPerRequest: number }[] },
+  cached: ReadMixResult,
+  plain: ReadMixResult,
+): string {
+  const cpu = Object.values(summary.cpuPerRequest).reduce((sum, ms) => sum + ms, 0);
+  const sqlPerDashboard = summary.rounds.at(-1)?.sqlPerRequest ?? 0;
+  const ratio = cached.requestsPerSecond / Math.max(plain.requestsPerSecond, 0.001);
+  const row = (name: string, result: ReadMixResult) =>
+    `| ${name} | ${result.requestsPerSecond.toFixed(0)} | ${result.p50} | ${result.p99} | ${result.mutations} | ${result.errors} | ${result.staleReads} |`;
+  return [
+    '## Issue 14: the uncached path and the read mix',
+    '',
+    '| goal | target | measured | met |',
+    '| --- | --- | --- | --- |',
+    `| uncached (ENTITY_CACHE=off): CPU ms per dashboard, all processes | <= 13 | ${cpu.toFixed(1)} | ${cpu <= 13 ? 'yes' : 'no'} |`,
+    `| uncached: SQL statements per dashboard | <= 15 | ${sqlPerDashboard.toFixed(1)} | ${sqlPerDashboard <= 15 ? 'yes' : 'no'} |`,
+    `| read mix: ours (entity cache) ÷ plain @apollo/gateway | >= 5 | ${ratio.toFixed(2)} | ${ratio >= 5 ? 'yes' : 'no'} |`,
+    `| read mix: p99 | < 100 ms | ${cached.p99} ms | ${cached.p99 < 100 ? 'yes' : 'no'} |`,
+    `| read mix: stale reads | 0 | ${cached.staleReads} | ${cached.staleReads === 0 ? 'yes' : 'no'} |`,
+    '',
+    `Read mix: 95 % dashboards, 5 % \`createProduct\`, one tenant per connection (${cached.tenants} tenants), each connection checking that every dashboard after its acknowledged write counts the new product.`,
+    '',
+    '| gateway | req/s | p50 ms | p99 ms | writes | errors | stale reads |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    row('ours, entity cache on', cached),
+    row('plain @apollo/gateway', plain),
+    '',
+  ].join('\n');
+}
