@@ -1,6 +1,6 @@
 import type { ApolloGateway } from '@apollo/gateway';
 import type { ApolloServerPlugin } from '@apollo/server';
-import { costLimitPlugin, type ListSizes, listSizesOf } from '@tenantgraph/server-kit';
+import { type Admission, costLimitPlugin, type ListSizes, listSizesOf } from '@tenantgraph/server-kit';
 import { parse } from 'graphql';
 import type { GatewayContext } from './context.ts';
 import type { Plan } from './rate-limit.ts';
@@ -16,11 +16,25 @@ export type QueryBudgets = Record<Plan, number>;
 export const DEFAULT_QUERY_BUDGETS: QueryBudgets = { FREE: 10_000, PRO: 25_000, ENTERPRISE: 50_000 };
 
 /**
- * Refuses an operation over the tenant's budget with QUERY_TOO_EXPENSIVE (400, `cost` and
- * `limit`), once variables are known and before any subgraph is called. List sizes come from
- * the `@listSize` declarations of the supergraph the gateway serves, read again on every reload.
+ * Estimated cost per concurrency slot: a request holds `ceil(cost / COST_PER_SLOT)` of its
+ * tenant's slots (and of the gateway's), so a tenant sending expensive operations has fewer of
+ * them in flight at once. The dashboard at its default pages takes one slot.
  */
-export function budgetPlugin(gateway: ApolloGateway, budgets: QueryBudgets): ApolloServerPlugin<GatewayContext> {
+export const COST_PER_SLOT = 5_000;
+
+/**
+ * Refuses an operation over the tenant's budget with QUERY_TOO_EXPENSIVE (400, `cost` and
+ * `limit`), once variables are known and before any subgraph is called; then waits for the
+ * request's turn in `admission`, weighted by its cost. A refused operation never takes a turn.
+ * List sizes come from the `@listSize` declarations of the supergraph the gateway serves, read
+ * again on every reload.
+ */
+export function budgetPlugin(
+  gateway: ApolloGateway,
+  budgets: QueryBudgets,
+  admission: Admission,
+  costPerSlot = COST_PER_SLOT,
+): ApolloServerPlugin<GatewayContext> {
   let listSizes: ListSizes = new Map();
   gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => {
     listSizes = listSizesOf(parse(coreSupergraphSdl));
@@ -28,5 +42,6 @@ export function budgetPlugin(gateway: ApolloGateway, budgets: QueryBudgets): Apo
   return costLimitPlugin<GatewayContext>({
     budget: (context) => budgets[context.plan] ?? budgets.FREE,
     listSizes: () => listSizes,
+    admit: (context, cost) => admission.admit(context.viewer.tenantId, context.closed, cost / costPerSlot),
   });
 }

@@ -6,4 +6,6 @@ export type GatewayContext = {
   plan: TenantRecord['plan'];
   requestId: string;
   logger: Logger;
+  /** Aborted when the client goes away before its answer: it then stops waiting for a turn. */
+  closed?: AbortSignal;
 };

@@ -8,7 +8,7 @@ import {
   processEnvironment,
 } from '@tenantgraph/server-kit';
 import { z } from 'zod';
-import { DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
+import { COST_PER_SLOT, DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
 import { DEFAULT_QUERY_LIMITS } from './limits.ts';
 import { DEFAULT_PLAN_LIMITS, type PlanLimits } from './rate-limit.ts';
 
@@ -57,6 +57,8 @@ export const environment = loadEnvironment(
       REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
       // Requests in flight per tenant by plan, and over all tenants (served round-robin beyond).
       ...concurrencyEnvironment(DEFAULT_CONCURRENCY),
+      // Estimated cost per concurrency slot: an operation holds ceil(cost / this) slots (see budget.ts).
+      CONCURRENCY_COST_PER_SLOT: z.coerce.number().int().positive().default(COST_PER_SLOT),
       /** The explorer (GraphiQL) at GET /graphql for browsers; on unless NODE_ENV=production. */
       EXPLORER: z.stringbool().optional(),
       /** Origins of web apps allowed to call the API from a browser: exact, comma-separated; `*` for any (never with credentials). */

@@ -55,6 +55,8 @@ export type GatewayServerDeps = {
   planLimits?: Partial<PlanLimits>;
   /** Requests in flight per tenant by plan, and fair share between tenants (`tenantAdmission`); the defaults otherwise. */
   admission?: Admission;
+  /** Estimated cost per concurrency slot (`COST_PER_SLOT` unless given). */
+  costPerSlot?: number;
   /** Requests by operation kind and tenant, served on the metrics listener (never on this port). */
   metrics?: Metrics;
   /** Serve the explorer (GraphiQL) to browsers at GET /graphql; off unless set. */
@@ -116,7 +118,9 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       // @authenticated / @requiresScopes of the supergraph, before any planning.
       accessControl(access.policy),
       ...limits.plugins,
-      budgetPlugin(gateway, { ...DEFAULT_QUERY_BUDGETS, ...deps.queryBudgets }),
+      // Admission is here, once the cost is known: a request holds slots by its cost, and one refused
+      // by the rate limit or the budget never waits for a turn.
+      budgetPlugin(gateway, { ...DEFAULT_QUERY_BUDGETS, ...deps.queryBudgets }, admission, deps.costPerSlot),
       ...(deps.metrics ? [deps.metrics.plugin] : []),
     ],
   });
@@ -128,16 +132,14 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   const http = createGraphQLHttpServer<GatewayContext>({
     apollo,
     logger,
-    async authenticate(req, requestId) {
+    async authenticate(req, requestId, closed) {
       const viewer = await deps.verifier.verify(req.headers.authorization);
       const tenant = await deps.registry.get(viewer.tenantId);
       if (!tenant) throw unknownTenant();
       const { allowed, retryAfterSeconds } = await rateLimiter.take(tenant.id, planLimits[tenant.plan] ?? planLimits.FREE);
       if (!allowed) throw appError('TOO_MANY_REQUESTS', 'Too many requests for this tenant; retry later.', { retryAfterSeconds });
-      return { viewer, requestId, plan: tenant.plan, logger: logger.child({ requestId, tenant: viewer.tenantId }) };
+      return { viewer, requestId, plan: tenant.plan, logger: logger.child({ requestId, tenant: viewer.tenantId }), closed };
     },
-    // After the rate limit: a request refused there never waits for a turn.
-    admit: (context, signal) => admission.admit(context.viewer.tenantId, signal),
     around: (context, run) => (deps.metrics ? deps.metrics.track(context.viewer.tenantId, run) : run()),
     // Every answer is one tenant's data: no shared cache may keep it.
     responseHeaders: { 'cache-control': 'private, no-store' },

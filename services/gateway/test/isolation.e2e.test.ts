@@ -119,8 +119,12 @@ describe("one tenant's worst queries do not take the platform from another", () 
     }
     const refused = attacked.filter((response) => codes(response)[0] === 'QUERY_TOO_EXPENSIVE');
     expect(refused).toHaveLength(20);
+    // Each widest query holds several of avocado's slots by its cost: some run, the others are
+    // refused at once for avocado's share (never for mango's), none half-answered.
     const answered = attacked.filter((response) => !response.body.errors);
-    expect(answered).toHaveLength(10);
+    const overShare = attacked.filter((response) => response.status === 429 && codes(response)[0] === 'TOO_MANY_REQUESTS');
+    expect(answered.length).toBeGreaterThan(0);
+    expect(answered.length + overShare.length).toBe(10);
     for (const response of answered) expect(response.body.data.tenant.organizations[0].projects).toHaveLength(60);
   });
 
