@@ -17,10 +17,12 @@ export const DEFAULT_QUERY_BUDGETS: QueryBudgets = { FREE: 10_000, PRO: 25_000, 
 
 /**
  * Estimated cost per concurrency slot: a request holds `ceil(cost / COST_PER_SLOT)` of its
- * tenant's slots (and of the gateway's), so a tenant sending expensive operations has fewer of
- * them in flight at once. The dashboard at its default pages takes one slot.
+ * tenant's slots (and of the gateway's), so what a tenant holds in flight is bounded by cost,
+ * not by count. The dashboard at its default pages (4 463) takes two slots; an operation at the
+ * PRO budget (25 000) ten of PRO's 16, so a PRO tenant runs its most expensive operations one at
+ * a time (beside a few dashboards) however many connections it opens.
  */
-export const COST_PER_SLOT = 5_000;
+export const COST_PER_SLOT = 2_500;
 
 /**
  * Refuses an operation over the tenant's budget with QUERY_TOO_EXPENSIVE (400, `cost` and

@@ -139,7 +139,15 @@ async function main() {
     'ours',
     `${ROOT}services/gateway`,
     'src/index.ts',
-    { ...common, ...overrides, PORT: String(oursPort), METRICS_PORT: String(await freePort()), GATEWAY_WORKERS: String(arg('workers', 1)) },
+    {
+      ...common,
+      ...overrides,
+      PORT: String(oursPort),
+      METRICS_PORT: String(await freePort()),
+      GATEWAY_WORKERS: String(arg('workers', 1)),
+      // --in-flight N: the gateway's CONCURRENCY_MAX_IN_FLIGHT (slots over every tenant), to try another than the default.
+      ...(arg('in-flight', 0) > 0 ? { CONCURRENCY_MAX_IN_FLIGHT: String(arg('in-flight', 0)) } : {}),
+    },
     profile('gateway'),
   );
   children.push(ours);
