@@ -165,4 +165,28 @@ describe('tenantAdmission', () => {
     expect(await admitted('pro', 4)).toBe(3);
     expect(await admitted('unknown', 4)).toBe(1);
   });
+
+  it('refuses up front a tenant holding all its slots, before any cost is known, and only that tenant', async () => {
+    const registry = {
+      get: async (id: string) => ({
+        id,
+        slug: id,
+        name: id,
+        plan: 'PRO' as const,
+        placement: 'shared' as const,
+        status: 'active' as const,
+      }),
+    };
+    const admission = tenantAdmission({ maxInFlight: 100, maxWaitMs: 1_000, perTenant: { FREE: 1, PRO: 4, ENTERPRISE: 5 } }, registry);
+    const expensive = await admission.admit('a', undefined, 3);
+    await expect(admission.refuseIfFull('a')).resolves.toBeUndefined();
+    const cheap = await admission.admit('a');
+    const refused = await admission.refuseIfFull('a').catch((error: unknown) => error);
+    expect(errorCode(refused)).toBe('TOO_MANY_REQUESTS');
+    expect((refused as { extensions: { retryAfterSeconds: number } }).extensions.retryAfterSeconds).toBe(1);
+    await expect(admission.refuseIfFull('b')).resolves.toBeUndefined();
+    cheap();
+    await expect(admission.refuseIfFull('a')).resolves.toBeUndefined();
+    expensive();
+  });
 });

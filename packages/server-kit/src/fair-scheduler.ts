@@ -46,6 +46,8 @@ export type FairScheduler = {
    * out of the queue.
    */
   acquire(key: string, limit: number, signal?: AbortSignal, weight?: number): Promise<Release>;
+  /** Slots `key` holds now, running or waiting. */
+  holds(key: string): number;
   /** Requests (not slots) running and waiting now, in total and by key (metrics, tests). */
   stats(): { running: number; waiting: number; byKey: Record<string, { running: number; waiting: number }> };
 };
@@ -54,6 +56,7 @@ type Waiter = { slots: number; admit(): void; refuse(error: Error): void };
 /** `running` and `waiting` count requests; `slots` what they hold, running or waiting. */
 type Tenant = { running: number; runningSlots: number; waitingSlots: number; queue: Waiter[] };
 
+const overLimit = (limit: number) => `Too many concurrent requests for this tenant (at most ${limit}); retry later.`;
 const tooManyRequests = (message: string, retryAfterSeconds: number) => appError('TOO_MANY_REQUESTS', message, { retryAfterSeconds });
 
 /**
@@ -136,7 +139,7 @@ export function createFairScheduler({ maxInFlight, maxWaitMs }: Pick<Concurrency
       const tenant = tenantOf(key);
       if (tenant.runningSlots + tenant.waitingSlots + slots > limit) {
         forget(key, tenant);
-        return Promise.reject(tooManyRequests(`Too many concurrent requests for this tenant (at most ${limit}); retry later.`, 1));
+        return Promise.reject(tooManyRequests(overLimit(limit), 1));
       }
       if (runningSlots + slots <= maxInFlight && turns.size === 0) return Promise.resolve(start(key, tenant, slots));
       return new Promise<Release>((resolve, reject) => {
@@ -176,6 +179,10 @@ export function createFairScheduler({ maxInFlight, maxWaitMs }: Pick<Concurrency
         pump();
       });
     },
+    holds(key) {
+      const tenant = tenants.get(key);
+      return tenant ? tenant.runningSlots + tenant.waitingSlots : 0;
+    },
     stats() {
       const byKey: Record<string, { running: number; waiting: number }> = {};
       let waiting = 0;
@@ -192,6 +199,11 @@ export function createFairScheduler({ maxInFlight, maxWaitMs }: Pick<Concurrency
 export type Admission = {
   /** Waits for the tenant's turn, the request taking `weight` slots (1 unless given); see `FairScheduler.acquire`. */
   admit(tenantId: string, signal?: AbortSignal, weight?: number): Promise<Release>;
+  /**
+   * Refuses with TOO_MANY_REQUESTS when the tenant already holds all its slots, so that whatever
+   * the request costs it would be refused: a check to run before reading and parsing the request.
+   */
+  refuseIfFull(tenantId: string): Promise<void>;
   scheduler: FairScheduler;
 };
 
@@ -204,11 +216,18 @@ export type Admission = {
 export function tenantAdmission(limits: ConcurrencyLimits, registry: TenantRegistry): Admission {
   const scheduler = createFairScheduler(limits);
   const smallest = Math.min(...Object.values(limits.perTenant));
+  const limitOf = async (tenantId: string) => {
+    const tenant = await registry.get(tenantId);
+    return tenant ? limits.perTenant[tenant.plan] : smallest;
+  };
   return {
     scheduler,
     async admit(tenantId, signal, weight) {
-      const tenant = await registry.get(tenantId);
-      return scheduler.acquire(tenantId, tenant ? limits.perTenant[tenant.plan] : smallest, signal, weight);
+      return scheduler.acquire(tenantId, await limitOf(tenantId), signal, weight);
+    },
+    async refuseIfFull(tenantId) {
+      const limit = await limitOf(tenantId);
+      if (scheduler.holds(tenantId) >= limit) throw tooManyRequests(overLimit(limit), 1);
     },
   };
 }

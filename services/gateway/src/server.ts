@@ -138,6 +138,8 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       if (!tenant) throw unknownTenant();
       const { allowed, retryAfterSeconds } = await rateLimiter.take(tenant.id, planLimits[tenant.plan] ?? planLimits.FREE);
       if (!allowed) throw appError('TOO_MANY_REQUESTS', 'Too many requests for this tenant; retry later.', { retryAfterSeconds });
+      // A tenant holding all its slots is refused here, before its body is read and parsed: refusing stays cheap.
+      await admission.refuseIfFull(tenant.id);
       return { viewer, requestId, plan: tenant.plan, logger: logger.child({ requestId, tenant: viewer.tenantId }), closed };
     },
     around: (context, run) => (deps.metrics ? deps.metrics.track(context.viewer.tenantId, run) : run()),
