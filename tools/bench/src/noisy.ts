@@ -16,6 +16,16 @@ export const NESTED = `{ tenant { organizations { projects { organization { proj
 export const NESTED_VARIABLE = `query Nested($n: Int!) { tenant { projects(first: $n) { nodes { organization { projects {
   organization { projects { organization { projects { id name } } } } } } } } } }`;
 
+/** What keeps B's latency while A attacks: part of the section, so that it is rewritten with the figures. */
+const HOW_B_IS_KEPT = [
+  "What keeps B's latency: A's over-budget queries are refused with QUERY_TOO_EXPENSIVE before they are admitted;",
+  "at the gateway an operation holds one of its tenant's slots per 2 500 of estimated cost (`CONCURRENCY_COST_PER_SLOT`),",
+  "so A's dashboard with pages of 100 (cost 20 623) takes 9 of PRO's 16 and A runs one of them at a time, however many",
+  "connections it opens, while B's dashboard (cost 4 463) takes 2; once A holds all its slots its further requests are",
+  'refused (429, `Retry-After`) before their body is read; when the gateway is full, the next slot goes to the waiting',
+  'tenant holding the fewest.',
+];
+
 export type NoisyOptions = {
   gatewayUrl: string;
   issuer: Issuer;
@@ -156,6 +166,9 @@ export async function noisyNeighbour(options: NoisyOptions) {
     'of issue 9, its `first: $n` variant and the dashboard with pages of 100, as fast as its limits allow (each',
     "connection waits out a 429's `Retry-After`). Load average of the machine (other work included) at the start of",
     `the quiet phase ${loads.quiet.toFixed(1)}, of the noisy phase ${loads.noisy.toFixed(1)}, at the end ${load1!.toFixed(1)}.`,
+    'B first sends 5 s unmeasured (warm-up): the query plans, pool connections and JIT of a fresh platform are a cold start.',
+    '',
+    ...HOW_B_IS_KEPT,
     '',
     '| B | requests | p50 ms | p99 ms | max ms | errors | errors by code |',
     '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
