@@ -259,6 +259,9 @@ export function costLimitPlugin<C extends BaseContext>(options: CostLimitOptions
   return {
     async requestDidStart() {
       let release: (() => void) | undefined;
+      // Apollo runs every plugin's didResolveOperation at once and answers as soon as one throws
+      // (access control, say): a turn that comes after the answer is given back at once.
+      let answered = false;
       return {
         async didResolveOperation({ schema, document, operation, request, contextValue }) {
           if (!operation) return;
@@ -277,9 +280,12 @@ export function costLimitPlugin<C extends BaseContext>(options: CostLimitOptions
           }
           const limit = options.budget(contextValue);
           if (cost > limit) throw queryTooExpensive(cost, limit);
-          if (options.admit) release = await options.admit(contextValue, cost).catch(withRetryAfter);
+          if (!options.admit) return;
+          release = await options.admit(contextValue, cost).catch(withRetryAfter);
+          if (answered) release();
         },
         async willSendResponse() {
+          answered = true;
           release?.();
         },
       };

@@ -174,6 +174,23 @@ describe('one tenant cannot take the gateway from another', () => {
     }
   });
 
+  it('gives the slots back of requests refused beside admission (a missing scope), so they never add up', async ({ stack }) => {
+    const gateway = await stack.startGateway({ admission: tenantAdmission(limits({}), stack.registry()) });
+    try {
+      const unscoped = await stack.auth.token('avocado', []);
+      // Access control and admission see the operation at the same time; the refusal must not keep the turn.
+      for (let i = 0; i < 6; i++) {
+        const refused = await graphql(gateway.url, { token: unscoped, query: 'mutation { updateTenant(input: { name: "x" }) { name } }' });
+        expect(codes(refused)).toEqual(['FORBIDDEN']);
+      }
+      const served = await graphql(gateway.url, { token: await stack.auth.token('avocado'), query: QUERY });
+      expect(served.body.errors).toBeUndefined();
+      expect(served.body.data.tenant.id).toBe('avocado');
+    } finally {
+      await gateway.stop();
+    }
+  });
+
   it('holds a tenant to its plan in a subgraph too, which the gateway passes on as TOO_MANY_REQUESTS', async ({ stack }) => {
     const admission = tenantAdmission(limits({}), staticRegistry());
     const server = createProductServer({
