@@ -3,7 +3,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { type Admission, costLimitPlugin, type ListSizes, listSizesOf } from '@tenantgraph/server-kit';
 import { parse } from 'graphql';
 import type { GatewayContext } from './context.ts';
-import type { Plan } from './rate-limit.ts';
+import type { Plan, PlanLimits, RateLimiter } from './rate-limit.ts';
 
 /** The most one operation may cost, by the tenant's plan (see `estimateCost` for what a unit is). */
 export type QueryBudgets = Record<Plan, number>;
@@ -46,4 +46,31 @@ export function budgetPlugin(
     listSizes: () => listSizes,
     admit: (context, cost) => admission.admit(context.viewer.tenantId, context.closed, cost / costPerSlot),
   });
+}
+
+/** Requests of its rate limit an operation refused for its cost takes from its tenant (the request itself included). */
+const OVER_BUDGET_PENALTY = 10;
+
+/**
+ * Charges a tenant whose operation was refused with QUERY_TOO_EXPENSIVE `penalty - 1` more
+ * requests of its rate limit. A client that sends the same over-budget query in a loop (it gets
+ * no `Retry-After`: the answer will not change) soon hits the rate limit instead, which refuses
+ * from the token alone, before the body is read or parsed: refusing it stays cheap for everyone else.
+ */
+export function overBudgetPenalty(
+  rateLimiter: RateLimiter,
+  planLimits: PlanLimits,
+  penalty = OVER_BUDGET_PENALTY,
+): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue }) {
+          if (!errors.some((error) => error.extensions?.code === 'QUERY_TOO_EXPENSIVE') || !contextValue.viewer) return;
+          const limit = planLimits[contextValue.plan] ?? planLimits.FREE;
+          for (let i = 1; i < penalty; i++) await rateLimiter.take(contextValue.viewer.tenantId, limit);
+        },
+      };
+    },
+  };
 }

@@ -17,7 +17,7 @@ import {
   tenantAdmission,
 } from '@tenantgraph/server-kit';
 import { withAccessPolicy } from './access-policy.ts';
-import { budgetPlugin, DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
+import { budgetPlugin, DEFAULT_QUERY_BUDGETS, overBudgetPenalty, type QueryBudgets } from './budget.ts';
 import type { GatewayContext } from './context.ts';
 import { cors } from './cors.ts';
 import { TenantDataSource } from './datasource.ts';
@@ -121,6 +121,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       // Admission is here, once the cost is known: a request holds slots by its cost, and one refused
       // by the rate limit or the budget never waits for a turn.
       budgetPlugin(gateway, { ...DEFAULT_QUERY_BUDGETS, ...deps.queryBudgets }, admission, deps.costPerSlot),
+      overBudgetPenalty(rateLimiter, planLimits),
       ...(deps.metrics ? [deps.metrics.plugin] : []),
     ],
   });

@@ -128,6 +128,27 @@ describe("one tenant's worst queries do not take the platform from another", () 
     for (const response of answered) expect(response.body.data.tenant.organizations[0].projects).toHaveLength(60);
   });
 
+  it('charges a tenant looping on an over-budget query more of its rate, so it is soon refused from its token alone', async ({ stack }) => {
+    // A bucket of 12 requests that does not refill during the test: without the charge, twelve refusals.
+    const gateway = await stack.startGateway({ planLimits: { PRO: { perSecond: 0.001, burst: 12 } } });
+    try {
+      const avocado = await stack.auth.token('avocado');
+      // Each refusal takes 1 + 9 requests of avocado's 12: two, then the bucket is empty.
+      for (let i = 0; i < 2; i++) {
+        expect(codes(await graphql(gateway.url, { token: avocado, query: DEPTH_NINE }))).toEqual(['QUERY_TOO_EXPENSIVE']);
+      }
+      const limited = await graphql(gateway.url, { token: avocado, query: PLAIN });
+      expect(limited.status).toBe(429);
+      expect(codes(limited)).toEqual(['TOO_MANY_REQUESTS']);
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      // Mango's bucket is its own.
+      const mango = await graphql(gateway.url, { token: await stack.auth.token('mango'), query: PLAIN });
+      expect(mango.body.errors).toBeUndefined();
+    } finally {
+      await gateway.stop();
+    }
+  });
+
   it('a subgraph called directly refuses the same query by itself (zero trust)', async ({ stack }) => {
     const token = await stack.auth.token('avocado');
     const representations = [{ __typename: 'Tenant', id: 'avocado' }];

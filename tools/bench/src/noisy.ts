@@ -18,7 +18,8 @@ export const NESTED_VARIABLE = `query Nested($n: Int!) { tenant { projects(first
 
 /** What keeps B's latency while A attacks: part of the section, so that it is rewritten with the figures. */
 const HOW_B_IS_KEPT = [
-  "What keeps B's latency: A's over-budget queries are refused with QUERY_TOO_EXPENSIVE before they are admitted;",
+  "What keeps B's latency: A's over-budget queries are refused with QUERY_TOO_EXPENSIVE before they are admitted, each",
+  "taking 10 requests of A's rate limit (so A's loop soon gets 429s decided from its token alone);",
   "at the gateway an operation holds one of its tenant's slots per 2 500 of estimated cost (`CONCURRENCY_COST_PER_SLOT`),",
   "so A's dashboard with pages of 100 (cost 20 623) takes 9 of PRO's 16 and A runs one of them at a time, however many",
   "connections it opens, while B's dashboard (cost 4 463) takes 2; once A holds all its slots its further requests are",
