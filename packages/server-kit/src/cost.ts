@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { type ApolloServerPlugin, type BaseContext, HeaderMap } from '@apollo/server';
 import { queryTooExpensive } from '@tenantgraph/core';
 import {
   type ArgumentNode,
@@ -242,6 +242,12 @@ export type CostLimitOptions<C extends BaseContext> = {
   /** Deeper operations are refused with GRAPHQL_VALIDATION_FAILED; unset: no depth rule here. */
   maxDepth?: number;
   defaultListSize?: number;
+  /**
+   * Once the operation is within budget, before it executes: waits for the request's turn,
+   * weighted by its cost (`tenantAdmission`), and resolves with the release, called once the
+   * answer is ready. A refusal (TOO_MANY_REQUESTS) is answered with its status and `Retry-After`.
+   */
+  admit?(context: C, cost: number): Promise<() => void>;
 };
 
 /**
@@ -252,6 +258,10 @@ export type CostLimitOptions<C extends BaseContext> = {
 export function costLimitPlugin<C extends BaseContext>(options: CostLimitOptions<C>): ApolloServerPlugin<C> {
   return {
     async requestDidStart() {
+      let release: (() => void) | undefined;
+      // Apollo runs every plugin's didResolveOperation at once and answers as soon as one throws
+      // (access control, say): a turn that comes after the answer is given back at once.
+      let answered = false;
       return {
         async didResolveOperation({ schema, document, operation, request, contextValue }) {
           if (!operation) return;
@@ -270,8 +280,24 @@ export function costLimitPlugin<C extends BaseContext>(options: CostLimitOptions
           }
           const limit = options.budget(contextValue);
           if (cost > limit) throw queryTooExpensive(cost, limit);
+          if (!options.admit) return;
+          release = await options.admit(contextValue, cost).catch(withRetryAfter);
+          if (answered) release();
+        },
+        async willSendResponse() {
+          answered = true;
+          release?.();
         },
       };
     },
   };
+}
+
+/** Rethrows `error` with a `Retry-After` header when it carries `retryAfterSeconds` (TOO_MANY_REQUESTS). */
+function withRetryAfter(error: unknown): never {
+  const { message, extensions } = error as Partial<GraphQLError>;
+  const seconds = extensions?.retryAfterSeconds;
+  if (typeof seconds !== 'number') throw error;
+  const http = { ...(extensions?.http as object), headers: new HeaderMap([['retry-after', String(seconds)]]) };
+  throw new GraphQLError(message ?? 'Too many requests; retry later.', { extensions: { ...extensions, http } });
 }

@@ -84,6 +84,67 @@ describe('createFairScheduler', () => {
   });
 });
 
+describe('createFairScheduler with weights (cost-weighted admission)', () => {
+  it('lets an expensive request take more of its tenant share, so the tenant holds fewer at once', async () => {
+    const scheduler = createFairScheduler({ maxInFlight: 100, maxWaitMs: 60_000 });
+    const expensive = await scheduler.acquire('a', 4, undefined, 3);
+    // Three of a's four slots are taken: a second expensive request is over a's share, a cheap one is not.
+    await expect(scheduler.acquire('a', 4, undefined, 2)).rejects.toMatchObject({ extensions: { code: 'TOO_MANY_REQUESTS' } });
+    const cheap = await scheduler.acquire('a', 4, undefined, 1);
+    await expect(scheduler.acquire('a', 4)).rejects.toMatchObject({ extensions: { code: 'TOO_MANY_REQUESTS' } });
+    // Another tenant's share is its own.
+    await expect(scheduler.acquire('b', 4, undefined, 4)).resolves.toBeTypeOf('function');
+    expensive();
+    await expect(scheduler.acquire('a', 4, undefined, 2.5)).resolves.toBeTypeOf('function');
+    cheap();
+  });
+
+  it('runs a request heavier than the whole share alone rather than never', async () => {
+    const scheduler = createFairScheduler({ maxInFlight: 8, maxWaitMs: 60_000 });
+    const huge = await scheduler.acquire('a', 4, undefined, 50);
+    await expect(scheduler.acquire('a', 4)).rejects.toMatchObject({ extensions: { code: 'TOO_MANY_REQUESTS' } });
+    huge();
+    await expect(scheduler.acquire('a', 4)).resolves.toBeTypeOf('function');
+  });
+
+  it('gives the next turn to the waiting tenant holding the fewest slots, whoever waited first', async () => {
+    const scheduler = createFairScheduler({ maxInFlight: 3, maxWaitMs: 60_000 });
+    const running = [await scheduler.acquire('a', 10), await scheduler.acquire('a', 10), await scheduler.acquire('a', 10)];
+    const order: string[] = [];
+    const waiting = ['a', 'a', 'b'].map((key) => scheduler.acquire(key, 10).then(() => order.push(key)));
+    expect(scheduler.stats().waiting).toBe(3);
+    // a still holds two slots when one frees: b, holding none, goes first although a waited longer.
+    running[0]!();
+    await waiting[2];
+    expect(order).toEqual(['b']);
+    running[1]!();
+    running[2]!();
+    await Promise.all(waiting);
+    expect(order).toEqual(['b', 'a', 'a']);
+  });
+
+  it("keeps an expensive request's turn until there is room for it, not starved by cheap ones", async () => {
+    const scheduler = createFairScheduler({ maxInFlight: 4, maxWaitMs: 60_000 });
+    const holder = await scheduler.acquire('x', 10, undefined, 3);
+    const order: string[] = [];
+    const heavy = scheduler.acquire('a', 10, undefined, 3).then((release) => {
+      order.push('a');
+      return release;
+    });
+    const light = scheduler.acquire('b', 10, undefined, 1).then((release) => {
+      order.push('b');
+      return release;
+    });
+    // b would fit beside x, but a's turn came first and a holds no more than b: b waits behind it.
+    await Promise.resolve();
+    expect(order).toEqual([]);
+    holder();
+    await Promise.all([heavy, light]);
+    expect(order).toEqual(['a', 'b']);
+    expect(scheduler.stats().running).toBe(2);
+  });
+});
+
 describe('tenantAdmission', () => {
   it('holds each tenant to the limit of its plan', async () => {
     const plans = { free: 'FREE', pro: 'PRO' } as const;
@@ -103,5 +164,29 @@ describe('tenantAdmission', () => {
     expect(await admitted('free', 4)).toBe(1);
     expect(await admitted('pro', 4)).toBe(3);
     expect(await admitted('unknown', 4)).toBe(1);
+  });
+
+  it('refuses up front a tenant holding all its slots, before any cost is known, and only that tenant', async () => {
+    const registry = {
+      get: async (id: string) => ({
+        id,
+        slug: id,
+        name: id,
+        plan: 'PRO' as const,
+        placement: 'shared' as const,
+        status: 'active' as const,
+      }),
+    };
+    const admission = tenantAdmission({ maxInFlight: 100, maxWaitMs: 1_000, perTenant: { FREE: 1, PRO: 4, ENTERPRISE: 5 } }, registry);
+    const expensive = await admission.admit('a', undefined, 3);
+    await expect(admission.refuseIfFull('a')).resolves.toBeUndefined();
+    const cheap = await admission.admit('a');
+    const refused = await admission.refuseIfFull('a').catch((error: unknown) => error);
+    expect(errorCode(refused)).toBe('TOO_MANY_REQUESTS');
+    expect((refused as { extensions: { retryAfterSeconds: number } }).extensions.retryAfterSeconds).toBe(1);
+    await expect(admission.refuseIfFull('b')).resolves.toBeUndefined();
+    cheap();
+    await expect(admission.refuseIfFull('a')).resolves.toBeUndefined();
+    expensive();
   });
 });

@@ -33,34 +33,43 @@ export const DEFAULT_SUBGRAPH_CONCURRENCY: ConcurrencyLimits = {
   maxWaitMs: 2_000,
 };
 
-/** Gives the slot back; calling it again does nothing. */
+/** Gives the slots back; calling it again does nothing. */
 export type Release = () => void;
 
 export type FairScheduler = {
   /**
-   * Waits for `key`'s turn and resolves with its release. Refuses at once with TOO_MANY_REQUESTS
-   * (and `retryAfterSeconds`) when `key` already holds `limit` requests, and after `maxWaitMs`
-   * when no turn came. `signal` (the client went away) takes a waiting request out of the queue.
+   * Waits for `key`'s turn and resolves with its release. A request takes `weight` slots (1 unless
+   * given; an expensive one more), of `key`'s `limit` and of the process's `maxInFlight`, clamped
+   * to both so that one request can always run. Refuses at once with TOO_MANY_REQUESTS (and
+   * `retryAfterSeconds`) when `key` would hold more than `limit` slots, running or waiting, and
+   * after `maxWaitMs` when no turn came. `signal` (the client went away) takes a waiting request
+   * out of the queue.
    */
-  acquire(key: string, limit: number, signal?: AbortSignal): Promise<Release>;
-  /** Requests running and waiting now, in total and by key (metrics, tests). */
+  acquire(key: string, limit: number, signal?: AbortSignal, weight?: number): Promise<Release>;
+  /** Slots `key` holds now, running or waiting. */
+  holds(key: string): number;
+  /** Requests (not slots) running and waiting now, in total and by key (metrics, tests). */
   stats(): { running: number; waiting: number; byKey: Record<string, { running: number; waiting: number }> };
 };
 
-type Waiter = { admit(): void; refuse(error: Error): void };
-type Tenant = { running: number; queue: Waiter[] };
+type Waiter = { slots: number; admit(): void; refuse(error: Error): void };
+/** `running` and `waiting` count requests; `slots` what they hold, running or waiting. */
+type Tenant = { running: number; runningSlots: number; waitingSlots: number; queue: Waiter[] };
 
+const overLimit = (limit: number) => `Too many concurrent requests for this tenant (at most ${limit}); retry later.`;
 const tooManyRequests = (message: string, retryAfterSeconds: number) => appError('TOO_MANY_REQUESTS', message, { retryAfterSeconds });
 
 /**
- * Per-tenant concurrency with fair share. While fewer than `maxInFlight` requests run, a request
- * starts at once; beyond that it waits in its tenant's queue, and the queues are served
- * round-robin: one request of each waiting tenant in turn, so a tenant with a thousand waiting
- * requests delays another tenant's next request by at most one turn, not a thousand.
+ * Per-tenant concurrency with fair share, in slots. While the running requests hold fewer than
+ * `maxInFlight` slots, a request starts at once; beyond that it waits in its tenant's queue, and
+ * the next turn goes to the waiting tenant that holds the fewest running slots (round-robin
+ * between equals). A tenant with a thousand waiting requests delays another tenant's next
+ * request by at most one release, and a tenant sending expensive requests (more slots each)
+ * holds fewer of them at once.
  *
  * @example
  * const scheduler = createFairScheduler({ maxInFlight: 64, maxWaitMs: 2_000 });
- * const release = await scheduler.acquire(tenantId, limits.perTenant[plan]);
+ * const release = await scheduler.acquire(tenantId, limits.perTenant[plan], signal, slotsOf(cost));
  * try { await work(); } finally { release(); }
  */
 export function createFairScheduler({ maxInFlight, maxWaitMs }: Pick<ConcurrencyLimits, 'maxInFlight' | 'maxWaitMs'>): FairScheduler {
@@ -68,11 +77,12 @@ export function createFairScheduler({ maxInFlight, maxWaitMs }: Pick<Concurrency
   /** Keys with waiting requests, in turn order: a key served goes to the back. */
   const turns = new Set<string>();
   let running = 0;
+  let runningSlots = 0;
 
   const tenantOf = (key: string) => {
     let tenant = tenants.get(key);
     if (!tenant) {
-      tenant = { running: 0, queue: [] };
+      tenant = { running: 0, runningSlots: 0, waitingSlots: 0, queue: [] };
       tenants.set(key, tenant);
     }
     return tenant;
@@ -82,57 +92,79 @@ export function createFairScheduler({ maxInFlight, maxWaitMs }: Pick<Concurrency
     if (tenant.running === 0 && tenant.queue.length === 0) tenants.delete(key);
   };
 
-  const start = (key: string, tenant: Tenant): Release => {
+  const start = (key: string, tenant: Tenant, slots: number): Release => {
     running++;
+    runningSlots += slots;
     tenant.running++;
+    tenant.runningSlots += slots;
     let released = false;
     return () => {
       if (released) return;
       released = true;
       running--;
+      runningSlots -= slots;
       tenant.running--;
+      tenant.runningSlots -= slots;
       forget(key, tenant);
       pump();
     };
   };
 
-  const pump = () => {
-    while (running < maxInFlight && turns.size > 0) {
-      const key = turns.values().next().value as string;
-      turns.delete(key);
+  /** The waiting tenant holding the fewest running slots; the first in turn order among equals. */
+  const nextTurn = () => {
+    let next: { key: string; tenant: Tenant } | undefined;
+    for (const key of turns) {
       const tenant = tenants.get(key);
-      const waiter = tenant?.queue.shift();
-      if (!tenant || !waiter) continue;
-      if (tenant.queue.length > 0) turns.add(key);
+      if (tenant && (!next || tenant.runningSlots < next.tenant.runningSlots)) next = { key, tenant };
+    }
+    return next;
+  };
+
+  const pump = () => {
+    for (let next = nextTurn(); next; next = nextTurn()) {
+      const waiter = next.tenant.queue[0];
+      // The turn's request waits for room rather than be overtaken: an expensive request is not starved by cheap ones.
+      if (waiter && runningSlots + waiter.slots > maxInFlight) return;
+      turns.delete(next.key);
+      if (!waiter) continue;
+      if (next.tenant.queue.length > 1) turns.add(next.key);
       waiter.admit();
     }
   };
 
   return {
-    acquire(key, limit, signal) {
+    acquire(key, limit, signal, weight = 1) {
       if (signal?.aborted) return Promise.reject(new Error('the request was abandoned'));
+      const slots = Math.max(1, Math.min(Math.ceil(weight), limit, maxInFlight));
       const tenant = tenantOf(key);
-      if (tenant.running + tenant.queue.length >= limit) {
-        return Promise.reject(tooManyRequests(`Too many concurrent requests for this tenant (at most ${limit}); retry later.`, 1));
+      if (tenant.runningSlots + tenant.waitingSlots + slots > limit) {
+        forget(key, tenant);
+        return Promise.reject(tooManyRequests(overLimit(limit), 1));
       }
-      if (running < maxInFlight && turns.size === 0) return Promise.resolve(start(key, tenant));
+      if (runningSlots + slots <= maxInFlight && turns.size === 0) return Promise.resolve(start(key, tenant, slots));
       return new Promise<Release>((resolve, reject) => {
         const leave = () => {
           clearTimeout(timer);
           signal?.removeEventListener('abort', onAbort);
           const index = tenant.queue.indexOf(waiter);
-          if (index >= 0) tenant.queue.splice(index, 1);
+          if (index >= 0) {
+            tenant.queue.splice(index, 1);
+            tenant.waitingSlots -= slots;
+          }
           if (tenant.queue.length === 0) turns.delete(key);
         };
         const waiter: Waiter = {
+          slots,
           admit() {
             leave();
-            resolve(start(key, tenant));
+            resolve(start(key, tenant, slots));
           },
           refuse(error) {
             leave();
             forget(key, tenant);
             reject(error);
+            // The refused request may have been the turn that was waiting for room.
+            pump();
           },
         };
         const onAbort = () => waiter.refuse(new Error('the request was abandoned'));
@@ -142,8 +174,14 @@ export function createFairScheduler({ maxInFlight, maxWaitMs }: Pick<Concurrency
         );
         signal?.addEventListener('abort', onAbort, { once: true });
         tenant.queue.push(waiter);
+        tenant.waitingSlots += slots;
         turns.add(key);
+        pump();
       });
+    },
+    holds(key) {
+      const tenant = tenants.get(key);
+      return tenant ? tenant.runningSlots + tenant.waitingSlots : 0;
     },
     stats() {
       const byKey: Record<string, { running: number; waiting: number }> = {};
@@ -159,8 +197,13 @@ export function createFairScheduler({ maxInFlight, maxWaitMs }: Pick<Concurrency
 
 /** Fair share of one process's requests between tenants, each held to its plan's limit. */
 export type Admission = {
-  /** Waits for the tenant's turn; see `FairScheduler.acquire`. */
-  admit(tenantId: string, signal?: AbortSignal): Promise<Release>;
+  /** Waits for the tenant's turn, the request taking `weight` slots (1 unless given); see `FairScheduler.acquire`. */
+  admit(tenantId: string, signal?: AbortSignal, weight?: number): Promise<Release>;
+  /**
+   * Refuses with TOO_MANY_REQUESTS when the tenant already holds all its slots, so that whatever
+   * the request costs it would be refused: a check to run before reading and parsing the request.
+   */
+  refuseIfFull(tenantId: string): Promise<void>;
   scheduler: FairScheduler;
 };
 
@@ -173,11 +216,18 @@ export type Admission = {
 export function tenantAdmission(limits: ConcurrencyLimits, registry: TenantRegistry): Admission {
   const scheduler = createFairScheduler(limits);
   const smallest = Math.min(...Object.values(limits.perTenant));
+  const limitOf = async (tenantId: string) => {
+    const tenant = await registry.get(tenantId);
+    return tenant ? limits.perTenant[tenant.plan] : smallest;
+  };
   return {
     scheduler,
-    async admit(tenantId, signal) {
-      const tenant = await registry.get(tenantId);
-      return scheduler.acquire(tenantId, tenant ? limits.perTenant[tenant.plan] : smallest, signal);
+    async admit(tenantId, signal, weight) {
+      return scheduler.acquire(tenantId, await limitOf(tenantId), signal, weight);
+    },
+    async refuseIfFull(tenantId) {
+      const limit = await limitOf(tenantId);
+      if (scheduler.holds(tenantId) >= limit) throw tooManyRequests(overLimit(limit), 1);
     },
   };
 }

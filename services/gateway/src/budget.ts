@@ -1,9 +1,9 @@
 import type { ApolloGateway } from '@apollo/gateway';
 import type { ApolloServerPlugin } from '@apollo/server';
-import { costLimitPlugin, type ListSizes, listSizesOf } from '@tenantgraph/server-kit';
+import { type Admission, costLimitPlugin, type ListSizes, listSizesOf } from '@tenantgraph/server-kit';
 import { parse } from 'graphql';
 import type { GatewayContext } from './context.ts';
-import type { Plan } from './rate-limit.ts';
+import type { Plan, PlanLimits, RateLimiter } from './rate-limit.ts';
 
 /** The most one operation may cost, by the tenant's plan (see `estimateCost` for what a unit is). */
 export type QueryBudgets = Record<Plan, number>;
@@ -16,11 +16,27 @@ export type QueryBudgets = Record<Plan, number>;
 export const DEFAULT_QUERY_BUDGETS: QueryBudgets = { FREE: 10_000, PRO: 25_000, ENTERPRISE: 50_000 };
 
 /**
- * Refuses an operation over the tenant's budget with QUERY_TOO_EXPENSIVE (400, `cost` and
- * `limit`), once variables are known and before any subgraph is called. List sizes come from
- * the `@listSize` declarations of the supergraph the gateway serves, read again on every reload.
+ * Estimated cost per concurrency slot: a request holds `ceil(cost / COST_PER_SLOT)` of its
+ * tenant's slots (and of the gateway's), so what a tenant holds in flight is bounded by cost,
+ * not by count. The dashboard at its default pages (4 463) takes two slots; an operation at the
+ * PRO budget (25 000) ten of PRO's 16, so a PRO tenant runs its most expensive operations one at
+ * a time (beside a few dashboards) however many connections it opens.
  */
-export function budgetPlugin(gateway: ApolloGateway, budgets: QueryBudgets): ApolloServerPlugin<GatewayContext> {
+export const COST_PER_SLOT = 2_500;
+
+/**
+ * Refuses an operation over the tenant's budget with QUERY_TOO_EXPENSIVE (400, `cost` and
+ * `limit`), once variables are known and before any subgraph is called; then waits for the
+ * request's turn in `admission`, weighted by its cost. A refused operation never takes a turn.
+ * List sizes come from the `@listSize` declarations of the supergraph the gateway serves, read
+ * again on every reload.
+ */
+export function budgetPlugin(
+  gateway: ApolloGateway,
+  budgets: QueryBudgets,
+  admission: Admission,
+  costPerSlot = COST_PER_SLOT,
+): ApolloServerPlugin<GatewayContext> {
   let listSizes: ListSizes = new Map();
   gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => {
     listSizes = listSizesOf(parse(coreSupergraphSdl));
@@ -28,5 +44,33 @@ export function budgetPlugin(gateway: ApolloGateway, budgets: QueryBudgets): Apo
   return costLimitPlugin<GatewayContext>({
     budget: (context) => budgets[context.plan] ?? budgets.FREE,
     listSizes: () => listSizes,
+    admit: (context, cost) => admission.admit(context.viewer.tenantId, context.closed, cost / costPerSlot),
   });
+}
+
+/** Requests of its rate limit an operation refused for its cost takes from its tenant (the request itself included). */
+const OVER_BUDGET_PENALTY = 10;
+
+/**
+ * Charges a tenant whose operation was refused with QUERY_TOO_EXPENSIVE `penalty - 1` more
+ * requests of its rate limit. A client that sends the same over-budget query in a loop (it gets
+ * no `Retry-After`: the answer will not change) soon hits the rate limit instead, which refuses
+ * from the token alone, before the body is read or parsed: refusing it stays cheap for everyone else.
+ */
+export function overBudgetPenalty(
+  rateLimiter: RateLimiter,
+  planLimits: PlanLimits,
+  penalty = OVER_BUDGET_PENALTY,
+): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue }) {
+          if (!errors.some((error) => error.extensions?.code === 'QUERY_TOO_EXPENSIVE') || !contextValue.viewer) return;
+          const limit = planLimits[contextValue.plan] ?? planLimits.FREE;
+          for (let i = 1; i < penalty; i++) await rateLimiter.take(contextValue.viewer.tenantId, limit);
+        },
+      };
+    },
+  };
 }

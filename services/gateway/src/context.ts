@@ -9,4 +9,6 @@ export type GatewayContext = {
   logger: Logger;
   /** What this request's subgraph answers may be cached under; none: nothing is cached. */
   cacheScope?: CacheScope | undefined;
+  /** Aborted when the client goes away before its answer: it then stops waiting for a turn. */
+  closed?: AbortSignal;
 };

@@ -9,7 +9,7 @@ import {
   processEnvironment,
 } from '@tenantgraph/server-kit';
 import { z } from 'zod';
-import { DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
+import { COST_PER_SLOT, DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
 import { DEFAULT_QUERY_LIMITS } from './limits.ts';
 import { DEFAULT_PLAN_LIMITS, type PlanLimits } from './rate-limit.ts';
 import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits } from './subscriptions/limits.ts';
@@ -70,6 +70,8 @@ export const environment = loadEnvironment(
       ENTITY_CACHE_TTL_S: z.coerce.number().positive().default(60),
       // Requests in flight per tenant by plan, and over all tenants (served round-robin beyond).
       ...concurrencyEnvironment(DEFAULT_CONCURRENCY),
+      // Estimated cost per concurrency slot: an operation holds ceil(cost / this) slots (see budget.ts).
+      CONCURRENCY_COST_PER_SLOT: z.coerce.number().int().positive().default(COST_PER_SLOT),
       /** The explorer (GraphiQL) at GET /graphql for browsers; on unless NODE_ENV=production. */
       EXPLORER: z.stringbool().optional(),
       /** Origins of web apps allowed to call the API from a browser: exact, comma-separated; `*` for any (never with credentials). */

@@ -69,6 +69,7 @@ async function serve() {
     queryBudgets,
     planLimits,
     admission: tenantAdmission(concurrencyLimits(env), registry),
+    costPerSlot: env.CONCURRENCY_COST_PER_SLOT,
     rateLimiter: rateLimiter(),
     explorer: explorerEnabled,
     corsOrigins: env.CORS_ORIGINS,

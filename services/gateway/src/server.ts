@@ -19,7 +19,7 @@ import {
   tenantAdmission,
 } from '@tenantgraph/server-kit';
 import { withAccessPolicy } from './access-policy.ts';
-import { budgetPlugin, DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
+import { budgetPlugin, DEFAULT_QUERY_BUDGETS, overBudgetPenalty, type QueryBudgets } from './budget.ts';
 import type { GatewayContext } from './context.ts';
 import { cors } from './cors.ts';
 import { TenantDataSource } from './datasource.ts';
@@ -64,6 +64,8 @@ export type GatewayServerDeps = {
   planLimits?: Partial<PlanLimits>;
   /** Requests in flight per tenant by plan, and fair share between tenants (`tenantAdmission`); the defaults otherwise. */
   admission?: Admission;
+  /** Estimated cost per concurrency slot (`COST_PER_SLOT` unless given). */
+  costPerSlot?: number;
   /** Request, rejection and subgraph fetch metrics, served on the metrics listener (never on this port); a registry of its own otherwise. */
   metrics?: Metrics;
   /** Serve the explorer (GraphiQL) to browsers at GET /graphql; off unless set. */
@@ -137,7 +139,10 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       // @authenticated / @requiresScopes of the supergraph, before any planning.
       accessControl(access.policy),
       ...limits.plugins,
-      budgetPlugin(gateway, { ...DEFAULT_QUERY_BUDGETS, ...deps.queryBudgets }),
+      // Admission is here, once the cost is known: a request holds slots by its cost, and one refused
+      // by the rate limit or the budget never waits for a turn.
+      budgetPlugin(gateway, { ...DEFAULT_QUERY_BUDGETS, ...deps.queryBudgets }, admission, deps.costPerSlot),
+      overBudgetPenalty(rateLimiter, planLimits),
       metrics.plugin,
       ...(entityCache ? [invalidateOnMutation(entityCache)] : []),
     ],
@@ -174,15 +179,16 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   const http = createGraphQLHttpServer<GatewayContext>({
     apollo,
     logger,
-    async authenticate(req, requestId) {
+    async authenticate(req, requestId, closed) {
       const { context, tenant } = await authenticateTenant(req.headers.authorization, requestId);
+      // A tenant holding all its slots is refused here, before its body is read and parsed: refusing stays cheap.
+      await admission.refuseIfFull(tenant.id);
+      context.closed = closed;
       // Only an active tenant's answers are cached: a moving or deleting tenant's are read fresh.
       if (entityCache && tenant.status === 'active')
         context.cacheScope = await entityCache.scope(tenant.id, tenant.placement, context.viewer);
       return context;
     },
-    // After the rate limit: a request refused there never waits for a turn.
-    admit: (context, signal) => admission.admit(context.viewer.tenantId, signal),
     onFinish: metrics.observeRequest,
     // Every answer is one tenant's data: no shared cache may keep it.
     responseHeaders: { 'cache-control': 'private, no-store' },
@@ -205,7 +211,6 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       events: deps.events,
       authenticate,
       takeRequest,
-      admission,
       metrics,
       validationRules: limits.validationRules,
       maxTokens: limits.parseOptions.maxTokens,

@@ -139,6 +139,58 @@ describe('one tenant cannot take the gateway from another', () => {
     }
   });
 
+  it('weights admission by estimated cost: an expensive operation takes more of its tenant share, not of another tenant', async ({
+    stack,
+  }) => {
+    const gate = await gateHop(stack.subgraphUrls.product);
+    // One slot per unit of cost: QUERY (cost above 3) takes all three of avocado's slots.
+    const gateway = await stack.startGateway({
+      subgraphUrls: { product: gate.url },
+      admission: tenantAdmission(limits({}), stack.registry()),
+      costPerSlot: 1,
+    });
+    try {
+      const avocado = await stack.auth.token('avocado');
+      const mango = await stack.auth.token('mango');
+      const expensive = graphql(gateway.url, { token: avocado, query: QUERY });
+      await until(() => gate.held() === 1, "avocado's expensive request at the product subgraph");
+      // Counted by requests avocado would have two slots left; counted by cost it has none.
+      const second = await graphql(gateway.url, { token: avocado, query: QUERY });
+      expect(second.status).toBe(429);
+      expect(codes(second)).toEqual(['TOO_MANY_REQUESTS']);
+      expect(second.headers.get('retry-after')).toBe('1');
+      const other = graphql(gateway.url, { token: mango, query: QUERY });
+      await until(() => gate.held() === 2, "mango's request at the product subgraph");
+      gate.open();
+      const [first, served] = await Promise.all([expensive, other]);
+      expect(first.body.data.tenant.id).toBe('avocado');
+      expect(served.body.errors).toBeUndefined();
+      expect(served.body.data.tenant.id).toBe('mango');
+      // Answered, the request gave its slots back.
+      expect((await graphql(gateway.url, { token: avocado, query: QUERY })).body.data.tenant.id).toBe('avocado');
+    } finally {
+      await gateway.stop();
+      await gate.close();
+    }
+  });
+
+  it('gives the slots back of requests refused beside admission (a missing scope), so they never add up', async ({ stack }) => {
+    const gateway = await stack.startGateway({ admission: tenantAdmission(limits({}), stack.registry()) });
+    try {
+      const unscoped = await stack.auth.token('avocado', []);
+      // Access control and admission see the operation at the same time; the refusal must not keep the turn.
+      for (let i = 0; i < 6; i++) {
+        const refused = await graphql(gateway.url, { token: unscoped, query: 'mutation { updateTenant(input: { name: "x" }) { name } }' });
+        expect(codes(refused)).toEqual(['FORBIDDEN']);
+      }
+      const served = await graphql(gateway.url, { token: await stack.auth.token('avocado'), query: QUERY });
+      expect(served.body.errors).toBeUndefined();
+      expect(served.body.data.tenant.id).toBe('avocado');
+    } finally {
+      await gateway.stop();
+    }
+  });
+
   it('holds a tenant to its plan in a subgraph too, which the gateway passes on as TOO_MANY_REQUESTS', async ({ stack }) => {
     const admission = tenantAdmission(limits({}), staticRegistry());
     const server = createProductServer({

@@ -117,11 +117,40 @@ describe("one tenant's worst queries do not take the platform from another", () 
       // Within the gateway's subgraph timeout: what the issue saw was 100 s of timeouts.
       expect(elapsedMs).toBeLessThan(5_000);
     }
-    const refused = attacked.filter((response) => codes(response)[0] === 'QUERY_TOO_EXPENSIVE');
-    expect(refused).toHaveLength(20);
-    const answered = attacked.filter((response) => !response.body.errors);
-    expect(answered).toHaveLength(10);
+    // The depth-nine queries are over avocado's budget: refused for their cost, or (each refusal
+    // charging avocado's rate limit, see the next test) for its rate; never run.
+    const deepest = attacked.filter((_, index) => index % 3 !== 2);
+    const widests = attacked.filter((_, index) => index % 3 === 2);
+    for (const response of deepest) expect(['QUERY_TOO_EXPENSIVE', 'TOO_MANY_REQUESTS']).toContain(codes(response)[0]);
+    expect(deepest.filter((response) => codes(response)[0] === 'QUERY_TOO_EXPENSIVE').length).toBeGreaterThan(10);
+    // Each widest query holds several of avocado's slots by its cost: some run, the others are
+    // refused at once for avocado's share (never for mango's), none half-answered.
+    const answered = widests.filter((response) => !response.body.errors);
+    const overShare = widests.filter((response) => response.status === 429 && codes(response)[0] === 'TOO_MANY_REQUESTS');
+    expect(answered.length).toBeGreaterThan(0);
+    expect(answered.length + overShare.length).toBe(10);
     for (const response of answered) expect(response.body.data.tenant.organizations[0].projects).toHaveLength(60);
+  });
+
+  it('charges a tenant looping on an over-budget query more of its rate, so it is soon refused from its token alone', async ({ stack }) => {
+    // A bucket of 12 requests that does not refill during the test: without the charge, twelve refusals.
+    const gateway = await stack.startGateway({ planLimits: { PRO: { perSecond: 0.001, burst: 12 } } });
+    try {
+      const avocado = await stack.auth.token('avocado');
+      // Each refusal takes 1 + 9 requests of avocado's 12: two, then the bucket is empty.
+      for (let i = 0; i < 2; i++) {
+        expect(codes(await graphql(gateway.url, { token: avocado, query: DEPTH_NINE }))).toEqual(['QUERY_TOO_EXPENSIVE']);
+      }
+      const limited = await graphql(gateway.url, { token: avocado, query: PLAIN });
+      expect(limited.status).toBe(429);
+      expect(codes(limited)).toEqual(['TOO_MANY_REQUESTS']);
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      // Mango's bucket is its own.
+      const mango = await graphql(gateway.url, { token: await stack.auth.token('mango'), query: PLAIN });
+      expect(mango.body.errors).toBeUndefined();
+    } finally {
+      await gateway.stop();
+    }
   });
 
   it('a subgraph called directly refuses the same query by itself (zero trust)', async ({ stack }) => {

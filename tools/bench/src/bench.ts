@@ -166,6 +166,8 @@ async function main() {
         GATEWAY_WORKERS: String(arg('workers', 1)),
         // The rounds measure the uncached path; the read mix runs a second gateway with the cache.
         ENTITY_CACHE: 'off',
+        // --in-flight N: the gateway's CONCURRENCY_MAX_IN_FLIGHT (slots over every tenant), to try another than the default.
+        ...(arg('in-flight', 0) > 0 ? { CONCURRENCY_MAX_IN_FLIGHT: String(arg('in-flight', 0)) } : {}),
         // --subscriptions: events on NATS; each socket's connect and subscribes count against the rate limit, raised for the setup.
         ...(subscriptions
           ? {

@@ -16,6 +16,17 @@ export const NESTED = `{ tenant { organizations { projects { organization { proj
 export const NESTED_VARIABLE = `query Nested($n: Int!) { tenant { projects(first: $n) { nodes { organization { projects {
   organization { projects { organization { projects { id name } } } } } } } } } }`;
 
+/** What keeps B's latency while A attacks: part of the section, so that it is rewritten with the figures. */
+const HOW_B_IS_KEPT = [
+  "What keeps B's latency: A's over-budget queries are refused with QUERY_TOO_EXPENSIVE before they are admitted, each",
+  "taking 10 requests of A's rate limit (so A's loop soon gets 429s decided from its token alone);",
+  "at the gateway an operation holds one of its tenant's slots per 2 500 of estimated cost (`CONCURRENCY_COST_PER_SLOT`),",
+  "so A's dashboard with pages of 100 (cost 20 623) takes 9 of PRO's 16 and A runs one of them at a time, however many",
+  "connections it opens, while B's dashboard (cost 4 463) takes 2; once A holds all its slots its further requests are",
+  'refused (429, `Retry-After`) before their body is read; when the gateway is full, the next slot goes to the waiting',
+  'tenant holding the fewest.',
+];
+
 export type NoisyOptions = {
   gatewayUrl: string;
   issuer: Issuer;
@@ -38,7 +49,15 @@ export type NoisyOptions = {
   log(line: string): void;
 };
 
-type Latencies = { requests: number; errors: number; p50: number; p99: number };
+type Latencies = {
+  requests: number;
+  errors: number;
+  p50: number;
+  p99: number;
+  max: number;
+  byCode: Record<string, number>;
+  slowest: string[];
+};
 
 /** Runs the quiet and the noisy phase and returns the report (terminal and Markdown) and whether every goal was met. */
 export async function noisyNeighbour(options: NoisyOptions) {
@@ -54,11 +73,17 @@ export async function noisyNeighbour(options: NoisyOptions) {
 
   const cpu = () =>
     Promise.all(Object.entries(options.processes).map(async ([name, child]) => [name, await cpuSecondsOf(child.process.pid!)] as const));
-  log(`quiet: B sends the dashboard at ${options.rate}/s for ${options.seconds} s`);
+  log(`quiet: B sends the dashboard at ${options.rate}/s for ${options.seconds} s, after 5 s of warm-up`);
   const loads = { quiet: loadavg()[0]!, noisy: 0 };
+  // Unmeasured: the first answers of a fresh platform (query plans, pool connections, JIT) are a cold start, not B's latency.
+  const warm = await fixedRate(options.gatewayUrl, options.dashboard, victimToken, options.rate, 5);
+  log(
+    `warm-up: ${warm.requests} requests, p50 ${warm.p50.toFixed(0)} ms, max ${warm.max.toFixed(0)} ms, errors ${byCount(warm.byCode) || 'none'}`,
+  );
   const cpuQuiet = await cpu();
   const quiet = await fixedRate(options.gatewayUrl, options.dashboard, victimToken, options.rate, options.seconds);
   const cpuMiddle = await cpu();
+  log(`quiet: slowest answers at ${quiet.slowest.join('; ')}`);
 
   // After the quiet phase: a query that is not refused may go on loading a subgraph after its answer.
   // Over budget means refused at the gateway: the subgraphs must not see the request at all.
@@ -89,6 +114,7 @@ export async function noisyNeighbour(options: NoisyOptions) {
   const attackDone = new Promise((resolve) => attack.once('exit', resolve));
   await new Promise((resolve) => setTimeout(resolve, 3_000));
   const noisy = await fixedRate(options.gatewayUrl, options.dashboard, victimToken, options.rate, options.seconds);
+  log(`noisy: slowest answers at ${noisy.slowest.join('; ')}`);
   await attackDone;
   const cpuAfter = await cpu();
   const attackCounts = JSON.parse(await readFile(out, 'utf8').catch(() => '{}')) as Record<string, number>;
@@ -141,16 +167,23 @@ export async function noisyNeighbour(options: NoisyOptions) {
     'of issue 9, its `first: $n` variant and the dashboard with pages of 100, as fast as its limits allow (each',
     "connection waits out a 429's `Retry-After`). Load average of the machine (other work included) at the start of",
     `the quiet phase ${loads.quiet.toFixed(1)}, of the noisy phase ${loads.noisy.toFixed(1)}, at the end ${load1!.toFixed(1)}.`,
+    'B first sends 5 s unmeasured (warm-up): the query plans, pool connections and JIT of a fresh platform are a cold start.',
     '',
-    '| B | requests | p50 ms | p99 ms | errors |',
-    '| --- | ---: | ---: | ---: | ---: |',
-    `| quiet | ${quiet.requests} | ${quiet.p50.toFixed(0)} | ${quiet.p99.toFixed(0)} | ${quiet.errors} |`,
-    `| noisy | ${noisy.requests} | ${noisy.p50.toFixed(0)} | ${noisy.p99.toFixed(0)} | ${noisy.errors} |`,
+    ...HOW_B_IS_KEPT,
     '',
-    `A's answers by code (${attackRequests} in ${options.seconds + 6} s): ${Object.entries(attackCounts)
-      .sort((a, b) => b[1] - a[1])
-      .map(([code, n]) => `${code} ${n}`)
-      .join(', ')}.`,
+    '| B | requests | p50 ms | p99 ms | max ms | errors | errors by code |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...(
+      [
+        ['quiet', quiet],
+        ['noisy', noisy],
+      ] as const
+    ).map(
+      ([phase, b]) =>
+        `| ${phase} | ${b.requests} | ${b.p50.toFixed(0)} | ${b.p99.toFixed(0)} | ${b.max.toFixed(0)} | ${b.errors} | ${byCount(b.byCode) || 'none'} |`,
+    ),
+    '',
+    `A's answers by code (${attackRequests} in ${options.seconds + 6} s): ${byCount(attackCounts)}.`,
     '',
     '| process | peak RSS MiB | CPU ms per request, quiet | CPU ms per request, noisy (A and B) | alive |',
     '| --- | ---: | ---: | ---: | --- |',
@@ -171,7 +204,8 @@ export async function noisyNeighbour(options: NoisyOptions) {
 /** Sends `body` at `rate` per second for `seconds`, each on time whatever the answers before it (open loop). */
 async function fixedRate(url: string, body: string, token: string, rate: number, seconds: number): Promise<Latencies> {
   const latencies: number[] = [];
-  let errors = 0;
+  const byCode: Record<string, number> = {};
+  const timeline: { at: number; ms: number; code: string | undefined }[] = [];
   const pending: Promise<void>[] = [];
   const start = performance.now();
   for (let i = 0; i < rate * seconds; i++) {
@@ -180,6 +214,7 @@ async function fixedRate(url: string, body: string, token: string, rate: number,
     pending.push(
       (async () => {
         const sent = performance.now();
+        let code: string | undefined;
         try {
           const response = await fetch(url, {
             method: 'POST',
@@ -187,19 +222,47 @@ async function fixedRate(url: string, body: string, token: string, rate: number,
             body,
             signal: AbortSignal.timeout(30_000),
           });
-          const text = await response.text();
-          if (!response.ok || text.includes('"errors"')) errors++;
-        } catch {
-          errors++;
+          code = errorCodeOf(response.status, await response.text());
+        } catch (error) {
+          code = (error as Error).name === 'TimeoutError' ? 'client timeout' : 'transport error';
         }
         latencies.push(performance.now() - sent);
+        timeline.push({ at: sent - start, ms: performance.now() - sent, code });
+        if (code) byCode[code] = (byCode[code] ?? 0) + 1;
       })(),
     );
   }
   await Promise.all(pending);
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return { requests: latencies.length, errors, p50: at(0.5), p99: at(0.99) };
+  const errors = Object.values(byCode).reduce((sum, n) => sum + n, 0);
+  // When in the phase the slowest answers came, to tell a cold start from a stall.
+  const slowest = timeline
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 8)
+    .map(({ at, ms, code }) => `${(at / 1000).toFixed(1)} s: ${ms.toFixed(0)} ms${code ? ` ${code}` : ''}`);
+  return { requests: latencies.length, errors, p50: at(0.5), p99: at(0.99), max: latencies.at(-1) ?? 0, byCode, slowest };
+}
+
+/** `CODE n, CODE n`, most frequent first. */
+const byCount = (counts: Record<string, number>) =>
+  Object.entries(counts)
+    .sort((a, b) => b[1] - a[1])
+    .map(([code, n]) => `${code} ${n}`)
+    .join(', ');
+
+/** The first error's code of an answer (with the path it came from), its HTTP status when it has none, nothing when it is clean. */
+function errorCodeOf(status: number, text: string): string | undefined {
+  let parsed: { errors?: { extensions?: { code?: string }; path?: unknown[] }[] } = {};
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return `HTTP ${status}`;
+  }
+  const first = parsed.errors?.[0];
+  if (!first) return status >= 200 && status < 300 ? undefined : `HTTP ${status}`;
+  const path = first.path ? ` at ${first.path.filter((part) => typeof part === 'string').join('.')}` : '';
+  return `${first.extensions?.code ?? `HTTP ${status}`}${path}`;
 }
 
 async function codeOf(url: string, body: string, token: string): Promise<string> {

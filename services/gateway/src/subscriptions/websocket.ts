@@ -4,16 +4,7 @@ import { createRequire } from 'node:module';
 import type { ApolloGateway } from '@apollo/gateway';
 import type { ApolloServer } from '@apollo/server';
 import { appError, errorCode, isClientErrorCode, type Logger, unauthenticated } from '@tenantgraph/core';
-import {
-  type Admission,
-  inRequest,
-  type ListSizes,
-  listSizesOf,
-  type Metrics,
-  maskError,
-  type RequestRecord,
-  requestIdOf,
-} from '@tenantgraph/server-kit';
+import { inRequest, type ListSizes, listSizesOf, type Metrics, maskError, type RequestRecord, requestIdOf } from '@tenantgraph/server-kit';
 import type { GraphQLError, GraphQLFormattedError, ValidationRule } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { type Extra, useServer } from 'graphql-ws/use/ws';
@@ -37,7 +28,6 @@ type SubscriptionServerOptions = {
   authenticate(authorization: string | undefined, requestId: string): Promise<GatewayContext>;
   /** Takes one request from the tenant's rate limit; throws TOO_MANY_REQUESTS when it is spent. */
   takeRequest(context: GatewayContext): Promise<void>;
-  admission?: Admission;
   metrics?: Metrics;
   validationRules: readonly ValidationRule[];
   maxTokens: number;
@@ -112,22 +102,18 @@ export function createSubscriptionServer(options: SubscriptionServerOptions) {
     const context: GatewayContext = { ...session.context, requestId: randomUUID() };
     try {
       await options.takeRequest(context);
-      const release = options.admission ? await options.admission.admit(context.viewer.tenantId) : () => {};
-      try {
-        const run = () =>
-          apollo.executeOperation(
-            { query: prepared.lookup, variables: lookupVariables(prepared, event.entityId), operationName: 'SubscriptionEvent' },
-            { contextValue: context },
-          );
-        // One lookup is one request of its tenant: in its metrics (outcome, duration) and spans, like an HTTP one.
-        const record: RequestRecord = { requestId: context.requestId, start: performance.now(), tenantId: context.viewer.tenantId };
-        const response = await inRequest(record, run);
-        options.metrics?.observeRequest(record, 200, (performance.now() - record.start) / 1000);
-        if (response.body.kind !== 'single') throw new Error('a lookup answered incrementally');
-        return subscriptionResult(prepared, response.body.singleResult);
-      } finally {
-        release();
-      }
+      // The lookup is admitted like any query, by the budget plugin once its cost is known.
+      const run = () =>
+        apollo.executeOperation(
+          { query: prepared.lookup, variables: lookupVariables(prepared, event.entityId), operationName: 'SubscriptionEvent' },
+          { contextValue: context },
+        );
+      // One lookup is one request of its tenant: in its metrics (outcome, duration) and spans, like an HTTP one.
+      const record: RequestRecord = { requestId: context.requestId, start: performance.now(), tenantId: context.viewer.tenantId };
+      const response = await inRequest(record, run);
+      options.metrics?.observeRequest(record, 200, (performance.now() - record.start) / 1000);
+      if (response.body.kind !== 'single') throw new Error('a lookup answered incrementally');
+      return subscriptionResult(prepared, response.body.singleResult);
     } catch (error) {
       if (!isClientErrorCode(errorCode(error))) context.logger.error('resolving a subscription event failed', { error, event: event.id });
       return { data: null, errors: [maskError((error as GraphQLError).toJSON?.() ?? { message: String(error) })] };
