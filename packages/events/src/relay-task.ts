@@ -10,6 +10,8 @@ type BackgroundTask = { start(): Promise<void>; stop(): Promise<void> };
 
 /** Where a service's events go: `NATS_URL`, else `EVENTS_DATABASE_URL` (see `connectEventTransport`). */
 export type EventSettings = { NATS_URL?: string | undefined; EVENTS_DATABASE_URL?: string | undefined };
+/** How long published rows stay in the outbox (`OUTBOX_RETAIN_SENT_S`). */
+type OutboxSettings = { DATABASE_URL: string; OUTBOX_RETAIN_SENT_S?: number | undefined };
 
 /**
  * The outbox relay of a data subgraph as a background task: connects the transport the
@@ -19,7 +21,7 @@ export type EventSettings = { NATS_URL?: string | undefined; EVENTS_DATABASE_URL
  */
 export function outboxRelayTask(
   service: string,
-  env: EventSettings & { DATABASE_URL: string },
+  env: EventSettings & OutboxSettings,
   deps: { logger: Logger; metrics: { registry: Registry } },
 ): BackgroundTask {
   const { logger } = deps;
@@ -40,6 +42,7 @@ export function outboxRelayTask(
       relay = createOutboxRelay({
         transport,
         sharedUrl: env.DATABASE_URL,
+        retainSentMs: env.OUTBOX_RETAIN_SENT_S === undefined ? undefined : env.OUTBOX_RETAIN_SENT_S * 1000,
         logger,
         onPublished: metrics.published,
         onBacklog: metrics.backlog,

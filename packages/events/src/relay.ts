@@ -19,6 +19,11 @@ export type RelayOptions = {
   maxBackoffMs?: number;
   /** How often the list of dedicated databases is read again. */
   discoverMs?: number;
+  /**
+   * How long a published row stays in its outbox (for an operator to look at); older ones are
+   * deleted, at most once a minute per database. The transport keeps events for replay, not the outbox.
+   */
+  retainSentMs?: number;
   /** After each batch published: the events, in order (metrics). */
   onPublished?(events: readonly DomainEvent[]): void;
   /** After each round: the unsent rows left in each database (metrics). */
@@ -30,6 +35,8 @@ export type OutboxRelay = {
   start(): Promise<void>;
   /** One round over every outbox, until each is empty or failing; resolves with how many events were published. */
   drain(): Promise<number>;
+  /** Deletes, in every outbox, the rows published longer than `retainSentMs` ago; resolves with how many. */
+  purge(): Promise<number>;
   /** Lets the round in progress finish (or roll back), then closes every connection. */
   stop(): Promise<void>;
 };
@@ -39,7 +46,11 @@ type OutboxRow = EventRow;
 /** One relay per database at a time: a second one (another replica) skips the round. */
 const RELAY_LOCK = 7_340_212_002;
 
-type Source = { name: string; pool: pg.Pool; failures: number; notBefore: number };
+type Source = { name: string; pool: pg.Pool; failures: number; notBefore: number; purgedAt: number };
+
+/** Published rows deleted per tenant and statement, so a purge never holds a long transaction. */
+const PURGE_BATCH = 5_000;
+const PURGE_EVERY_MS = 60_000;
 
 /**
  * Publishes what the outboxes of a service's databases hold: its shared database and every
@@ -68,7 +79,7 @@ export function createOutboxRelay(options: RelayOptions): OutboxRelay {
     let source = sources.get(name);
     if (!source) {
       const url = name === sharedName ? options.sharedUrl : withDatabaseName(options.sharedUrl, name);
-      source = { name, pool: createPool(url, { max: 1, statementTimeoutMs: 30_000 }), failures: 0, notBefore: 0 };
+      source = { name, pool: createPool(url, { max: 1, statementTimeoutMs: 30_000 }), failures: 0, notBefore: 0, purgedAt: 0 };
       sources.set(name, source);
     }
     return source;
@@ -146,6 +157,41 @@ export function createOutboxRelay(options: RelayOptions): OutboxRelay {
     }
   };
 
+  /**
+   * Deletes the rows published longer than `retainSentMs` ago, tenant by tenant (each delete in
+   * that tenant's scope, like the relay's updates); unsent rows are never touched. How many went.
+   */
+  const purgeSent = async (source: Source): Promise<number> => {
+    source.purgedAt = Date.now();
+    const cutoff = new Date(Date.now() - (options.retainSentMs ?? 3_600_000));
+    const client = await source.pool.connect();
+    let purged = 0;
+    try {
+      await client.query(`select set_config('app.outbox_relay', 'on', false)`);
+      // A row is sent after it occurred: one that occurred after the cutoff cannot have been sent before it.
+      const { rows: tenants } = await client.query<{ tenant_id: string }>(
+        'select distinct tenant_id from event_outbox where occurred_at < $1 and sent_at < $1',
+        [cutoff],
+      );
+      for (const { tenant_id: tenantId } of tenants) {
+        await client.query(`select set_config('app.tenant_id', $1, false)`, [tenantId]);
+        for (;;) {
+          const { rowCount } = await client.query(
+            `delete from event_outbox where tenant_id = $1 and id in (
+               select id from event_outbox where tenant_id = $1 and occurred_at < $2 and sent_at < $2 limit ${PURGE_BATCH})`,
+            [tenantId, cutoff],
+          );
+          purged += rowCount ?? 0;
+          if ((rowCount ?? 0) < PURGE_BATCH || stopped) break;
+        }
+      }
+    } finally {
+      await client.query(`select set_config('app.outbox_relay', '', false), set_config('app.tenant_id', '', false)`).catch(() => {});
+      client.release();
+    }
+    return purged;
+  };
+
   const round = async () => {
     if (Date.now() - discoveredAt > (options.discoverMs ?? 10_000)) await discover();
     let total = 0;
@@ -158,6 +204,7 @@ export function createOutboxRelay(options: RelayOptions): OutboxRelay {
           if (!more || stopped) break;
         }
         source.failures = 0;
+        if (Date.now() - source.purgedAt >= PURGE_EVERY_MS) await purgeSent(source);
       } catch (error) {
         source.failures++;
         const backoff = Math.min(maxBackoffMs, 250 * 2 ** Math.min(source.failures - 1, 16));
@@ -186,6 +233,11 @@ export function createOutboxRelay(options: RelayOptions): OutboxRelay {
 
   return {
     drain: round,
+    purge: async () => {
+      let purged = 0;
+      for (const source of [...sources.values()]) purged += await purgeSent(source);
+      return purged;
+    },
     async start() {
       await listen().catch((error: unknown) => logger?.warn('outbox relay: cannot listen; polling only', { error }));
       loop = wakeLoop(

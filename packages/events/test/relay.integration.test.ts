@@ -72,6 +72,26 @@ describe.each<TransportKind>(['nats', 'postgres'])('the outbox relay on the %s t
     expect(unsent.every((r) => r.sent_at !== null)).toBe(true);
   });
 
+  it('deletes published rows older than the retention, never an unsent one, of every tenant', async () => {
+    await createItem(shared, 'avocado', 'purged-1');
+    await createItem(shared, 'kiwi', 'purged-2');
+    const relay = createOutboxRelay({ transport, sharedUrl: databases.sharedUrl, retainSentMs: 0 });
+    await relay.drain();
+    await createItem(shared, 'avocado', 'kept-unsent');
+    await relay.purge();
+    await relay.stop();
+    const left = async (tenantId: string) =>
+      withTenant(shared, tenantId, (trx) => trx.selectFrom('event_outbox').select(['sent_at', 'payload']).execute());
+    expect(await left('kiwi')).toEqual([]);
+    expect(await left('avocado')).toEqual([{ sent_at: null, payload: { name: 'kept-unsent' } }]);
+    // A relay with the default retention (an hour) keeps what it just published.
+    const keeping = createOutboxRelay({ transport, sharedUrl: databases.sharedUrl });
+    await keeping.drain();
+    expect(await keeping.purge()).toBe(0);
+    await keeping.stop();
+    expect((await left('avocado')).map((row) => row.sent_at === null)).toEqual([false]);
+  });
+
   it('never publishes a rolled-back change', async () => {
     await expect(createItem(shared, 'avocado', 'rolled-back', { fail: true })).rejects.toThrow(/later step/);
     const relay = createOutboxRelay({ transport, sharedUrl: databases.sharedUrl });
@@ -85,6 +105,7 @@ describe.each<TransportKind>(['nats', 'postgres'])('the outbox relay on the %s t
 
   it("keeps one tenant's outbox rows hidden from another tenant", async () => {
     await createItem(shared, 'avocado', 'hidden');
+    await createItem(shared, 'kiwi', 'visible to kiwi');
     const seen = await withTenant(shared, 'kiwi', (trx) => trx.selectFrom('event_outbox').selectAll().execute());
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.every((row) => row.tenant_id === 'kiwi')).toBe(true);

@@ -91,6 +91,8 @@ export const subgraphEnvironment = z.object({
   RESPONSE_MAX_BYTES: z.coerce.number().int().positive().default(DEFAULT_SUBGRAPH_LIMITS.maxResponseBytes),
   ...concurrencyEnvironment(DEFAULT_SUBGRAPH_CONCURRENCY),
   ...eventEnvironment,
+  /** Seconds a published event stays in the service's outbox before the relay deletes it (the transport keeps it for replay). */
+  OUTBOX_RETAIN_SENT_S: z.coerce.number().int().nonnegative().default(3_600),
 });
 
 /** A subgraph's request limits from `QUERY_MAX_DEPTH`, `QUERY_BUDGET`, `REQUEST_DEADLINE_MS`, `RESPONSE_MAX_BYTES`. */

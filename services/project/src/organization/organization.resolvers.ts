@@ -1,15 +1,10 @@
 import { listPage, localIdOf, parseGlobalId } from '@tenantgraph/core';
-import { uniqueViolationAs } from '@tenantgraph/database';
 import { tenantEntityResolvers } from '@tenantgraph/server-kit';
 import type { ProjectContext } from '../context.ts';
 import { projectRowToProject } from '../project/project.ts';
-import { findOrganizations, insertOrganization } from './organization.repository.ts';
-import {
-  type CreateOrganizationInput,
-  type Organization,
-  organizationRowToOrganization,
-  validateCreateOrganization,
-} from './organization.ts';
+import { findOrganizations } from './organization.repository.ts';
+import { createOrganization } from './organization.service.ts';
+import { type CreateOrganizationInput, type Organization, organizationRowToOrganization } from './organization.ts';
 
 type ListArgs = { first?: number | null; after?: string | null };
 
@@ -42,12 +37,8 @@ export const organizationResolvers = {
     },
   },
   Mutation: {
-    async createOrganization(_: unknown, { input }: { input: CreateOrganizationInput }, { tenantId, inTenant }: ProjectContext) {
-      const organization = validateCreateOrganization(input);
-      const row = await inTenant((trx) => insertOrganization(trx, tenantId, organization)).catch(
-        uniqueViolationAs(`An organization named "${organization.name}" already exists.`, 'name'),
-      );
-      return organizationRowToOrganization(row);
+    async createOrganization(_: unknown, { input }: { input: CreateOrganizationInput }, context: ProjectContext) {
+      return organizationRowToOrganization(await createOrganization(context, input));
     },
   },
 };
