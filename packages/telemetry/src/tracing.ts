@@ -100,7 +100,8 @@ function createSdk(service: string, env: TracingEnvironment, edge: boolean): Nod
         },
       }),
       // Statements are sent with placeholders and reported without their values.
-      new Pg({ requireParentSpan: true, enhancedDatabaseReporting: false }),
+      // No spans for taking a pooled connection: one per statement would double them for nothing.
+      new Pg({ requireParentSpan: true, enhancedDatabaseReporting: false, ignoreConnectSpans: true }),
       new Redis({ requireParentSpan: true }),
     ],
   });

@@ -14,9 +14,10 @@ import { migrationsFolder as tenantMigrations } from '@tenantgraph/tenant/migrat
 import { sql } from 'kysely';
 import { eventsBench } from './events.ts';
 import { cpuSecondsOf, type LoadRequest, type LoadResult, load, memoryOf, postgresCpuSeconds, recordingHop, sqlCount } from './load.ts';
-import { noisyNeighbour, noisySectionOf, withNoisySection } from './noisy.ts';
+import { noisyNeighbour } from './noisy.ts';
 import { readMix, readMixSection } from './read-mix.ts';
 import { type Round, writeReport } from './report.ts';
+import { keptSections, writeSection } from './sections.ts';
 import { seedVolume, tenantIds, type Volume } from './seed.ts';
 import { subscriptionBench } from './subscriptions.ts';
 import { tracingCost } from './tracing.ts';
@@ -225,6 +226,7 @@ async function main() {
       log,
     });
     console.log(`\n${result.text}`);
+    if (!quick) await writeSection('## Subscriptions', '', result.text);
     return result.ok ? 0 : 1;
   }
   if (noisy) {
@@ -246,10 +248,7 @@ async function main() {
       log,
     });
     console.log(`\n${result.text}`);
-    const command = `npx pnpm@10 bench ${process.argv.slice(2).join(' ')}`;
-    const section = `## Noisy neighbour (\`${command}\`, ${new Date().toISOString().slice(0, 10)})\n\n${result.text}`;
-    const current = await readFile(`${ROOT}BENCHMARKS.md`, 'utf8').catch(() => '# Benchmarks\n');
-    await writeFile(`${ROOT}BENCHMARKS.md`, withNoisySection(current, section));
+    await writeSection('## Noisy neighbour', '', result.text);
     log('wrote the noisy-neighbour section of BENCHMARKS.md');
     return result.ok ? 0 : 1;
   }
@@ -414,8 +413,7 @@ async function main() {
       `Made by \`${command}\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}.`,
       'Every process (PostgreSQL, four subgraphs, both gateways, the load generator) shares these cores.',
     ];
-    const noisySection = noisySectionOf(await readFile(`${ROOT}BENCHMARKS.md`, 'utf8').catch(() => ''));
-    const kept = noisySection ? `\n${noisySection}` : '';
+    const kept = await keptSections();
     await writeFile(`${ROOT}BENCHMARKS.md`, `${header.join('\n')}\n${report.markdown}\n${mix}\n${analysis}${kept}`);
     log('wrote BENCHMARKS.md');
   }

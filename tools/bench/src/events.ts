@@ -1,5 +1,5 @@
 // `pnpm bench --events`: events per second the outbox relay publishes and a durable consumer takes,
-// on NATS JetStream (NATS_URL) or the PostgreSQL transport.
+// on the PostgreSQL transport and, when NATS_URL is set, on NATS JetStream; written to BENCHMARKS.md.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { connect, migrateToLatest, withTenant } from '@tenantgraph/database';
 import { dropDatabase, ensureDatabase, urlFor } from '@tenantgraph/devkit';
@@ -14,6 +14,7 @@ import {
   recordEvent,
 } from '@tenantgraph/events';
 import { migrationsFolder as productMigrations } from '@tenantgraph/product/migrations';
+import { writeSection } from './sections.ts';
 
 const TENANTS = ['avocado', 'mango', 'papaya', 'kiwi'];
 
@@ -31,12 +32,13 @@ export async function eventsBench(adminUrl: string, count: number, log: (line: s
     await migrateToLatest(migrator, folder).finally(() => migrator.destroy());
     return url;
   };
-  try {
-    const outboxUrl = await database('outbox', productMigrations);
+  /** Writes `count` events to a fresh outbox, then times the relay publishing them on `kind` and a consumer taking them. */
+  const measure = async (kind: 'postgres' | 'nats') => {
+    const outboxUrl = await database(`outbox_${kind}`, productMigrations);
     let transport: EventTransport;
-    if (process.env.NATS_URL) {
+    if (kind === 'nats') {
       const stream = `BENCH_EVENTS_${suffix}`;
-      transport = await createNatsTransport({ url: process.env.NATS_URL, stream, subjectPrefix: `bench_${suffix}.tenant` });
+      transport = await createNatsTransport({ url: process.env.NATS_URL!, stream, subjectPrefix: `bench_${suffix}.tenant` });
       cleanups.push(() => deleteNatsStream(process.env.NATS_URL!, stream));
     } else {
       transport = await createPostgresTransport({ url: await database('events', eventLogMigrationsFolder) });
@@ -76,15 +78,23 @@ export async function eventsBench(adminUrl: string, count: number, log: (line: s
     await consumer.close();
     await transport.close();
     const rate = (n: number, s: number) => Math.round(n / s);
-    console.log(
-      [
-        '',
-        `  events (${transport.kind})   ${count} events, ${TENANTS.length} tenants`,
-        `  relay      ${rate(published, relaySeconds)} events/s  (outbox → ${transport.kind}, batches of 500, marked sent)`,
-        `  consumer   ${rate(consumed, consumerSeconds)} events/s  (durable consumer, one at a time, each acknowledged)`,
-        '',
-      ].join('\n'),
-    );
+    return `| ${transport.kind} | ${count} | ${rate(published, relaySeconds)} | ${rate(consumed, consumerSeconds)} |`;
+  };
+  try {
+    const rows = [await measure('postgres')];
+    if (process.env.NATS_URL) rows.push(await measure('nats'));
+    else log('NATS_URL unset: the PostgreSQL transport only');
+    const text = [
+      `${count} events over ${TENANTS.length} tenants, one per transaction, then drained by the relay (batches of 500, each`,
+      "published in its tenant's order and marked sent in the transaction that read it), then taken by a durable consumer",
+      '(one at a time, each acknowledged). Relay and consumer run alone, without the services.',
+      '',
+      '| transport | events | relay events/s | consumer events/s |',
+      '| --- | ---: | ---: | ---: |',
+      ...rows,
+    ].join('\n');
+    console.log(`\n${text}\n`);
+    await writeSection('## Domain events', '', text);
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
   }

@@ -286,20 +286,3 @@ async function subgraphRequestsOf(metricsUrls: Record<string, string>, tenant: s
   }
   return total;
 }
-
-/** BENCHMARKS.md with its noisy-neighbour section replaced by `section` (or added at the end). */
-export function withNoisySection(markdown: string, section: string): string {
-  const heading = '## Noisy neighbour';
-  const start = markdown.indexOf(heading);
-  if (start < 0) return `${markdown.trimEnd()}\n\n${section}`;
-  const next = markdown.indexOf('\n## ', start + heading.length);
-  return `${markdown.slice(0, start)}${section}${next < 0 ? '' : `\n${markdown.slice(next + 1)}`}`;
-}
-
-/** The noisy-neighbour section of BENCHMARKS.md, if there is one (kept when the main benchmark rewrites the file). */
-export function noisySectionOf(markdown: string): string {
-  const start = markdown.indexOf('## Noisy neighbour');
-  if (start < 0) return '';
-  const next = markdown.indexOf('\n## ', start + 1);
-  return markdown.slice(start, next < 0 ? undefined : next + 1);
-}

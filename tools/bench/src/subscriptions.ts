@@ -112,6 +112,12 @@ export async function subscriptionBench(options: SubscriptionBenchOptions) {
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
   const mib = (value: number) => value.toFixed(0);
   const text = [
+    `${options.subscriptions} subscriptions (\`${SUBSCRIPTION}\`, ${PER_SOCKET} per WebSocket, each socket with its own token)`,
+    `spread over ${tenants.length} tenants; \`order.placed\` events published on NATS JetStream round-robin over the tenants at`,
+    `${options.rate}/s for ${options.seconds} s. Each event is resolved once per tenant and selection through the federated path`,
+    "(order subgraph, then tenant), and delivered to each of its tenant's subscribers; latency is from publish to the",
+    'client, and every delivery is checked for its tenant.',
+    '',
     '| subscriptions | tenants | events/s | deliveries (expected) | p50 ms | p99 ms | wrong tenant | errors | gateway RSS before → after (peak) |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     `| ${options.subscriptions} | ${tenants.length} | ${options.rate} | ${latencies.length} (${expected}) | ${at(0.5).toFixed(1)} | ${at(0.99).toFixed(1)} | ${wrongTenant} | ${errors} | ${mib(rssBefore)} → ${mib(memory.rss)} MiB (${mib(memory.peak)}) |`,
