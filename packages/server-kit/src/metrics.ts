@@ -54,6 +54,8 @@ export function boundedLabel(limit: number, onDemote: (value: string) => void = 
  * - `db_query_duration_seconds{tenant}`: each SQL statement, attributed to its request through async-local state;
  * - `db_pool_connections_in_use` / `db_pool_waiting{database}` (`watchPools`);
  * - `subgraph_fetch_duration_seconds{subgraph,outcome}` (the gateway);
+ * - `graphql_subscriptions_open` (the gateway: subscriptions open in this process, `watchSubscriptions`);
+ * - `entity_cache_lookups_total{tenant,result}` (the gateway's entity cache);
  * - the process's own (CPU, memory, event loop).
  * The tenant label is bounded by `maxTenants` (`METRICS_MAX_TENANTS`, see `boundedLabel`).
  * @example const metrics = createMetrics('product', { maxTenants: env.METRICS_MAX_TENANTS })
@@ -91,6 +93,15 @@ export function createMetrics(service: string, { maxTenants = DEFAULT_METRICS_MA
     registers,
   });
   let pools: () => PoolStats[] = () => [];
+  let openSubscriptions: () => number = () => 0;
+  new Gauge({
+    name: 'graphql_subscriptions_open',
+    help: 'Subscriptions open in this process (the gateway)',
+    registers,
+    collect() {
+      this.set(openSubscriptions());
+    },
+  });
   const poolGauges = [
     ['db_pool_connections_in_use', 'Connections checked out of the pool, by database', 'inUse'],
     ['db_pool_waiting', 'Requests waiting for a connection, by database', 'waiting'],
@@ -153,6 +164,10 @@ export function createMetrics(service: string, { maxTenants = DEFAULT_METRICS_MA
     /** Where the pool gauges read from (a data subgraph's database router). */
     watchPools(source: () => PoolStats[]) {
       pools = source;
+    },
+    /** Where the open-subscriptions gauge reads from (the gateway's subscription server). */
+    watchSubscriptions(source: () => number) {
+      openSubscriptions = source;
     },
     /** Fills the request's record with its operation and outcome, and names the operation's span. */
     plugin: {

@@ -218,6 +218,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       limits: { ...DEFAULT_SUBSCRIPTION_LIMITS, ...deps.subscriptionLimits },
       logger,
     });
+  if (subscriptions) metrics.watchSubscriptions(() => subscriptions.stats());
 
   return {
     async start(port: number, host?: string) {

@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { migrationsFolder as analyticsMigrations } from '@tenantgraph/analytics/migrations';
 import { createLogger } from '@tenantgraph/core';
 import { connect } from '@tenantgraph/database';
 import { dropDatabase } from '@tenantgraph/devkit';
 import { migrationsFolder as orderMigrations } from '@tenantgraph/order/migrations';
 import { migrationsFolder as productMigrations } from '@tenantgraph/product/migrations';
 import { migrationsFolder as projectMigrations } from '@tenantgraph/project/migrations';
-import { migrationsFolder as analyticsMigrations } from '@tenantgraph/analytics/migrations';
 import { migrateOnStart } from '@tenantgraph/server-kit';
 import { migrationsFolder as tenantMigrations } from '@tenantgraph/tenant/migrations';
 import { auditConnectionRole, auditRowLevelSecurity, sql } from '@tenantgraph/testkit';

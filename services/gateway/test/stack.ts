@@ -48,6 +48,8 @@ export type Stack = {
   subgraphUrls: Record<Subgraph, string>;
   auth: TestAuth;
   metrics: Record<Subgraph, Metrics>;
+  /** The main gateway's metrics (its registry, as /metrics would serve it). */
+  gatewayMetrics: Metrics;
   databases: Record<Subgraph, ServiceDatabases>;
   /** Headers of every request the gateway sent to the product subgraph (seen by a recording hop). */
   productRequests: IncomingHttpHeaders[];
@@ -171,7 +173,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     close: async () => {},
   };
+  const gatewayMetrics = createMetrics('gateway');
   const gateway = createGatewayServer({
+    metrics: gatewayMetrics,
     supergraph: options.supergraph ?? staticSupergraph(await readFile(SUPERGRAPH, 'utf8')),
     verifier: auth.verifier,
     registry: registry(),
@@ -228,6 +232,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     subgraphUrls,
     auth,
     metrics,
+    gatewayMetrics,
     databases,
     productRequests: recorder.requests,
     events: { kind: events.transport.kind, transport: events.transport },

@@ -54,6 +54,10 @@ describe.each(['nats', 'postgres'] as const)('subscriptions through the gateway 
       received.set(tenant, { projects: first.subscribe(PROJECTS), orders: first.subscribe(ORDERS), tasks: second.subscribe(TASKS) });
     }
     await until(() => stack.openSubscriptions('avocado') === 3 && stack.openSubscriptions('mango') === 3, 'both tenants are subscribed');
+    // The gauge an operator watches counts them too.
+    expect(await stack.gatewayMetrics.registry.getSingleMetricAsString('graphql_subscriptions_open')).toMatch(
+      /^graphql_subscriptions_open\{service="gateway"\} 6$/m,
+    );
 
     const setup = new Map<string, { organization: string; product: string }>();
     for (const tenant of tenants) {

@@ -142,7 +142,8 @@ async function main() {
           PORT: String(ports[name]),
           METRICS_PORT: String(metricsPorts[name]),
           PRODUCT_SUBGRAPH_URL: `http://127.0.0.1:${ports.product}/graphql`,
-          DB_POOL_SIZE: '10',
+          // --tracing runs three sets of services on one PostgreSQL: within its 100 connections.
+          DB_POOL_SIZE: tracing ? '6' : '10',
         },
         profile(name),
       );
