@@ -57,7 +57,7 @@ export async function tracingCost(options: {
         });
         if (!response.ok) throw new Error(`warm-up of ${url} failed: ${response.status} ${await response.text()}`);
       }
-      await load(url, sequences, connections, 3);
+      await load(url, sequences, connections, 10);
     }
     const results = sets.map(() => [] as LoadResult[]);
     for (let round = 1; round <= options.rounds; round++) {
