@@ -203,7 +203,7 @@ async function main() {
   if (tracing) {
     const dashboardOf = (first: number) => JSON.stringify({ query: DASHBOARD, variables: { first } });
     return tracingCost({
-      untracedUrl: oursUrl,
+      untraced: { gatewayUrl: oursUrl, gateway: ours, processes },
       startServices,
       issuer,
       tenants: tenantIds(volume),

@@ -1,10 +1,11 @@
 import { createServer } from 'node:http';
 import type { Issuer } from '@tenantgraph/devkit';
 import { listen } from '@tenantgraph/server-kit';
-import { type LoadResult, load } from './load.ts';
+import { cpuSecondsOf, type LoadResult, load } from './load.ts';
 import { writeSection } from './sections.ts';
 
-type Services = { gatewayUrl: string };
+type Child = { process: { pid?: number | undefined } };
+type Services = { gatewayUrl: string; gateway: Child; processes: Record<string, Child> };
 
 /**
  * `bench --tracing`: what tracing costs. A second set of services (same databases, same data) runs
@@ -13,7 +14,7 @@ type Services = { gatewayUrl: string };
  * gateway, round by round, so both see the same machine.
  */
 export async function tracingCost(options: {
-  untracedUrl: string;
+  untraced: Services;
   startServices(extra: Record<string, string>, tag: string): Promise<Services>;
   issuer: Issuer;
   tenants: string[];
@@ -35,11 +36,11 @@ export async function tracingCost(options: {
       { label: 'on, 10 % of traces sampled', env: { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' } },
       { label: 'on, every request sampled', env: { OTEL_TRACES_SAMPLER: 'always_on' } },
     ];
-    const sets = [{ label: 'off', gatewayUrl: options.untracedUrl }];
+    const sets = [{ label: 'off', ...options.untraced }];
     for (const [index, setting] of settings.entries()) {
       log(`starting the services with tracing ${setting.label} (OTLP to ${receiver.url})`);
       const traced = await options.startServices({ ...exporter, ...setting.env }, `+otel${index}`);
-      sets.push({ label: setting.label, gatewayUrl: traced.gatewayUrl });
+      sets.push({ label: setting.label, ...traced });
     }
     const tokens = await Promise.all(
       Array.from({ length: connections }, (_, i) =>
@@ -60,8 +61,23 @@ export async function tracingCost(options: {
       await load(url, sequences, connections, 10);
     }
     const results = sets.map(() => [] as LoadResult[]);
+    // CPU of each set's processes during its own rounds, by process: where tracing's cost goes.
+    const cpu = sets.map(() => ({}) as Record<string, number>);
+    const cpuOf = async (set: Services) =>
+      Object.fromEntries(
+        await Promise.all(
+          Object.entries({ ...set.processes, gateway: set.gateway }).map(
+            async ([name, child]) => [name, await cpuSecondsOf(child.process.pid!)] as const,
+          ),
+        ),
+      );
     for (let round = 1; round <= options.rounds; round++) {
-      for (const [index, set] of sets.entries()) results[index]!.push(await load(set.gatewayUrl, sequences, connections, seconds));
+      for (const [index, set] of sets.entries()) {
+        const before = await cpuOf(set);
+        results[index]!.push(await load(set.gatewayUrl, sequences, connections, seconds));
+        const after = await cpuOf(set);
+        for (const name of Object.keys(after)) cpu[index]![name] = (cpu[index]![name] ?? 0) + after[name]! - before[name]!;
+      }
       log(
         `round ${round}: ${sets.map((set, index) => `tracing ${set.label} ${results[index]!.at(-1)!.requestsPerSecond.toFixed(0)} req/s (p99 ${results[index]!.at(-1)!.p99} ms)`).join(', ')}`,
       );
@@ -71,16 +87,22 @@ export async function tracingCost(options: {
     const rates = results.map((list) => mean(list, (result) => result.requestsPerSecond));
     const costs = rates.map((rate) => ((rates[0]! - rate) / rates[0]!) * 100);
     const errors = results.flat().reduce((sum, result) => sum + result.errors, 0);
+    const cpuMs = (index: number, name?: string) => {
+      const requests = results[index]!.reduce((sum, result) => sum + result.requests, 0);
+      const seconds = name ? (cpu[index]![name] ?? 0) : Object.values(cpu[index]!).reduce((sum, value) => sum + value, 0);
+      return ((seconds * 1000) / Math.max(1, requests)).toFixed(2);
+    };
     const text = [
       `Dashboard, ${connections} connections, ${options.rounds} rounds of ${seconds} s, alternating between three sets of services on the`,
       'same databases: without an OTLP endpoint (tracing off), and exporting spans (`http/protobuf` to a local receiver that',
       'keeps nothing) with a tenth of the traces sampled, or every one.',
       '',
-      '| tracing | req/s | p99 ms | cost (throughput) |',
-      '| --- | ---: | ---: | ---: |',
+      '| tracing | req/s | p99 ms | cost (throughput) | CPU ms per request: gateway | tenant | product | order | project | all |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
       ...sets.map(
         (set, index) =>
-          `| ${set.label} | ${rates[index]!.toFixed(1)} | ${mean(results[index]!, (result) => result.p99).toFixed(0)} | ${index === 0 ? '' : `${costs[index]!.toFixed(1)} %`} |`,
+          `| ${set.label} | ${rates[index]!.toFixed(1)} | ${mean(results[index]!, (result) => result.p99).toFixed(0)} | ${index === 0 ? '' : `${costs[index]!.toFixed(1)} %`} | ` +
+          `${['gateway', 'tenant', 'product', 'order', 'project'].map((name) => cpuMs(index, name)).join(' | ')} | ${cpuMs(index)} |`,
       ),
       '',
       `Goal: under 10 %. ${errors} errors; ${receiver.exports()} OTLP exports, ${(receiver.bytes() / 2 ** 20).toFixed(1)} MiB received.`,
