@@ -87,8 +87,10 @@ function createSdk(service: string, env: TracingEnvironment, edge: boolean): Nod
     textMapPropagator: edge && !env.TRACING_TRUST_CLIENT ? injectOnly(propagator) : propagator,
     instrumentations: [
       new Http({
-        // Only GraphQL requests are traced: not health probes, not the metrics listener.
-        ignoreIncomingRequestHook: (req) => !(req.url ?? '').startsWith('/graphql'),
+        // Only GraphQL requests are traced: not health probes, not the metrics listener. Behind the
+        // gateway, a request whose trace the gateway did not sample is not instrumented at all: its
+        // spans would record nothing, and making them cost every request and statement as much as tracing.
+        ignoreIncomingRequestHook: (req) => !(req.url ?? '').startsWith('/graphql') || (!edge && unsampledParent(req.headers.traceparent)),
         // Background calls (registry polls, JWKS) start no trace of their own.
         requireParentforOutgoingSpans: true,
         // The query string of a GET carries the operation's variables: only the path is kept.
@@ -105,6 +107,14 @@ function createSdk(service: string, env: TracingEnvironment, edge: boolean): Nod
       new Redis({ requireParentSpan: true }),
     ],
   });
+}
+
+const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-([\da-f]{2})$/;
+
+/** A W3C `traceparent` whose sampled flag is off: the caller decided this trace is not recorded. */
+function unsampledParent(header: string | string[] | undefined): boolean {
+  const flags = typeof header === 'string' ? TRACEPARENT.exec(header.trim())?.[1] : undefined;
+  return flags !== undefined && (Number.parseInt(flags, 16) & 1) === 0;
 }
 
 /** A propagator that sends trace context on but ignores what callers send: the gateway's, unless clients are trusted. */

@@ -76,6 +76,7 @@ describe('tracing (OTLP endpoint set)', () => {
   const databases: ServiceDatabases[] = [];
   const services: ServiceProcess[] = [];
   let gatewayUrl: string;
+  let productUrl: string;
 
   beforeAll(async () => {
     receiver = await otlpReceiver();
@@ -99,6 +100,7 @@ describe('tracing (OTLP endpoint set)', () => {
     const registry = { TENANT_REGISTRY_URL: tenant.url.replace(/\/graphql$/, '/internal/tenants') };
     const product = await startServiceProcess(folder('product'), { ...common, ...registry, DATABASE_URL: productDatabases.sharedUrl });
     services.push(product);
+    productUrl = product.url;
     const gateway = await startServiceProcess(folder('gateway'), {
       ...common,
       ...registry,
@@ -178,4 +180,24 @@ describe('tracing (OTLP endpoint set)', () => {
       expect(span.raw).not.toMatch(/bearer/i);
     }
   }, 120_000);
+
+  it('traces a subgraph request whose trace the gateway sampled, and exports nothing of one it did not', async () => {
+    const token = await auth.token('avocado');
+    const query =
+      '{ _entities(representations: [{ __typename: "Tenant", id: "avocado" }]) { ... on Tenant { products(first: 1) { nodes { name } } } } }';
+    const [sampled, unsampled] = ['a1'.repeat(16), 'b2'.repeat(16)];
+    for (const [traceId, flags] of [
+      [unsampled, '00'],
+      [sampled, '01'],
+    ]) {
+      const answer = await graphql(productUrl, { query, token, headers: { traceparent: `00-${traceId}-${'e3'.repeat(8)}-${flags}` } });
+      expect(answer.body.errors).toBeUndefined();
+    }
+    await until("the sampled request's SQL span", () =>
+      receiver.spans.find((span) => span.traceId === sampled && span.attributes['db.system.name'] === 'postgresql'),
+    );
+    // Spans of the unsampled request would have been exported in the same batches as the sampled one's.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(receiver.spans.filter((span) => span.traceId === unsampled)).toEqual([]);
+  }, 60_000);
 });
