@@ -103,10 +103,22 @@ function createSdk(service: string, env: TracingEnvironment, edge: boolean): Nod
       }),
       // Statements are sent with placeholders and reported without their values.
       // No spans for taking a pooled connection: one per statement would double them for nothing.
-      new Pg({ requireParentSpan: true, enhancedDatabaseReporting: false, ignoreConnectSpans: true }),
+      new Pg({
+        requireParentSpan: true,
+        enhancedDatabaseReporting: false,
+        ignoreConnectSpans: true,
+        // A plain read travels with its values written in (one message with its tenant setting): the
+        // statement is recorded with each literal replaced by `?`, like a bound one with its placeholders.
+        requestHook: (span, { query }) => span.setAttribute('db.query.text', withoutLiterals(query.text)),
+      }),
       new Redis({ requireParentSpan: true }),
     ],
   });
+}
+
+/** SQL with its string and number literals replaced by `?` (identifiers, keywords and `$n` placeholders kept). */
+function withoutLiterals(text: string): string {
+  return text.replace(/(?<!\w)E?'(?:[^']|'')*'/g, '?').replace(/(?<![\w$."])\d+(?:\.\d+)?\b/g, '?');
 }
 
 const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-([\da-f]{2})$/;
