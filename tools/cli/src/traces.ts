@@ -79,7 +79,9 @@ function render(spans: Span[]): string {
   const walk = (parent: string, depth: number) => {
     for (const span of children.get(parent) ?? []) {
       const ms = (Number(span.endNs - span.startNs) / 1e6).toFixed(1).padStart(7);
-      const detail = span.attributes['graphql.operation.name'] ?? span.attributes['db.query.text'] ?? span.attributes['db.statement'] ?? '';
+      const sql = span.attributes['db.query.text'] ?? span.attributes['db.statement'];
+      // A read is sent behind its tenant setting (`select set_config(…); select …`): the statement is the last part.
+      const detail = span.attributes['graphql.operation.name'] ?? (sql === undefined ? '' : String(sql).split('; ').at(-1));
       const label = `${'  '.repeat(depth)}${span.name}`;
       lines.push(`  ${span.service.padEnd(8)} ${ms} ms  ${label.padEnd(44)} ${String(detail).replace(/\s+/g, ' ').slice(0, 90)}`);
       walk(span.spanId, depth + 1);
