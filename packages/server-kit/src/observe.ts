@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { setSpanAttributes, type TraceScope, withTraceScope } from '@tenantgraph/telemetry';
+import { currentTraceScope, setSpanAttributes, type TraceScope, tracingEnabled, withTraceScope } from '@tenantgraph/telemetry';
 
 /**
  * What is known of one GraphQL request as it goes: filled in by the HTTP layer (id, tenant, status)
@@ -19,12 +19,14 @@ const requests = new AsyncLocalStorage<RequestRecord>();
 
 /** The request being served by the calling code, if any. */
 export function currentRequest(): RequestRecord | undefined {
-  return requests.getStore();
+  return tracingEnabled() ? currentTraceScope<RequestRecord>() : requests.getStore();
 }
 
 /** Runs one request with its record in scope, for the metrics, the access log and every span started inside. */
 export function inRequest<T>(record: RequestRecord, run: () => T): T {
-  return requests.run(record, () => withTraceScope(record, run));
+  // Tracing keeps the record in OpenTelemetry's context: one async-local store fewer for every request.
+  if (tracingEnabled()) return withTraceScope(record, run);
+  return requests.run(record, run);
 }
 
 /**
@@ -32,7 +34,7 @@ export function inRequest<T>(record: RequestRecord, run: () => T): T {
  * from here on. Called by `authenticate`, as soon as the token is verified.
  */
 export function noteTenant(tenantId: string): void {
-  const record = requests.getStore();
+  const record = currentRequest();
   if (record) record.tenantId = tenantId;
   setSpanAttributes({ 'tenant.id': tenantId });
 }

@@ -174,6 +174,15 @@ export function withTraceScope<T>(scope: TraceScope, run: () => T): T {
   return context.with(context.active().setValue(SCOPE, scope), run);
 }
 
+/**
+ * The scope `withTraceScope` put in the active context, when tracing: a service keeps its request
+ * record there rather than in an AsyncLocalStorage of its own (each store enabled costs every
+ * promise of every request).
+ */
+export function currentTraceScope<S extends TraceScope>(): S | undefined {
+  return sdk ? (context.active().getValue(SCOPE) as S | undefined) : undefined;
+}
+
 /** Sets attributes on the active span (e.g. the tenant, once verified, on the HTTP server span). */
 export function setSpanAttributes(attributes: Attributes): void {
   if (sdk) trace.getActiveSpan()?.setAttributes(attributes);

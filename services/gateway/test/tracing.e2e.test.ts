@@ -181,6 +181,14 @@ describe('tracing (OTLP endpoint set)', () => {
       expect(span.raw).not.toContain(token);
       expect(span.raw).not.toMatch(/bearer/i);
     }
+    // With tracing on, the request's record rides in the trace context: metrics and access lines still name the tenant.
+    const [, product, gateway] = services as [ServiceProcess, ServiceProcess, ServiceProcess];
+    const metricsOf = async (service: ServiceProcess) => (await fetch(service.metricsUrl)).text();
+    expect(await metricsOf(product)).toMatch(/^db_query_duration_seconds_count\{service="product",tenant="avocado"\} [1-9]/m);
+    expect(await metricsOf(gateway)).toMatch(
+      /^graphql_request_duration_seconds_count\{service="gateway",tenant="avocado",operation="CatalogueOfTenant",type="query",outcome="OK"\} 2$/m,
+    );
+    expect(gateway.lines.some((line) => line.includes(`"requestId":"${requestId}"`) && line.includes('"tenant":"avocado"'))).toBe(true);
   }, 120_000);
 
   it('traces a subgraph request whose trace the gateway sampled, and exports nothing of one it did not', async () => {
