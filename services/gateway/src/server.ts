@@ -36,6 +36,10 @@ import { type TrustedDocuments, trustedDocumentsStep } from './trusted-documents
 export { supergraphForGateway, withAccessPolicy } from './access-policy.ts';
 export { DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
 export { createEntityCache, type EntityCache, invalidateOnEvents } from './entity-cache.ts';
+
+/** The subgraphs fed by domain events (see `uncachedSubgraphs`). */
+const DEFAULT_UNCACHED_SUBGRAPHS = ['analytics'];
+
 export { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
 export { DEFAULT_PLAN_LIMITS, memoryRateLimiter, type PlanLimits, type RateLimiter, redisRateLimiter } from './rate-limit.ts';
 export type { TenantEvent, TenantEventSource } from './subscriptions/events.ts';
@@ -80,6 +84,12 @@ export type GatewayServerDeps = {
   subscriptionLimits?: Partial<SubscriptionLimits>;
   /** Subgraph answers cached by tenant (`createEntityCache`); nothing cached when absent. */
   entityCache?: EntityCache;
+  /**
+   * Subgraphs whose answers are never cached: those that change after a domain event rather than
+   * with the mutation that caused it (analytics counts events as they arrive; a read between the
+   * event and its count would otherwise keep the old count). `DEFAULT_UNCACHED_SUBGRAPHS` unless given.
+   */
+  uncachedSubgraphs?: readonly string[];
 };
 
 /**
@@ -95,6 +105,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   const admission = deps.admission ?? tenantAdmission(DEFAULT_CONCURRENCY, deps.registry);
   const metrics = deps.metrics ?? createMetrics('gateway');
   const entityCache = deps.entityCache;
+  const uncachedSubgraphs = new Set(deps.uncachedSubgraphs ?? DEFAULT_UNCACHED_SUBGRAPHS);
   const fetcher = createSubgraphFetcher({
     maxSockets: deps.maxSocketsPerSubgraph ?? 64,
     timeoutMs: deps.subgraphTimeoutMs ?? 5_000,
@@ -110,7 +121,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     supergraphSdl: access.hook,
     buildService: ({ name, url }) => {
       const source = new TenantDataSource({ url: subgraphUrls[name] ?? url, fetcher: observedFetcher(fetcher, name, metrics) });
-      if (entityCache) source.cache = { cache: entityCache, subgraph: name };
+      if (entityCache && !uncachedSubgraphs.has(name)) source.cache = { cache: entityCache, subgraph: name };
       return source;
     },
     logger: {
