@@ -227,7 +227,7 @@ async function main() {
       log,
     });
     console.log(`\n${result.text}`);
-    if (!quick) await writeSection('## Subscriptions', '', result.text);
+    await writeSection('## Subscriptions', result.text);
     return result.ok ? 0 : 1;
   }
   if (noisy) {
@@ -249,7 +249,7 @@ async function main() {
       log,
     });
     console.log(`\n${result.text}`);
-    await writeSection('## Noisy neighbour', '', result.text);
+    await writeSection('## Noisy neighbour', result.text);
     log('wrote the noisy-neighbour section of BENCHMARKS.md');
     return result.ok ? 0 : 1;
   }

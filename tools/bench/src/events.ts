@@ -94,7 +94,7 @@ export async function eventsBench(adminUrl: string, count: number, log: (line: s
       ...rows,
     ].join('\n');
     console.log(`\n${text}\n`);
-    await writeSection('## Domain events', '', text);
+    await writeSection('## Domain events', text);
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
   }

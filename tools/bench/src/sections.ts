@@ -24,10 +24,11 @@ export function withSection(markdown: string, heading: Heading, section: string)
   return markdown.replace(current, `${section.trimEnd()}\n`);
 }
 
-/** Writes one run's section into BENCHMARKS.md, headed `heading` and naming the command that made it. */
-export async function writeSection(heading: Heading, title: string, body: string): Promise<void> {
+/** Writes one run's section into BENCHMARKS.md, headed `heading` and naming the command that made it; a `--quick` run writes nothing. */
+export async function writeSection(heading: Heading, body: string): Promise<void> {
+  if (process.argv.includes('--quick')) return;
   const command = `npx pnpm@10 bench ${process.argv.slice(2).join(' ')}`.trim();
-  const section = `${heading}${title} (\`${command}\`, ${new Date().toISOString().slice(0, 10)})\n\n${body.trim()}\n`;
+  const section = `${heading} (\`${command}\`, ${new Date().toISOString().slice(0, 10)})\n\n${body.trim()}\n`;
   const current = await readFile(FILE, 'utf8').catch(() => '# Benchmarks\n');
   await writeFile(FILE, withSection(current, heading, section));
 }

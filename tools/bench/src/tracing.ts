@@ -108,7 +108,7 @@ export async function tracingCost(options: {
       `Goal: under 10 %. ${errors} errors; ${receiver.exports()} OTLP exports, ${(receiver.bytes() / 2 ** 20).toFixed(1)} MiB received.`,
     ].join('\n');
     console.log(`\n${text}\n`);
-    await writeSection('## Tracing cost', '', text);
+    await writeSection('## Tracing cost', text);
     return errors === 0 ? 0 : 1;
   } finally {
     await receiver.close();
