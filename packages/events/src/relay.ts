@@ -186,8 +186,12 @@ export function createOutboxRelay(options: RelayOptions): OutboxRelay {
         }
       }
     } finally {
-      await client.query(`select set_config('app.outbox_relay', '', false), set_config('app.tenant_id', '', false)`).catch(() => {});
-      client.release();
+      // The settings were the session's: a connection that cannot be reset is closed, not pooled.
+      const reset = await client.query(`select set_config('app.outbox_relay', '', false), set_config('app.tenant_id', '', false)`).then(
+        () => true,
+        () => false,
+      );
+      client.release(!reset);
     }
     return purged;
   };
