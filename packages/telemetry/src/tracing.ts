@@ -101,8 +101,7 @@ function createSdk(service: string, env: TracingEnvironment, edge: boolean): Nod
           span.setAttributes({ 'http.target': path, 'url.path': path, 'url.query': '' });
         },
       }),
-      // Statements are sent with placeholders and reported without their values.
-      // No spans for taking a pooled connection: one per statement would double them for nothing.
+      // Statements are reported without their values, and with no span for taking a pooled connection.
       new Pg({
         requireParentSpan: true,
         enhancedDatabaseReporting: false,

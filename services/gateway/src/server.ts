@@ -37,15 +37,15 @@ export { supergraphForGateway, withAccessPolicy } from './access-policy.ts';
 export { DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
 export { createEntityCache, type EntityCache, invalidateOnEvents } from './entity-cache.ts';
 
-/** The subgraphs fed by domain events (see `uncachedSubgraphs`). */
-const DEFAULT_UNCACHED_SUBGRAPHS = ['analytics'];
-
 export { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
 export { DEFAULT_PLAN_LIMITS, memoryRateLimiter, type PlanLimits, type RateLimiter, redisRateLimiter } from './rate-limit.ts';
 export type { TenantEvent, TenantEventSource } from './subscriptions/events.ts';
 export { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits } from './subscriptions/limits.ts';
 export { staticSupergraph, supergraphFromFile } from './supergraph.ts';
 export { loadTrustedDocuments, parseTrustedDocuments, type TrustedDocuments } from './trusted-documents.ts';
+
+/** The subgraphs fed by domain events (see `uncachedSubgraphs`). */
+const DEFAULT_UNCACHED_SUBGRAPHS = ['analytics'];
 
 export type GatewayServerDeps = {
   supergraph: SupergraphSdlHook;
