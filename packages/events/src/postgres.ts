@@ -26,7 +26,14 @@ export type PostgresTransportOptions = {
   poolSize?: number;
   /** How often readers look for new events when no notification came (a lost NOTIFY costs this much delay). */
   pollMs?: number;
+  /** How long events stay in the log (replays reach this far back): 7 days, like the JetStream stream's `max_age`. */
+  maxAgeMs?: number;
 };
+
+/** Log rows deleted per statement when the old ones go; old rows come first in `seq` order. */
+const PURGE_BATCH = 5_000;
+/** A publisher deletes the log's old rows at most this often (every relay publishes: any may). */
+const PURGE_EVERY_MS = 3_600_000;
 
 type LogRow = EventRow & { seq: number; redelivery: number };
 
@@ -46,6 +53,22 @@ export async function createPostgresTransport(options: PostgresTransportOptions)
   const pool = createPool(options.url, { max: options.poolSize ?? 4, statementTimeoutMs: 30_000 });
   const listener = await wakeListener(options.url);
   const loops = new Set<Loop>();
+
+  const maxAgeMs = options.maxAgeMs ?? 7 * 24 * 3_600_000;
+  let purgedAt = 0;
+  /** Deletes the events published longer than `maxAgeMs` ago, oldest first, in batches. */
+  const purgeOld = async () => {
+    purgedAt = Date.now();
+    const cutoff = new Date(Date.now() - maxAgeMs);
+    for (;;) {
+      const { rowCount } = await pool.query(
+        `delete from event_log where seq in (
+           select seq from event_log where published_at < $1 order by seq limit ${PURGE_BATCH})`,
+        [cutoff],
+      );
+      if ((rowCount ?? 0) < PURGE_BATCH) return;
+    }
+  };
 
   const read = async (from: number, where: string, params: unknown[], limit: number) =>
     (await pool.query<LogRow>(`select ${COLUMNS} from event_log where seq > $1 ${where} order by seq limit ${limit}`, [from, ...params]))
@@ -87,6 +110,8 @@ export async function createPostgresTransport(options: PostgresTransportOptions)
       } finally {
         client.release();
       }
+      // The events are in the log whatever becomes of this: a failed purge is tried again next time.
+      if (Date.now() - purgedAt >= PURGE_EVERY_MS) await purgeOld().catch(() => {});
     },
 
     async subscribe(scope, handler) {
