@@ -1,5 +1,6 @@
 import type { ApolloGateway } from '@apollo/gateway';
 import type { ApolloServerPlugin } from '@apollo/server';
+import { appError } from '@tenantgraph/core';
 import { type Admission, costLimitPlugin, type ListSizes, listSizesOf } from '@tenantgraph/server-kit';
 import { parse } from 'graphql';
 import type { GatewayContext } from './context.ts';
@@ -25,17 +26,39 @@ export const DEFAULT_QUERY_BUDGETS: QueryBudgets = { FREE: 10_000, PRO: 25_000, 
 export const COST_PER_SLOT = 2_500;
 
 /**
+ * Estimated cost a tenant may spend per second, by plan, and how much of it may be spent at once
+ * (`burst`, never less than the plan's budget, so any admissible operation can run on a full
+ * bucket). The dashboard at its default pages (4 463) runs 2 times a second on FREE, 10 on PRO and
+ * 25 on ENTERPRISE; the most expensive PRO operation (25 000) twice a second. What the platform
+ * serves is a few hundred thousand a second on two cores (BENCHMARKS.md): no one tenant can take it.
+ */
+export const DEFAULT_COST_RATES: PlanLimits = {
+  FREE: { perSecond: 10_000, burst: 20_000 },
+  PRO: { perSecond: 50_000, burst: 100_000 },
+  ENTERPRISE: { perSecond: 125_000, burst: 250_000 },
+};
+
+type BudgetOptions = {
+  budgets: QueryBudgets;
+  admission: Admission;
+  costPerSlot?: number;
+  /** Estimated cost per second by plan, taken from `limiter` (the request buckets' store) under the key `cost:<tenant>`. */
+  costRates: PlanLimits;
+  limiter: RateLimiter;
+};
+
+/**
  * Refuses an operation over the tenant's budget with QUERY_TOO_EXPENSIVE (400, `cost` and
- * `limit`), once variables are known and before any subgraph is called; then waits for the
- * request's turn in `admission`, weighted by its cost. A refused operation never takes a turn.
- * List sizes come from the `@listSize` declarations of the supergraph the gateway serves, read
- * again on every reload.
+ * `limit`), once variables are known and before any subgraph is called; then takes its cost from
+ * the tenant's cost per second (TOO_MANY_REQUESTS, 429 with `Retry-After`, once spent: what keeps
+ * one tenant's most expensive operations, run one after the other, from taking the subgraphs'
+ * time from every other); then waits for the request's turn in `admission`, weighted by its cost.
+ * A refused operation never takes a turn. List sizes come from the `@listSize` declarations of
+ * the supergraph the gateway serves, read again on every reload.
  */
 export function budgetPlugin(
   gateway: ApolloGateway,
-  budgets: QueryBudgets,
-  admission: Admission,
-  costPerSlot = COST_PER_SLOT,
+  { budgets, admission, costPerSlot = COST_PER_SLOT, costRates, limiter }: BudgetOptions,
 ): ApolloServerPlugin<GatewayContext> {
   let listSizes: ListSizes = new Map();
   gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => {
@@ -44,7 +67,16 @@ export function budgetPlugin(
   return costLimitPlugin<GatewayContext>({
     budget: (context) => budgets[context.plan] ?? budgets.FREE,
     listSizes: () => listSizes,
-    admit: (context, cost) => admission.admit(context.viewer.tenantId, context.closed, cost / costPerSlot),
+    async admit(context, cost) {
+      const rate = costRates[context.plan] ?? costRates.FREE;
+      const { allowed, retryAfterSeconds } = await limiter.take(`cost:${context.viewer.tenantId}`, rate, cost);
+      if (!allowed) {
+        throw appError('TOO_MANY_REQUESTS', `This tenant's operations may cost ${rate.perSecond} a second; retry later.`, {
+          retryAfterSeconds,
+        });
+      }
+      return admission.admit(context.viewer.tenantId, context.closed, cost / costPerSlot);
+    },
   });
 }
 

@@ -9,7 +9,7 @@ import {
   processEnvironment,
 } from '@tenantgraph/server-kit';
 import { z } from 'zod';
-import { COST_PER_SLOT, DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
+import { COST_PER_SLOT, DEFAULT_COST_RATES, DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
 import { DEFAULT_QUERY_LIMITS } from './limits.ts';
 import { DEFAULT_PLAN_LIMITS, type PlanLimits } from './rate-limit.ts';
 import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits } from './subscriptions/limits.ts';
@@ -58,6 +58,10 @@ export const environment = loadEnvironment(
       RATE_LIMIT_PRO_RPS: z.coerce.number().positive().default(DEFAULT_PLAN_LIMITS.PRO.perSecond),
       RATE_LIMIT_ENTERPRISE_RPS: z.coerce.number().positive().default(DEFAULT_PLAN_LIMITS.ENTERPRISE.perSecond),
       RATE_LIMIT_BURST_FACTOR: z.coerce.number().min(1).default(2),
+      // Estimated cost per second per tenant, by plan (see budget.ts); bursts like the requests, never below the plan's budget.
+      COST_RATE_FREE: z.coerce.number().positive().default(DEFAULT_COST_RATES.FREE.perSecond),
+      COST_RATE_PRO: z.coerce.number().positive().default(DEFAULT_COST_RATES.PRO.perSecond),
+      COST_RATE_ENTERPRISE: z.coerce.number().positive().default(DEFAULT_COST_RATES.ENTERPRISE.perSecond),
       // Shared rate-limit buckets for several gateway replicas; in memory when unset.
       REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
       /** The entity cache of subgraph answers by tenant (see entity-cache.ts); `off` turns it off. */
@@ -146,6 +150,14 @@ export const queryBudgets: QueryBudgets = {
   PRO: environment.QUERY_BUDGET_PRO,
   ENTERPRISE: environment.QUERY_BUDGET_ENTERPRISE,
 };
+
+/** Estimated cost per second by plan, from `COST_RATE_*`: a full bucket holds at least one operation at the plan's budget. */
+export const costRates: PlanLimits = Object.fromEntries(
+  (['FREE', 'PRO', 'ENTERPRISE'] as const).map((plan) => {
+    const perSecond = environment[`COST_RATE_${plan}`];
+    return [plan, { perSecond, burst: Math.max(queryBudgets[plan], Math.floor(perSecond * environment.RATE_LIMIT_BURST_FACTOR)) }];
+  }),
+) as PlanLimits;
 
 /** Query limits from `QUERY_MAX_*`. */
 export const queryLimits = {

@@ -15,6 +15,7 @@ import {
 } from '@tenantgraph/server-kit';
 import { Redis } from 'ioredis';
 import {
+  costRates,
   environment as env,
   explorerEnabled,
   planLimits,
@@ -68,6 +69,7 @@ async function serve() {
     limits: queryLimits,
     queryBudgets,
     planLimits,
+    costRates,
     admission: tenantAdmission(concurrencyLimits(env), registry),
     costPerSlot: env.CONCURRENCY_COST_PER_SLOT,
     rateLimiter: rateLimiter(),

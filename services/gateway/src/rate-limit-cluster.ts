@@ -4,7 +4,7 @@ import { type BucketLimit, memoryRateLimiter, type RateDecision, type RateLimite
 const TAKE = 'tenantgraph:rate-limit:take';
 const ANSWER = 'tenantgraph:rate-limit:answer';
 
-type TakeMessage = { type: typeof TAKE; id: number; key: string; limit: BucketLimit };
+type TakeMessage = { type: typeof TAKE; id: number; key: string; limit: BucketLimit; amount: number };
 type AnswerMessage = { type: typeof ANSWER; id: number; decision: RateDecision };
 
 /**
@@ -15,7 +15,7 @@ type AnswerMessage = { type: typeof ANSWER; id: number; decision: RateDecision }
 export function serveRateLimitsToWorkers(limiter: RateLimiter = memoryRateLimiter()): () => void {
   const onMessage = (worker: Worker, message: unknown) => {
     if (!isMessage<TakeMessage>(message, TAKE)) return;
-    void limiter.take(message.key, message.limit).then((decision) => {
+    void limiter.take(message.key, message.limit, message.amount).then((decision) => {
       if (worker.isConnected()) worker.send({ type: ANSWER, id: message.id, decision } satisfies AnswerMessage);
     });
   };
@@ -43,19 +43,19 @@ export function workerRateLimiter({
   };
   process.on('message', onMessage);
   return {
-    take(key, limit) {
-      if (!process.send || !process.connected) return fallback.take(key, limit);
+    take(key, limit, amount = 1) {
+      if (!process.send || !process.connected) return fallback.take(key, limit, amount);
       const id = next++;
       return new Promise<RateDecision>((resolve) => {
         const timer = setTimeout(() => {
           pending.delete(id);
-          resolve(fallback.take(key, limit));
+          resolve(fallback.take(key, limit, amount));
         }, timeoutMs);
         pending.set(id, (decision) => {
           clearTimeout(timer);
           resolve(decision);
         });
-        process.send?.({ type: TAKE, id, key, limit } satisfies TakeMessage);
+        process.send?.({ type: TAKE, id, key, limit, amount } satisfies TakeMessage);
       });
     },
     async close() {

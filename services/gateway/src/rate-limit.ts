@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 
 export type Plan = TenantRecord['plan'];
 
-/** A token bucket: refilled at `perSecond`, holding at most `burst` requests. */
+/** A token bucket: refilled at `perSecond`, holding at most `burst` tokens (requests, or units of estimated cost). */
 export type BucketLimit = { perSecond: number; burst: number };
 
 export type PlanLimits = Record<Plan, BucketLimit>;
@@ -18,8 +18,8 @@ export const DEFAULT_PLAN_LIMITS: PlanLimits = {
 export type RateDecision = { allowed: boolean /** Seconds until one request is allowed again. */; retryAfterSeconds: number };
 
 export type RateLimiter = {
-  /** Takes one request from `key`'s bucket. */
-  take(key: string, limit: BucketLimit): Promise<RateDecision>;
+  /** Takes `amount` tokens (one request unless given) from `key`'s bucket, or none when it holds fewer. */
+  take(key: string, limit: BucketLimit, amount?: number): Promise<RateDecision>;
   close(): Promise<void>;
 };
 
@@ -36,7 +36,7 @@ const decision = (allowed: boolean, waitMs: number): RateDecision => ({
 export function memoryRateLimiter({ maxKeys = 100_000 }: { maxKeys?: number } = {}): RateLimiter {
   const buckets = new Map<string, { tokens: number; at: number }>();
   return {
-    async take(key, { perSecond, burst }) {
+    async take(key, { perSecond, burst }, amount = 1) {
       const now = performance.now();
       const bucket = buckets.get(key) ?? { tokens: burst, at: now };
       bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) * perSecond) / 1000);
@@ -45,11 +45,11 @@ export function memoryRateLimiter({ maxKeys = 100_000 }: { maxKeys?: number } = 
       buckets.delete(key);
       buckets.set(key, bucket);
       if (buckets.size > maxKeys) buckets.delete(buckets.keys().next().value as string);
-      if (bucket.tokens >= 1) {
-        bucket.tokens -= 1;
+      if (bucket.tokens >= amount) {
+        bucket.tokens -= amount;
         return decision(true, 0);
       }
-      return decision(false, ((1 - bucket.tokens) * 1000) / perSecond);
+      return decision(false, ((amount - bucket.tokens) * 1000) / perSecond);
     },
     async close() {},
   };
@@ -57,11 +57,12 @@ export function memoryRateLimiter({ maxKeys = 100_000 }: { maxKeys?: number } = 
 
 /**
  * One atomic step of a token bucket kept in a Redis hash, timed by the Redis server's clock so
- * every gateway replica agrees. Returns { allowed (0/1), milliseconds until the next token }.
+ * every gateway replica agrees. Takes ARGV[3] tokens. Returns { allowed (0/1), milliseconds until there are enough }.
  */
 const TAKE_SCRIPT = `
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
+local amount = tonumber(ARGV[3])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
@@ -74,11 +75,11 @@ end
 tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
 local allowed = 0
 local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
+if tokens >= amount then
+  tokens = tokens - amount
   allowed = 1
 else
-  wait = math.ceil((1 - tokens) * 1000 / rate)
+  wait = math.ceil((amount - tokens) * 1000 / rate)
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
@@ -108,16 +109,16 @@ export function redisRateLimiter(
   };
   redis.on('error', (error) => warn('rate limiter: Redis unavailable', error));
   const take = (
-    redis as unknown as { tenantgraphTake(key: string, rate: number, burst: number): Promise<[number, number]> }
+    redis as unknown as { tenantgraphTake(key: string, rate: number, burst: number, amount: number): Promise<[number, number]> }
   ).tenantgraphTake.bind(redis);
   return {
-    async take(key, { perSecond, burst }) {
+    async take(key, limit, amount = 1) {
       try {
-        const [allowed, waitMs] = await take(`${prefix}${key}`, perSecond, burst);
+        const [allowed, waitMs] = await take(`${prefix}${key}`, limit.perSecond, limit.burst, amount);
         return decision(allowed === 1, waitMs);
       } catch (error) {
         warn('rate limiter: Redis unavailable; buckets of this process decide meanwhile', error);
-        return fallback.take(key, { perSecond, burst });
+        return fallback.take(key, limit, amount);
       }
     },
     async close() {

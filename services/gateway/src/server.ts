@@ -19,7 +19,7 @@ import {
   tenantAdmission,
 } from '@tenantgraph/server-kit';
 import { withAccessPolicy } from './access-policy.ts';
-import { budgetPlugin, DEFAULT_QUERY_BUDGETS, overBudgetPenalty, type QueryBudgets } from './budget.ts';
+import { budgetPlugin, DEFAULT_COST_RATES, DEFAULT_QUERY_BUDGETS, overBudgetPenalty, type QueryBudgets } from './budget.ts';
 import type { GatewayContext } from './context.ts';
 import { cors } from './cors.ts';
 import { TenantDataSource } from './datasource.ts';
@@ -34,7 +34,7 @@ import { createSubscriptionServer } from './subscriptions/websocket.ts';
 import { type TrustedDocuments, trustedDocumentsStep } from './trusted-documents.ts';
 
 export { supergraphForGateway, withAccessPolicy } from './access-policy.ts';
-export { DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
+export { DEFAULT_COST_RATES, DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
 export { createEntityCache, type EntityCache, invalidateOnEvents } from './entity-cache.ts';
 
 export { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
@@ -64,8 +64,10 @@ export type GatewayServerDeps = {
   queryBudgets?: Partial<QueryBudgets>;
   /** Per-tenant token buckets (in memory unless given, e.g. the Redis one; closed by `stop`) ... */
   rateLimiter?: RateLimiter;
-  /** ... and their sizes by plan. */
+  /** ... and their sizes by plan: requests ... */
   planLimits?: Partial<PlanLimits>;
+  /** ... and estimated cost per second (`DEFAULT_COST_RATES` otherwise). */
+  costRates?: Partial<PlanLimits>;
   /** Requests in flight per tenant by plan, and fair share between tenants (`tenantAdmission`); the defaults otherwise. */
   admission?: Admission;
   /** Estimated cost per concurrency slot (`COST_PER_SLOT` unless given). */
@@ -150,9 +152,15 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       // @authenticated / @requiresScopes of the supergraph, before any planning.
       accessControl(access.policy),
       ...limits.plugins,
-      // Admission is here, once the cost is known: a request holds slots by its cost, and one refused
-      // by the rate limit or the budget never waits for a turn.
-      budgetPlugin(gateway, { ...DEFAULT_QUERY_BUDGETS, ...deps.queryBudgets }, admission, deps.costPerSlot),
+      // Admission is here, once the cost is known: a request spends its cost of the tenant's cost per
+      // second and holds slots by its cost; one refused by a rate limit or the budget never waits for a turn.
+      budgetPlugin(gateway, {
+        budgets: { ...DEFAULT_QUERY_BUDGETS, ...deps.queryBudgets },
+        admission,
+        costPerSlot: deps.costPerSlot,
+        costRates: { ...DEFAULT_COST_RATES, ...deps.costRates },
+        limiter: rateLimiter,
+      }),
       overBudgetPenalty(rateLimiter, planLimits),
       metrics.plugin,
       ...(entityCache ? [invalidateOnMutation(entityCache)] : []),

@@ -174,6 +174,41 @@ describe('one tenant cannot take the gateway from another', () => {
     }
   });
 
+  it("spends each operation's estimated cost from its tenant's cost per second: past it 429 before any subgraph, the other tenant served", async ({
+    stack,
+  }) => {
+    const gate = await gateHop(stack.subgraphUrls.product);
+    gate.open();
+    // A bucket of 20 units, refilled at one unit every 1 000 s: a few of QUERY's cost, then none.
+    const rate = { perSecond: 0.001, burst: 20 };
+    const gateway = await stack.startGateway({ subgraphUrls: { product: gate.url }, costRates: { PRO: rate, ENTERPRISE: rate } });
+    try {
+      const avocado = await stack.auth.token('avocado');
+      let served = 0;
+      let refused: GraphQLResponse | undefined;
+      for (let i = 0; i < 50 && !refused; i++) {
+        const answer = await graphql(gateway.url, { token: avocado, query: QUERY });
+        if (answer.status === 429) refused = answer;
+        else {
+          expect(answer.body.data.tenant.id).toBe('avocado');
+          served++;
+        }
+      }
+      // A count of requests would never refuse here (PRO allows 200 at once): the cost did.
+      expect(served).toBeGreaterThan(0);
+      expect(refused && codes(refused)).toEqual(['TOO_MANY_REQUESTS']);
+      expect(Number(refused?.headers.get('retry-after'))).toBeGreaterThan(60);
+      expect(gate.arrivals.filter((tenant) => tenant === 'avocado')).toHaveLength(served);
+      // Another tenant's bucket is its own.
+      const other = await graphql(gateway.url, { token: await stack.auth.token('mango'), query: QUERY });
+      expect(other.body.errors).toBeUndefined();
+      expect(other.body.data.tenant.id).toBe('mango');
+    } finally {
+      await gateway.stop();
+      await gate.close();
+    }
+  });
+
   it('gives the slots back of requests refused beside admission (a missing scope), so they never add up', async ({ stack }) => {
     const gateway = await stack.startGateway({ admission: tenantAdmission(limits({}), stack.registry()) });
     try {

@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { type memoryRateLimiter, redisRateLimiter } from '../src/rate-limit.ts';
+import { memoryRateLimiter, redisRateLimiter } from '../src/rate-limit.ts';
 import { startGatewayProcess } from './process.ts';
 
 const LIMIT = { perSecond: 0.01, burst: 3 };
@@ -12,6 +12,30 @@ async function allowedOf(limiter: ReturnType<typeof memoryRateLimiter>, key: str
   for (let i = 0; i < count; i++) if ((await limiter.take(key, LIMIT)).allowed) allowed++;
   return allowed;
 }
+
+describe('a bucket of estimated cost', () => {
+  const cost = { perSecond: 0.01, burst: 10_000 };
+  for (const [store, make] of [
+    ['in memory', () => memoryRateLimiter()],
+    ['in Redis', () => redisRateLimiter(new Redis('redis://127.0.0.1:6379'), { prefix: `tenantgraph:test:${Date.now()}:` })],
+  ] as const) {
+    it(`takes an amount at once, ${store}, or none of it, and says how long until it fits`, async () => {
+      const limiter = make();
+      try {
+        expect((await limiter.take('avocado', cost, 6_000)).allowed).toBe(true);
+        // 4 000 left: 6 000 more is refused and takes nothing, 4 000 still fits.
+        const refused = await limiter.take('avocado', cost, 6_000);
+        expect(refused.allowed).toBe(false);
+        expect(refused.retryAfterSeconds).toBeGreaterThanOrEqual(200_000);
+        expect((await limiter.take('avocado', cost, 4_000)).allowed).toBe(true);
+        expect((await limiter.take('avocado', cost, 1)).allowed).toBe(false);
+        expect((await limiter.take('mango', cost, 10_000)).allowed).toBe(true);
+      } finally {
+        await limiter.close();
+      }
+    });
+  }
+});
 
 describe('the Redis rate limiter in an outage', () => {
   it('falls back to buckets of its own process when Redis cannot be reached, instead of letting everything through', async () => {

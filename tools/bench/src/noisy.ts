@@ -20,10 +20,12 @@ export const NESTED_VARIABLE = `query Nested($n: Int!) { tenant { projects(first
 const HOW_B_IS_KEPT = [
   "What keeps B's latency: A's over-budget queries are refused with QUERY_TOO_EXPENSIVE before they are admitted, each",
   "taking 10 requests of A's rate limit (so A's loop soon gets 429s decided from its token alone);",
-  "at the gateway an operation holds one of its tenant's slots per 2 500 of estimated cost (`CONCURRENCY_COST_PER_SLOT`),",
-  "so A's dashboard with pages of 100 (cost 20 623) takes 9 of PRO's 16 and A runs one of them at a time, however many",
-  "connections it opens, while B's dashboard (cost 4 463) takes 2; once A holds all its slots its further requests are",
-  'refused (429, `Retry-After`) before their body is read; when the gateway is full, the next slot goes to the waiting',
+  "every admitted operation spends its estimated cost from its tenant's cost per second (`COST_RATE_PRO` 50 000, twice",
+  "that at once), so A's dashboards with pages of 100 (cost 20 623) run about twice a second, not back to back (429,",
+  "`Retry-After` beyond); at the gateway an operation holds one of its tenant's slots per 2 500 of estimated cost",
+  "(`CONCURRENCY_COST_PER_SLOT`), so such a dashboard takes 9 of PRO's 16 and A runs one of them at a time, however",
+  "many connections it opens, while B's dashboard (cost 4 463) takes 2; once A holds all its slots its further",
+  'requests are refused (429) before their body is read; when the gateway is full, the next slot goes to the waiting',
   'tenant holding the fewest.',
 ];
 
