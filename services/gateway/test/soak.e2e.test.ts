@@ -5,12 +5,14 @@ import { type Stack, startStack } from './stack.ts';
 // This test loads the gateway on purpose and reads everything at once: rate, cost and concurrency
 // limits are not what it is about.
 const unlimited = { perSecond: 100_000, burst: 100_000 };
+const unlimitedCost = { perSecond: 1e9, burst: 1e9 };
 const it = test.extend<{ stack: Stack }>({
   stack: [
     // biome-ignore lint/correctness/noEmptyPattern: vitest reads the fixture's dependencies from this pattern
     async ({}, use) => {
       const stack = await startStack({
         planLimits: { FREE: unlimited, PRO: unlimited, ENTERPRISE: unlimited },
+        costRates: { FREE: unlimitedCost, PRO: unlimitedCost, ENTERPRISE: unlimitedCost },
         queryBudgets: { FREE: 1_000_000, PRO: 1_000_000, ENTERPRISE: 1_000_000 },
         concurrency: { maxInFlight: 1_000, perTenant: { FREE: 1_000, PRO: 1_000, ENTERPRISE: 1_000 }, maxWaitMs: 30_000 },
       });

@@ -77,8 +77,9 @@ type StackOptions = {
   supergraph?: SupergraphSdlHook;
   /** The gateway's logger, to read its log lines; silent by default. */
   gatewayLogger?: Logger;
-  /** Per-plan rate limits of the gateway (tests that load it on purpose raise them). */
+  /** Per-plan rate limits of the gateway, in requests and in estimated cost (tests that load it on purpose raise them). */
   planLimits?: GatewayServerDeps['planLimits'];
+  costRates?: GatewayServerDeps['costRates'];
   /** Query limits of the gateway (tests whose queries are larger than a client's should be). */
   limits?: GatewayServerDeps['limits'];
   /** Cost budgets by plan of the gateway (tests that read everything at once raise them). */
@@ -181,6 +182,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     registry: registry(),
     logger: options.gatewayLogger ?? logger('gateway'),
     planLimits: options.planLimits,
+    costRates: options.costRates,
     limits: options.limits,
     queryBudgets: options.queryBudgets,
     ...(options.concurrency ? { admission: tenantAdmission(options.concurrency, registry()) } : {}),
