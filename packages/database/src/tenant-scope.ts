@@ -1,5 +1,5 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { isTenantId, serviceUnavailable } from '@tenantgraph/core';
+import { asyncLocal } from '@tenantgraph/telemetry';
 import { type Kysely, type KyselyPlugin, type RootOperationNode, SelectQueryNode, sql } from 'kysely';
 import { sendWith } from './inline.ts';
 
@@ -11,7 +11,8 @@ export type Deadline = {
   signal: AbortSignal;
 };
 
-const deadlines = new AsyncLocalStorage<Deadline>();
+// In the one store of every request's async values (the request record's, the trace context's).
+const deadlines = asyncLocal<Deadline>('tenantgraph.deadline');
 
 /**
  * Runs one request's work under its deadline. Every `withTenant` inside (loaders included, they
@@ -28,7 +29,7 @@ export const pastDeadline = () => serviceUnavailable('The request ran past its d
 
 /** Throws `pastDeadline()` once the current request's deadline has passed or its client has gone. */
 export function assertInTime(): void {
-  const deadline = deadlines.getStore();
+  const deadline = deadlines.get();
   if (deadline && (deadline.signal.aborted || Date.now() >= deadline.at)) throw pastDeadline();
 }
 
@@ -92,7 +93,7 @@ export async function withTenant<DB, T>(db: Kysely<DB>, tenantId: string, work: 
     : readOnlyInstances.has(db)
       ? 'begin read only'
       : 'begin';
-  const deadline = deadlines.getStore();
+  const deadline = deadlines.get();
   assertInTime();
   try {
     return await db.connection().execute(async (connection) => {
@@ -168,7 +169,7 @@ function isPlainRead(node: RootOperationNode): boolean {
 export function clearDatabaseError(error: unknown): unknown {
   const { code, message = '' } = (error ?? {}) as { code?: unknown; message?: string };
   // 57014: cancelled by statement_timeout; under a deadline, the time left ran out.
-  if (code === '57014' && deadlines.getStore()) return pastDeadline();
+  if (code === '57014' && deadlines.get()) return pastDeadline();
   if (code === '25006') return serviceUnavailable('The tenant is being moved between databases; writes resume in a few seconds. Retry.');
   if (isConnectionError(code, message)) return serviceUnavailable("The tenant's database is unavailable right now; retry shortly.");
   return error;

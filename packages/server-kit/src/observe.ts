@@ -1,5 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { currentTraceScope, setSpanAttributes, type TraceScope, tracingEnabled, withTraceScope } from '@tenantgraph/telemetry';
+import { currentTraceScope, setSpanAttributes, type TraceScope, withTraceScope } from '@tenantgraph/telemetry';
 
 /**
  * What is known of one GraphQL request as it goes: filled in by the HTTP layer (id, tenant, status)
@@ -15,18 +14,14 @@ export type RequestRecord = TraceScope & {
   traceId?: string | undefined;
 };
 
-const requests = new AsyncLocalStorage<RequestRecord>();
-
 /** The request being served by the calling code, if any. */
 export function currentRequest(): RequestRecord | undefined {
-  return tracingEnabled() ? currentTraceScope<RequestRecord>() : requests.getStore();
+  return currentTraceScope<RequestRecord>();
 }
 
 /** Runs one request with its record in scope, for the metrics, the access log and every span started inside. */
 export function inRequest<T>(record: RequestRecord, run: () => T): T {
-  // Tracing keeps the record in OpenTelemetry's context: one async-local store fewer for every request.
-  if (tracingEnabled()) return withTraceScope(record, run);
-  return requests.run(record, run);
+  return withTraceScope(record, run);
 }
 
 /**

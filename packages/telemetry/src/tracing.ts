@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
 import {
   type Attributes,
@@ -5,6 +6,7 @@ import {
   context,
   createContextKey,
   propagation,
+  ROOT_CONTEXT,
   type Span,
   SpanStatusCode,
   type TextMapPropagator,
@@ -25,9 +27,40 @@ const require = createRequire(import.meta.url);
 /** What every span of one request carries: set once known (the tenant after the token is verified). */
 export type TraceScope = { requestId: string; tenantId?: string | undefined };
 
-const SCOPE = createContextKey('tenantgraph.trace-scope');
 const tracer = trace.getTracer('@tenantgraph/telemetry');
 let sdk: NodeSDK | undefined;
+
+/** A value kept through the async work of one request (its record, its deadline): see `asyncLocal`. */
+export type AsyncLocal<T> = {
+  run<R>(value: T, work: () => R): R;
+  get(): T | undefined;
+};
+
+/** Every `asyncLocal` value, when not tracing. */
+const locals = new AsyncLocalStorage<Context>();
+
+/**
+ * A value kept through one request's async work. Every such value of a process shares one store:
+ * OpenTelemetry's context when tracing (the SDK keeps it in an AsyncLocalStorage of its own), and
+ * otherwise one AsyncLocalStorage for them all — each store enabled adds its cost to every promise
+ * of every request, so tracing adds no store and two values cost one.
+ * @example const deadlines = asyncLocal<Deadline>('tenantgraph.deadline'); deadlines.run(deadline, work)
+ */
+export function asyncLocal<T>(name: string): AsyncLocal<T> & { key: symbol } {
+  const key = createContextKey(name);
+  return {
+    key,
+    run(value, work) {
+      if (sdk) return context.with(context.active().setValue(key, value), work);
+      return locals.run((locals.getStore() ?? ROOT_CONTEXT).setValue(key, value), work);
+    },
+    get() {
+      return (sdk ? context.active() : locals.getStore())?.getValue(key) as T | undefined;
+    },
+  };
+}
+
+const scopes = asyncLocal<TraceScope>('tenantgraph.trace-scope');
 
 /** The exporter of each `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`, loaded only when chosen. */
 const EXPORTERS: Record<TracingEnvironment['OTEL_EXPORTER_OTLP_PROTOCOL'], () => { OTLPTraceExporter: typeof OTLPTraceExporter }> = {
@@ -140,7 +173,7 @@ function injectOnly(propagator: TextMapPropagator): TextMapPropagator {
 /** Stamps each span started inside a request with its tenant and request id, whoever creates it (pg, Apollo, us). */
 const scopeAttributes: SpanProcessor = {
   onStart(span, parent: Context) {
-    const scope = parent.getValue(SCOPE) as TraceScope | undefined;
+    const scope = parent.getValue(scopes.key) as TraceScope | undefined;
     if (!scope) return;
     span.setAttribute('request.id', scope.requestId);
     if (scope.tenantId !== undefined) span.setAttribute('tenant.id', scope.tenantId);
@@ -163,23 +196,18 @@ export async function stopTracing(): Promise<void> {
 }
 
 /**
- * Runs `run` with `scope` in its trace context: every span started inside carries `request.id`
- * and, once `scope.tenantId` is set, `tenant.id`. The span already active (the HTTP server span)
- * gets them when `noteTraceTenant` is called. No cost when tracing is off.
+ * Runs `run` with `scope` in its async context (`asyncLocal`): when tracing, every span started
+ * inside carries `request.id` and, once `scope.tenantId` is set, `tenant.id`; the span already
+ * active (the HTTP server span) gets them when `noteTraceTenant` is called.
  */
 export function withTraceScope<T>(scope: TraceScope, run: () => T): T {
-  if (!sdk) return run();
-  trace.getActiveSpan()?.setAttribute('request.id', scope.requestId);
-  return context.with(context.active().setValue(SCOPE, scope), run);
+  if (sdk) trace.getActiveSpan()?.setAttribute('request.id', scope.requestId);
+  return scopes.run(scope, run);
 }
 
-/**
- * The scope `withTraceScope` put in the active context, when tracing: a service keeps its request
- * record there rather than in an AsyncLocalStorage of its own (each store enabled costs every
- * promise of every request).
- */
+/** The scope `withTraceScope` put in the async context: a service's request record. */
 export function currentTraceScope<S extends TraceScope>(): S | undefined {
-  return sdk ? (context.active().getValue(SCOPE) as S | undefined) : undefined;
+  return scopes.get() as S | undefined;
 }
 
 /** Sets attributes on the active span (e.g. the tenant, once verified, on the HTTP server span). */
