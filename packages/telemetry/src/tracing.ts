@@ -8,11 +8,12 @@ import {
   propagation,
   ROOT_CONTEXT,
   type Span,
+  type SpanContext,
   SpanStatusCode,
   type TextMapPropagator,
   trace,
 } from '@opentelemetry/api';
-import type { W3CTraceContextPropagator } from '@opentelemetry/core';
+import type { suppressTracing, W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import type { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
@@ -62,6 +63,10 @@ export function asyncLocal<T>(name: string): AsyncLocal<T> & { key: symbol } {
 
 const scopes = asyncLocal<TraceScope>('tenantgraph.trace-scope');
 
+/** The trace a request belongs to when it was not sampled (see `withTraceScope`). */
+const UNSAMPLED = createContextKey('tenantgraph.unsampled-trace');
+let suppress: typeof suppressTracing | undefined;
+
 /** The exporter of each `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`, loaded only when chosen. */
 const EXPORTERS: Record<TracingEnvironment['OTEL_EXPORTER_OTLP_PROTOCOL'], () => { OTLPTraceExporter: typeof OTLPTraceExporter }> = {
   grpc: () => require('@opentelemetry/exporter-trace-otlp-grpc'),
@@ -84,6 +89,7 @@ export function startTracing(service: string, { edge = false } = {}): boolean {
   if (!env || env.OTEL_SDK_DISABLED || !endpoint || sdk) return sdk !== undefined;
   sdk = createSdk(service, env, edge);
   sdk.start();
+  ({ suppressTracing: suppress } = require('@opentelemetry/core') as { suppressTracing: typeof suppressTracing });
   // The instrumentations patch a module when it is required after this point. Services are ES
   // modules whose imports were loaded before this runs: requiring them here patches the shared
   // prototypes (pg's Client, ioredis, http.Server) that every later import of them uses.
@@ -198,10 +204,20 @@ export async function stopTracing(): Promise<void> {
 /**
  * Runs `run` with `scope` in its async context (`asyncLocal`): when tracing, every span started
  * inside carries `request.id` and, once `scope.tenantId` is set, `tenant.id`; the span already
- * active (the HTTP server span) gets them when `noteTraceTenant` is called.
+ * active (the HTTP server span) gets them from `setSpanAttributes` (server-kit's `noteTenant`).
+ *
+ * A request whose trace is not sampled runs with tracing suppressed: no span inside would record
+ * anything, so none is started (Apollo's plan and fetch spans, the HTTP client's) — each would
+ * cost an id, a sampling decision and a context switch. Its subgraph calls still say the trace is
+ * not sampled (`injectTraceContext`), so the subgraphs do not trace them either.
  */
 export function withTraceScope<T>(scope: TraceScope, run: () => T): T {
-  if (sdk) trace.getActiveSpan()?.setAttribute('request.id', scope.requestId);
+  const span = sdk && trace.getActiveSpan();
+  if (span && !span.isRecording() && suppress) {
+    const unsampled = suppress(context.active()).setValue(UNSAMPLED, span.spanContext()).setValue(scopes.key, scope);
+    return context.with(unsampled, run);
+  }
+  if (span) span.setAttribute('request.id', scope.requestId);
   return scopes.run(scope, run);
 }
 
@@ -248,7 +264,10 @@ function warn(message: string, fields: Record<string, unknown>) {
   process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'warn', message, ...fields })}\n`);
 }
 
-/** Writes the active span's W3C trace context (`traceparent`) into outgoing request headers. */
+/** Writes the active span's W3C trace context (`traceparent`) into outgoing request headers; an unsampled trace's with its flags off. */
 export function injectTraceContext(headers: Record<string, string>): void {
-  if (sdk) propagation.inject(context.active(), headers);
+  if (!sdk) return;
+  const unsampled = context.active().getValue(UNSAMPLED) as SpanContext | undefined;
+  if (unsampled) headers.traceparent = `00-${unsampled.traceId}-${unsampled.spanId}-00`;
+  else propagation.inject(context.active(), headers);
 }

@@ -77,6 +77,7 @@ describe('tracing (OTLP endpoint set)', () => {
   const services: ServiceProcess[] = [];
   let gatewayUrl: string;
   let productUrl: string;
+  let gatewayEnvironment: Record<string, string>;
 
   beforeAll(async () => {
     receiver = await otlpReceiver();
@@ -101,7 +102,7 @@ describe('tracing (OTLP endpoint set)', () => {
     const product = await startServiceProcess(folder('product'), { ...common, ...registry, DATABASE_URL: productDatabases.sharedUrl });
     services.push(product);
     productUrl = product.url;
-    const gateway = await startServiceProcess(folder('gateway'), {
+    gatewayEnvironment = {
       ...common,
       ...registry,
       SUBGRAPH_TENANT_URL: tenant.url,
@@ -110,7 +111,8 @@ describe('tracing (OTLP endpoint set)', () => {
       SUBGRAPH_PROJECT_URL: 'http://127.0.0.1:9/graphql',
       // The request followed is the same as the first: from the entity cache it would reach no subgraph.
       ENTITY_CACHE: 'off',
-    });
+    };
+    const gateway = await startServiceProcess(folder('gateway'), gatewayEnvironment);
     services.push(gateway);
     gatewayUrl = gateway.url;
   }, 180_000);
@@ -210,4 +212,28 @@ describe('tracing (OTLP endpoint set)', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(receiver.spans.filter((span) => span.traceId === unsampled)).toEqual([]);
   }, 60_000);
+
+  it("tells the subgraphs when the gateway did not sample a request's trace, and nothing of it is exported anywhere", async () => {
+    // The subgraphs sample whatever starts a trace with them; only the gateway's word keeps them from it.
+    const quiet = await startServiceProcess(folder('gateway'), { ...gatewayEnvironment, OTEL_TRACES_SAMPLER: 'always_off' });
+    try {
+      const token = await auth.token('avocado');
+      const before = receiver.spans.length;
+      const answer = await graphql(quiet.url, { token, query: '{ tenant { id name products(first: 1) { totalCount } } }' });
+      expect(answer.body.errors).toBeUndefined();
+      // A sampled request straight to the product subgraph, exported in the same batches as anything of the first would be.
+      const marker = 'c4'.repeat(16);
+      await graphql(productUrl, {
+        query:
+          '{ _entities(representations: [{ __typename: "Tenant", id: "avocado" }]) { ... on Tenant { products(first: 1) { totalCount } } } }',
+        token,
+        headers: { traceparent: `00-${marker}-${'e3'.repeat(8)}-01` },
+      });
+      await until("the marker request's spans", () => receiver.spans.find((span) => span.traceId === marker));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(receiver.spans.slice(before).filter((span) => span.traceId !== marker)).toEqual([]);
+    } finally {
+      await quiet.stop();
+    }
+  }, 120_000);
 });
