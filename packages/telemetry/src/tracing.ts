@@ -241,12 +241,13 @@ export function activeTraceId(): string | undefined {
 /**
  * Runs `run` in a new span (a child of the active one). A failure marks the span as an error
  * with its `code` only: error messages may quote input, and spans never carry input values.
- * Without tracing, or outside a sampled trace, `run` is called with no span.
+ * Without tracing, or outside a sampled trace, `run` is called at once with no span, and its
+ * answer returned as it is (no promise added: an entity lookup is wrapped, and runs once per entity).
  * @example await withSpan('nats publish', { 'messaging.destination.name': subject }, () => js.publish(subject, data))
  */
-export function withSpan<T>(name: string, attributes: Attributes, run: (span: Span | undefined) => Promise<T> | T): Promise<T> {
+export function withSpan<T>(name: string, attributes: Attributes, run: (span: Span | undefined) => Promise<T> | T): Promise<T> | T {
   // Not in a sampled trace (or in none): a span would record nothing, and cost a context switch per call.
-  if (!sdk || !trace.getActiveSpan()?.isRecording()) return Promise.resolve().then(() => run(undefined));
+  if (!sdk || !trace.getActiveSpan()?.isRecording()) return run(undefined);
   return tracer.startActiveSpan(name, { attributes }, async (span) => {
     try {
       return await run(span);
