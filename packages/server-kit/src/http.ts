@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import { ERROR_STATUS, type ErrorCode, errorCode, type Logger } from '@tenantgraph/core';
-import { activeTraceId, withSpan } from '@tenantgraph/telemetry';
+import { activeTraceId, inServerSpan, withSpan } from '@tenantgraph/telemetry';
 import type { GraphQLError } from 'graphql';
 import { currentRequest, inRequest, type RequestRecord } from './observe.ts';
 
@@ -69,10 +69,12 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
   const around = options.around ?? ((_context, run) => run());
 
   /**
-   * Every GraphQL request runs with its record in scope (tenant, operation, outcome: see
-   * `inRequest`) and ends with one access line, `request`, whatever became of it.
+   * Every GraphQL request runs in its server span (when tracing) with its record in scope (tenant,
+   * operation, outcome: see `inRequest`) and ends with one access line, `request`, whatever became of it.
    */
-  const handleGraphQL = (req: IncomingMessage, res: ServerResponse) => {
+  const handleGraphQL = (req: IncomingMessage, res: ServerResponse) => inServerSpan(req, res, () => recordGraphQL(req, res));
+
+  const recordGraphQL = (req: IncomingMessage, res: ServerResponse) => {
     const record: RequestRecord = { requestId: requestIdOf(req), start: performance.now(), traceId: activeTraceId() };
     res.once('close', () => {
       const seconds = (performance.now() - record.start) / 1000;

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import {
   type Attributes,
@@ -9,8 +10,10 @@ import {
   ROOT_CONTEXT,
   type Span,
   type SpanContext,
+  SpanKind,
   SpanStatusCode,
   type TextMapPropagator,
+  TraceFlags,
   trace,
 } from '@opentelemetry/api';
 import type { suppressTracing, W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -63,7 +66,7 @@ export function asyncLocal<T>(name: string): AsyncLocal<T> & { key: symbol } {
 
 const scopes = asyncLocal<TraceScope>('tenantgraph.trace-scope');
 
-/** The trace a request belongs to when it was not sampled (see `withTraceScope`). */
+/** The trace a request belongs to when it was not sampled (see `inServerSpan`). */
 const UNSAMPLED = createContextKey('tenantgraph.unsampled-trace');
 let suppress: typeof suppressTracing | undefined;
 
@@ -77,8 +80,9 @@ const EXPORTERS: Record<TracingEnvironment['OTEL_EXPORTER_OTLP_PROTOCOL'], () =>
 /**
  * Starts the OpenTelemetry SDK of this process when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
  * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, and does nothing otherwise. Call it first, from
- * the service's `tracing.ts`, the first import of its `index.ts`. Traces incoming and outgoing
- * HTTP (W3C `traceparent` both ways), every SQL statement (`pg`) and Redis command (`ioredis`);
+ * the service's `tracing.ts`, the first import of its `index.ts`. Traces incoming GraphQL requests
+ * (`inServerSpan`) and outgoing HTTP (W3C `traceparent` both ways), every SQL statement (`pg`) and
+ * Redis command (`ioredis`);
  * `edge` (the gateway) continues a client's trace only with `TRACING_TRUST_CLIENT=true`.
  * @example startTracing('product') // services/product/src/tracing.ts
  */
@@ -125,20 +129,12 @@ function createSdk(service: string, env: TracingEnvironment, edge: boolean): Nod
     // Trace context only: no baggage, so nothing a client sends rides along to the subgraphs.
     textMapPropagator: edge && !env.TRACING_TRUST_CLIENT ? injectOnly(propagator) : propagator,
     instrumentations: [
+      // Outgoing requests only (the gateway's subgraph fetches): incoming GraphQL requests get
+      // their server span from `inServerSpan`, and nothing else is traced.
       new Http({
-        // Only GraphQL requests are traced: not health probes, not the metrics listener. Behind the
-        // gateway, a request whose trace the gateway did not sample is not instrumented at all: its
-        // spans would record nothing, and making them cost every request and statement as much as tracing.
-        ignoreIncomingRequestHook: (req) => !(req.url ?? '').startsWith('/graphql') || (!edge && unsampledParent(req.headers.traceparent)),
+        disableIncomingRequestInstrumentation: true,
         // Background calls (registry polls, JWKS) start no trace of their own.
         requireParentforOutgoingSpans: true,
-        // The query string of a GET carries the operation's variables: only the path is kept.
-        requestHook: (span, request) => {
-          if (!('url' in request) || request.url === undefined) return;
-          const path = request.url.split('?')[0] ?? '';
-          span.updateName(`${request.method} ${path}`);
-          span.setAttributes({ 'http.target': path, 'url.path': path, 'url.query': '' });
-        },
       }),
       // Statements are reported without their values, and with no span for taking a pooled connection.
       new Pg({
@@ -157,14 +153,6 @@ function createSdk(service: string, env: TracingEnvironment, edge: boolean): Nod
 /** SQL with its string and number literals replaced by `?` (identifiers, keywords and `$n` placeholders kept). */
 function withoutLiterals(text: string): string {
   return text.replace(/(?<!\w)E?'(?:[^']|'')*'/g, '?').replace(/(?<![\w$."])\d+(?:\.\d+)?\b/g, '?');
-}
-
-const TRACEPARENT = /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-([\da-f]{2})$/;
-
-/** A W3C `traceparent` whose sampled flag is off: the caller decided this trace is not recorded. */
-function unsampledParent(header: string | string[] | undefined): boolean {
-  const flags = typeof header === 'string' ? TRACEPARENT.exec(header.trim())?.[1] : undefined;
-  return flags !== undefined && (Number.parseInt(flags, 16) & 1) === 0;
 }
 
 /** A propagator that sends trace context on but ignores what callers send: the gateway's, unless clients are trusted. */
@@ -205,20 +193,46 @@ export async function stopTracing(): Promise<void> {
  * Runs `run` with `scope` in its async context (`asyncLocal`): when tracing, every span started
  * inside carries `request.id` and, once `scope.tenantId` is set, `tenant.id`; the span already
  * active (the HTTP server span) gets them from `setSpanAttributes` (server-kit's `noteTenant`).
- *
- * A request whose trace is not sampled runs with tracing suppressed: no span inside would record
- * anything, so none is started (Apollo's plan and fetch spans, the HTTP client's) — each would
- * cost an id, a sampling decision and a context switch. Its subgraph calls still say the trace is
- * not sampled (`injectTraceContext`), so the subgraphs do not trace them either.
  */
 export function withTraceScope<T>(scope: TraceScope, run: () => T): T {
-  const span = sdk && trace.getActiveSpan();
-  if (span && !span.isRecording() && suppress) {
-    const unsampled = suppress(context.active()).setValue(UNSAMPLED, span.spanContext()).setValue(scopes.key, scope);
-    return context.with(unsampled, run);
-  }
-  if (span) span.setAttribute('request.id', scope.requestId);
+  if (sdk) trace.getActiveSpan()?.setAttribute('request.id', scope.requestId);
   return scopes.run(scope, run);
+}
+
+/**
+ * Runs `handle` for one incoming GraphQL request in its HTTP server span (`POST /graphql`), the
+ * child of the caller's `traceparent` — a client's only at the gateway with `TRACING_TRUST_CLIENT`.
+ * Only GraphQL requests are traced: not health probes, not the metrics listener.
+ *
+ * A request whose trace is not sampled — the gateway's sampler said no, or the caller's
+ * `traceparent` says so — runs with tracing suppressed: no span inside would record anything, so
+ * none is started (Apollo's plan and fetch spans, the HTTP client's, SQL), each of which would cost
+ * an id, a sampling decision and a context switch; its subgraph calls still carry the trace,
+ * unsampled (`injectTraceContext`), so the subgraphs do not trace them either. (The HTTP
+ * instrumentation's incoming side, which this replaces, would wrap every listener of every request
+ * in a context, sampled or not.)
+ */
+export function inServerSpan<T>(req: IncomingMessage, res: ServerResponse, handle: () => T): T {
+  if (!sdk || !suppress) return handle();
+  const parent = propagation.extract(ROOT_CONTEXT, req.headers);
+  const upstream = trace.getSpanContext(parent);
+  if (upstream && trace.isSpanContextValid(upstream) && !(upstream.traceFlags & TraceFlags.SAMPLED)) {
+    return context.with(suppress(parent).setValue(UNSAMPLED, upstream), handle);
+  }
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  // The path only: a GET's query string carries the operation's variables.
+  const span = tracer.startSpan(
+    `${req.method} ${path}`,
+    { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? 'GET', 'url.path': path, 'url.scheme': 'http' } },
+    parent,
+  );
+  if (!span.isRecording()) return context.with(suppress(parent).setValue(UNSAMPLED, span.spanContext()), handle);
+  res.once('close', () => {
+    span.setAttribute('http.response.status_code', res.statusCode);
+    if (res.statusCode >= 500 || !res.writableFinished) span.setStatus({ code: SpanStatusCode.ERROR });
+    span.end();
+  });
+  return context.with(trace.setSpan(parent, span), handle);
 }
 
 /** The scope `withTraceScope` put in the async context: a service's request record. */
