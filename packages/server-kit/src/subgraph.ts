@@ -10,7 +10,7 @@ import type { TokenVerifier } from '@tenantgraph/auth';
 import { accessPolicyOf, type Logger, requireSameTenant, type Viewer } from '@tenantgraph/core';
 import { type DatabaseRouter, type Deadline, pastDeadline, withDeadline } from '@tenantgraph/database';
 import { tracingEnabled, withSpan } from '@tenantgraph/telemetry';
-import { type DocumentNode, GraphQLError, GraphQLScalarType, Kind, type ValidationRule } from 'graphql';
+import { type DocumentNode, GraphQLError, GraphQLScalarType, type GraphQLSchema, Kind, type ValidationRule } from 'graphql';
 import { accessControl } from './access.ts';
 import { costLimitPlugin, listSizesOf } from './cost.ts';
 import { logUnexpectedErrors, maskError } from './errors.ts';
@@ -109,11 +109,13 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
   const listSizes = listSizesOf(options.typeDefs);
   // Zero trust: the subgraph enforces its own SDL's @authenticated / @requiresScopes, whoever calls it.
   const policy = accessPolicyOf(options.typeDefs);
+  const schema = buildSubgraphSchema({
+    typeDefs: options.typeDefs,
+    resolvers: stopAtDeadline(tracingEnabled() ? traceRootResolvers(options.resolvers) : options.resolvers) as SubgraphResolvers,
+  });
+  if (tracingEnabled()) traceEntityFetches(schema);
   const apollo = new ApolloServer<C>({
-    schema: buildSubgraphSchema({
-      typeDefs: options.typeDefs,
-      resolvers: stopAtDeadline(tracingEnabled() ? traceDataResolvers(options.resolvers) : options.resolvers) as SubgraphResolvers,
-    }),
+    schema,
     formatError: maskError,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
@@ -227,21 +229,42 @@ function stopAtDeadline<C extends SubgraphContext>(resolvers: ResolverMap): Reso
   ) as ResolverMap;
 }
 
-/** Root fields and entity lookups, the resolvers that reach the data, each in a span of its own (`Query.products`). */
-function traceDataResolvers(resolvers: ResolverMap): ResolverMap {
+/** Root fields, the resolvers that reach the data, each in a span of its own (`Query.products`). */
+function traceRootResolvers(resolvers: ResolverMap): ResolverMap {
   type Resolver = (...args: unknown[]) => unknown;
   const roots = new Set(['Query', 'Mutation', 'Subscription']);
   return Object.fromEntries(
     Object.entries(resolvers).map(([typeName, fields]) => {
-      if (fields instanceof GraphQLScalarType || typeof fields !== 'object' || fields === null) return [typeName, fields];
+      if (!roots.has(typeName) || typeof fields !== 'object' || fields === null) return [typeName, fields];
       const traced = Object.entries(fields).map(([field, resolve]) => {
-        if (typeof resolve !== 'function' || !(roots.has(typeName) || field === '__resolveReference')) return [field, resolve];
+        if (typeof resolve !== 'function') return [field, resolve];
         const name = `${typeName}.${field}`;
         return [field, (...args: unknown[]) => withSpan(name, { 'graphql.field.path': name }, () => (resolve as Resolver)(...args))];
       });
       return [typeName, Object.fromEntries(traced)];
     }),
   ) as ResolverMap;
+}
+
+/**
+ * One span per entity fetch (`Query._entities`), however many representations it carries: each
+ * entity's lookup is a loader call, and the loaders' batched SQL spans sit below it. (A span per
+ * `__resolveReference` made a hundred identical spans for one fetch of a hundred entities.)
+ */
+function traceEntityFetches(schema: GraphQLSchema): void {
+  const field = schema.getQueryType()?.getFields()._entities;
+  const resolve = field?.resolve;
+  if (!field || !resolve) return;
+  field.resolve = (...args) =>
+    withSpan('Query._entities', { 'graphql.field.path': 'Query._entities' }, (span) => {
+      const entities = resolve(...args);
+      // In a sampled trace the span lasts until every lookup has settled; the answer is the same list.
+      if (!span) return entities;
+      return Promise.resolve(entities).then(async (list) => {
+        await Promise.allSettled(list as unknown[]);
+        return list;
+      });
+    });
 }
 
 /**

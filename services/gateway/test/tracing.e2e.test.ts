@@ -169,7 +169,7 @@ describe('tracing (OTLP endpoint set)', () => {
       expect(byId.get(server!.parentSpanId)?.service).toBe('gateway');
       expect(spans.some((span) => span.service === service && span.name === 'graphql.operation')).toBe(true);
     }
-    expect(spans.some((span) => span.service === 'product' && span.name === 'Tenant.__resolveReference')).toBe(true);
+    expect(spans.some((span) => span.service === 'product' && span.name === 'Query._entities')).toBe(true);
     const sql = spans.filter((span) => span.attributes['db.system.name'] === 'postgresql');
     expect(sql.some((span) => String(span.attributes['db.query.text']).includes('from "product"'))).toBe(true);
     // Reads travel with their values written in; the spans keep the statement, never a value.
