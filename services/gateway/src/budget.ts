@@ -52,7 +52,9 @@ type BudgetOptions = {
  * `limit`), once variables are known and before any subgraph is called; then takes its cost from
  * the tenant's cost per second (TOO_MANY_REQUESTS, 429 with `Retry-After`, once spent: what keeps
  * one tenant's most expensive operations, run one after the other, from taking the subgraphs'
- * time from every other); then waits for the request's turn in `admission`, weighted by its cost.
+ * time from every other) — and gives it back when the answer needed no subgraph (the entity cache
+ * answered it, or it was refused before any fetch, or no turn came); then waits for the request's
+ * turn in `admission`, weighted by its cost.
  * A refused operation never takes a turn. List sizes come from the `@listSize` declarations of
  * the supergraph the gateway serves, read again on every reload.
  */
@@ -69,13 +71,22 @@ export function budgetPlugin(
     listSizes: () => listSizes,
     async admit(context, cost) {
       const rate = costRates[context.plan] ?? costRates.FREE;
-      const { allowed, retryAfterSeconds } = await limiter.take(`cost:${context.viewer.tenantId}`, rate, cost);
+      const bucket = `cost:${context.viewer.tenantId}`;
+      const { allowed, retryAfterSeconds } = await limiter.take(bucket, rate, cost);
       if (!allowed) {
         throw appError('TOO_MANY_REQUESTS', `This tenant's operations may cost ${rate.perSecond} a second; retry later.`, {
           retryAfterSeconds,
         });
       }
-      return admission.admit(context.viewer.tenantId, context.closed, cost / costPerSlot);
+      const release = await admission.admit(context.viewer.tenantId, context.closed, cost / costPerSlot).catch(async (error) => {
+        await limiter.take(bucket, rate, -cost);
+        throw error;
+      });
+      return () => {
+        release();
+        // Answered without a subgraph (from the entity cache, or refused before any fetch): its cost is given back.
+        if (!context.subgraphFetches) void limiter.take(bucket, rate, -cost).catch(() => {});
+      };
     },
   });
 }

@@ -11,4 +11,6 @@ export type GatewayContext = {
   cacheScope?: CacheScope | undefined;
   /** Aborted when the client goes away before its answer: it then stops waiting for a turn. */
   closed?: AbortSignal;
+  /** Fetches this request sent to a subgraph (not answered by the entity cache); see `budgetPlugin`. */
+  subgraphFetches?: number;
 };

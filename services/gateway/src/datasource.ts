@@ -21,14 +21,19 @@ export class TenantDataSource extends RemoteGraphQLDataSource<GatewayContext> {
    * keys); otherwise sent, and its answer kept when it carries no error. Mutations always go out.
    */
   override async process(options: Parameters<DataSource['process']>[0]) {
-    const scope = 'incomingRequestContext' in options ? options.context.cacheScope : undefined;
+    const context = 'incomingRequestContext' in options ? options.context : undefined;
+    const scope = context?.cacheScope;
     const query = options.request.query;
-    if (!this.cache || !scope || !query || /^\s*(mutation|subscription)\b/.test(query)) return super.process(options);
+    const send = () => {
+      if (context) context.subgraphFetches = (context.subgraphFetches ?? 0) + 1;
+      return super.process(options);
+    };
+    if (!this.cache || !scope || !query || /^\s*(mutation|subscription)\b/.test(query)) return send();
     const { cache, subgraph } = this.cache;
     const key = cache.key(scope, subgraph, query, options.request.variables);
     const cached = await cache.get(scope, key);
     if (cached !== undefined) return JSON.parse(cached) as Awaited<ReturnType<DataSource['process']>>;
-    const response = await super.process(options);
+    const response = await send();
     if (response.data && !response.errors?.length) cache.set(scope, key, JSON.stringify({ data: response.data }));
     return response;
   }

@@ -18,7 +18,7 @@ export const DEFAULT_PLAN_LIMITS: PlanLimits = {
 export type RateDecision = { allowed: boolean /** Seconds until one request is allowed again. */; retryAfterSeconds: number };
 
 export type RateLimiter = {
-  /** Takes `amount` tokens (one request unless given) from `key`'s bucket, or none when it holds fewer. */
+  /** Takes `amount` tokens (one request unless given) from `key`'s bucket, or none when it holds fewer; a negative amount gives tokens back (up to `burst`). */
   take(key: string, limit: BucketLimit, amount?: number): Promise<RateDecision>;
   close(): Promise<void>;
 };
@@ -46,7 +46,7 @@ export function memoryRateLimiter({ maxKeys = 100_000 }: { maxKeys?: number } = 
       buckets.set(key, bucket);
       if (buckets.size > maxKeys) buckets.delete(buckets.keys().next().value as string);
       if (bucket.tokens >= amount) {
-        bucket.tokens -= amount;
+        bucket.tokens = Math.min(burst, bucket.tokens - amount);
         return decision(true, 0);
       }
       return decision(false, ((amount - bucket.tokens) * 1000) / perSecond);
@@ -76,7 +76,7 @@ tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
 local allowed = 0
 local wait = 0
 if tokens >= amount then
-  tokens = tokens - amount
+  tokens = math.min(burst, tokens - amount)
   allowed = 1
 else
   wait = math.ceil((amount - tokens) * 1000 / rate)

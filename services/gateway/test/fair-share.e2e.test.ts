@@ -5,6 +5,7 @@ import { createProductServer } from '@tenantgraph/product';
 import { type ConcurrencyLimits, createMetrics, listen, tenantAdmission } from '@tenantgraph/server-kit';
 import { codes, type GraphQLResponse, graphql, staticRegistry } from '@tenantgraph/testkit';
 import { describe, expect } from 'vitest';
+import { createEntityCache } from '../src/server.ts';
 import { stackTest } from './stack.ts';
 
 const it = stackTest;
@@ -206,6 +207,30 @@ describe('one tenant cannot take the gateway from another', () => {
     } finally {
       await gateway.stop();
       await gate.close();
+    }
+  });
+
+  it('gives the cost back of an answer that needed no subgraph: answers from the entity cache spend none of it', async ({ stack }) => {
+    // Cost 52 (first: 50); a bucket of 110 refilled at one unit every 1 000 s holds two such operations, not three.
+    const query = (first: number) => `{ tenant { id products(first: ${first}) { totalCount nodes { name } } } }`;
+    const rate = { perSecond: 0.001, burst: 110 };
+    const entityCache = createEntityCache({ maxBytes: 2 ** 20, tenantShare: 1, ttlMs: 60_000 });
+    const gateway = await stack.startGateway({ entityCache, costRates: { PRO: rate, ENTERPRISE: rate } });
+    try {
+      const avocado = await stack.auth.token('avocado');
+      // The first is fetched and spends 52; the next ten are answered from the cache, each given its cost back.
+      for (let i = 0; i < 11; i++) {
+        const answer = await graphql(gateway.url, { token: avocado, query: query(50) });
+        expect(answer.body.errors, `request ${i + 1}`).toBeUndefined();
+        expect(answer.body.data.tenant.id).toBe('avocado');
+      }
+      // Operations that reach the subgraph keep what they spent: one more fits (51), the next (50) does not.
+      expect((await graphql(gateway.url, { token: avocado, query: query(49) })).body.errors).toBeUndefined();
+      const refused = await graphql(gateway.url, { token: avocado, query: query(48) });
+      expect(refused.status).toBe(429);
+      expect(codes(refused)).toEqual(['TOO_MANY_REQUESTS']);
+    } finally {
+      await gateway.stop();
     }
   });
 

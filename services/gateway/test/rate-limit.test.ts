@@ -19,7 +19,7 @@ describe('a bucket of estimated cost', () => {
     ['in memory', () => memoryRateLimiter()],
     ['in Redis', () => redisRateLimiter(new Redis('redis://127.0.0.1:6379'), { prefix: `tenantgraph:test:${Date.now()}:` })],
   ] as const) {
-    it(`takes an amount at once, ${store}, or none of it, and says how long until it fits`, async () => {
+    it(`takes an amount at once, ${store}, or none of it, says how long until it fits, and takes some back`, async () => {
       const limiter = make();
       try {
         expect((await limiter.take('avocado', cost, 6_000)).allowed).toBe(true);
@@ -29,6 +29,12 @@ describe('a bucket of estimated cost', () => {
         expect(refused.retryAfterSeconds).toBeGreaterThanOrEqual(200_000);
         expect((await limiter.take('avocado', cost, 4_000)).allowed).toBe(true);
         expect((await limiter.take('avocado', cost, 1)).allowed).toBe(false);
+        // A negative amount gives tokens back, never past the burst.
+        expect((await limiter.take('avocado', cost, -3_000)).allowed).toBe(true);
+        expect((await limiter.take('avocado', cost, 3_000)).allowed).toBe(true);
+        await limiter.take('avocado', cost, -1_000_000);
+        expect((await limiter.take('avocado', cost, 10_001)).allowed).toBe(false);
+        expect((await limiter.take('avocado', cost, 10_000)).allowed).toBe(true);
         expect((await limiter.take('mango', cost, 10_000)).allowed).toBe(true);
       } finally {
         await limiter.close();
