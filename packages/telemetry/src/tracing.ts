@@ -68,7 +68,8 @@ const scopes = asyncLocal<TraceScope>('tenantgraph.trace-scope');
 
 /** The trace a request belongs to when it was not sampled (see `inServerSpan`). */
 const UNSAMPLED = createContextKey('tenantgraph.unsampled-trace');
-let suppress: typeof suppressTracing | undefined;
+/** A context with tracing suppressed and no span in it (set by `startTracing`). */
+let suppressedRoot: Context | undefined;
 
 /** The exporter of each `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`, loaded only when chosen. */
 const EXPORTERS: Record<TracingEnvironment['OTEL_EXPORTER_OTLP_PROTOCOL'], () => { OTLPTraceExporter: typeof OTLPTraceExporter }> = {
@@ -93,7 +94,7 @@ export function startTracing(service: string, { edge = false } = {}): boolean {
   if (!env || env.OTEL_SDK_DISABLED || !endpoint || sdk) return sdk !== undefined;
   sdk = createSdk(service, env, edge);
   sdk.start();
-  ({ suppressTracing: suppress } = require('@opentelemetry/core') as { suppressTracing: typeof suppressTracing });
+  suppressedRoot = (require('@opentelemetry/core') as { suppressTracing: typeof suppressTracing }).suppressTracing(ROOT_CONTEXT);
   // The instrumentations patch a module when it is required after this point. Services are ES
   // modules whose imports were loaded before this runs: requiring them here patches the shared
   // prototypes (pg's Client, ioredis, http.Server) that every later import of them uses.
@@ -213,12 +214,13 @@ export function withTraceScope<T>(scope: TraceScope, run: () => T): T {
  * in a context, sampled or not.)
  */
 export function inServerSpan<T>(req: IncomingMessage, res: ServerResponse, handle: () => T): T {
-  if (!sdk || !suppress) return handle();
+  const quiet = suppressedRoot;
+  if (!sdk || !quiet) return handle();
   const parent = propagation.extract(ROOT_CONTEXT, req.headers);
   const upstream = trace.getSpanContext(parent);
-  if (upstream && trace.isSpanContextValid(upstream) && !(upstream.traceFlags & TraceFlags.SAMPLED)) {
-    return context.with(suppress(parent).setValue(UNSAMPLED, upstream), handle);
-  }
+  // Suppressed, and with no span in the context: the pg instrumentation then skips each statement at once.
+  const unsampled = (of: SpanContext) => context.with(quiet.setValue(UNSAMPLED, of), handle);
+  if (upstream && trace.isSpanContextValid(upstream) && !(upstream.traceFlags & TraceFlags.SAMPLED)) return unsampled(upstream);
   const path = (req.url ?? '/').split('?')[0] ?? '/';
   // The path only: a GET's query string carries the operation's variables.
   const span = tracer.startSpan(
@@ -226,7 +228,7 @@ export function inServerSpan<T>(req: IncomingMessage, res: ServerResponse, handl
     { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method ?? 'GET', 'url.path': path, 'url.scheme': 'http' } },
     parent,
   );
-  if (!span.isRecording()) return context.with(suppress(parent).setValue(UNSAMPLED, span.spanContext()), handle);
+  if (!span.isRecording()) return unsampled(span.spanContext());
   res.once('close', () => {
     span.setAttribute('http.response.status_code', res.statusCode);
     if (res.statusCode >= 500 || !res.writableFinished) span.setStatus({ code: SpanStatusCode.ERROR });
