@@ -36,7 +36,6 @@ import { type TrustedDocuments, trustedDocumentsStep } from './trusted-documents
 export { supergraphForGateway, withAccessPolicy } from './access-policy.ts';
 export { DEFAULT_COST_RATES, DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
 export { createEntityCache, type EntityCache, invalidateOnEvents } from './entity-cache.ts';
-
 export { DEFAULT_QUERY_LIMITS, type QueryLimits } from './limits.ts';
 export { DEFAULT_PLAN_LIMITS, memoryRateLimiter, type PlanLimits, type RateLimiter, redisRateLimiter } from './rate-limit.ts';
 export type { TenantEvent, TenantEventSource } from './subscriptions/events.ts';
