@@ -145,13 +145,12 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
       noteTenant(viewer.tenantId);
       const requestLogger = logger.child({ requestId, tenant: viewer.tenantId });
       // The caller leaving (the gateway gave up) ends the work as surely as the deadline does.
-      const signal = AbortSignal.any([closed, AbortSignal.timeout(limits.deadlineMs)]);
+      const signal = stopSignal(closed, limits.deadlineMs);
       signal.addEventListener(
         'abort',
         () => {
           if (signal.reason === 'answered') return;
-          const reason = signal.reason === 'caller gone' ? 'caller gone' : 'deadline';
-          requestLogger.warn('request stopped before its answer', { reason, deadlineMs: limits.deadlineMs });
+          requestLogger.warn('request stopped before its answer', { reason: signal.reason, deadlineMs: limits.deadlineMs });
         },
         { once: true },
       );
@@ -311,3 +310,20 @@ export const DateTime = new GraphQLScalarType<Date, string>({
     return date;
   },
 });
+
+/**
+ * Aborted with `'deadline'` after `deadlineMs`, or with `closed`'s reason when the response is closed
+ * first (`'answered'`, `'caller gone'`). One timer, cleared once answered: an AbortSignal.timeout would
+ * still fire after every request (and make a DOMException), and AbortSignal.any cost a third signal.
+ */
+function stopSignal(closed: AbortSignal, deadlineMs: number): AbortSignal {
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort('deadline'), deadlineMs).unref();
+  const end = () => {
+    clearTimeout(timer);
+    stop.abort(closed.reason);
+  };
+  if (closed.aborted) end();
+  else closed.addEventListener('abort', end, { once: true });
+  return stop.signal;
+}
