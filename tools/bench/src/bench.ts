@@ -405,7 +405,8 @@ async function main() {
     elapsed: (Date.now() - started) / 1000,
   };
   const report = writeReport(summary);
-  const mix = readMixSection(summary, mixCached, mixPlain);
+  // --baseline-cpu MS: the CPU per dashboard of the issue's code (6f1290d) measured on this machine by its own `bench`.
+  const mix = readMixSection(summary, mixCached, mixPlain, arg('baseline-cpu', 0) || undefined);
   console.log(report.text);
   console.log(mix);
   if (!quick) {
