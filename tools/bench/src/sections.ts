@@ -21,7 +21,9 @@ export function sectionOf(markdown: string, heading: Heading): string {
 export function withSection(markdown: string, heading: Heading, section: string): string {
   const current = sectionOf(markdown, heading);
   if (!current) return `${markdown.trimEnd()}\n\n${section.trimEnd()}\n`;
-  return markdown.replace(current, `${section.trimEnd()}\n`);
+  // A blank line before the next section, if one follows.
+  const last = markdown.indexOf(current) + current.length === markdown.length;
+  return markdown.replace(current, `${section.trimEnd()}\n${last ? '' : '\n'}`);
 }
 
 /** Writes one run's section into BENCHMARKS.md, headed `heading` and naming the command that made it; a `--quick` run writes nothing. */
