@@ -13,4 +13,6 @@ export type GatewayContext = {
   closed?: AbortSignal;
   /** Fetches this request sent to a subgraph (not answered by the entity cache); see `budgetPlugin`. */
   subgraphFetches?: number;
+  /** The subgraphs this request sent a mutation to: whose cached answers of the tenant it invalidates (`invalidateOnMutation`). */
+  mutatedSubgraphs?: Set<string>;
 };

@@ -18,7 +18,8 @@ export class TenantDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   /**
    * With the entity cache: a query fetch of a request that may be cached is answered from it when
    * it holds the same fetch (same tenant, placement, generation, scopes, selection, types and
-   * keys); otherwise sent, and its answer kept when it carries no error. Mutations always go out.
+   * keys); otherwise sent, and its answer kept when it carries no error. Mutations always go out,
+   * and name their subgraph for `invalidateOnMutation`.
    */
   override async process(options: Parameters<DataSource['process']>[0]) {
     const context = 'incomingRequestContext' in options ? options.context : undefined;
@@ -28,8 +29,14 @@ export class TenantDataSource extends RemoteGraphQLDataSource<GatewayContext> {
       if (context) context.subgraphFetches = (context.subgraphFetches ?? 0) + 1;
       return super.process(options);
     };
-    if (!this.cache || !scope || !query || /^\s*(mutation|subscription)\b/.test(query)) return send();
+    if (!this.cache || !query) return send();
     const { cache, subgraph } = this.cache;
+    if (/^\s*mutation\b/.test(query)) {
+      // Noted before it is sent: a mutation that fails half-way may still have changed something.
+      if (context) context.mutatedSubgraphs = new Set(context.mutatedSubgraphs).add(subgraph);
+      return send();
+    }
+    if (!scope || /^\s*subscription\b/.test(query)) return send();
     const key = cache.key(scope, subgraph, query, options.request.variables);
     const cached = await cache.get(scope, key);
     if (cached !== undefined) return JSON.parse(cached) as Awaited<ReturnType<DataSource['process']>>;

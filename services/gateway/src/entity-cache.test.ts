@@ -41,14 +41,30 @@ describe('entity cache', () => {
     expect(await cache.get(fewerScopes, cache.key(fewerScopes, 'product', 'query Q', { r: 1 }))).toBeUndefined();
     expect(await cache.get(a, cache.key(a, 'product', 'query Q', { r: 1 }))).toBe('A');
 
-    await cache.invalidateTenant('a');
+    await cache.invalidate('a');
     const after = (await cache.scope('a', 'shared', viewer))!;
-    expect(after.generation).toBe(a.generation + 1);
+    expect(after.generations).toEqual({ '*': 1 });
     expect(await cache.get(after, cache.key(after, 'product', 'query Q', { r: 1 }))).toBeUndefined();
     // A fill that raced the change lands under the old generation: nobody reads it any more.
     cache.set(a, cache.key(a, 'product', 'query Q', { r: 1 }), 'stale');
     expect(await cache.get(after, cache.key(after, 'product', 'query Q', { r: 1 }))).toBeUndefined();
     expect(cache.stats('a')).toEqual({ hits: 1, misses: 3 });
+  });
+
+  it("keeps a subgraph's answers when another subgraph changed, and none once the whole tenant did", async () => {
+    const cache = createEntityCache({ maxBytes: 1_000_000, tenantShare: 0.5, ttlMs: 60_000 });
+    const before = (await cache.scope('a', 'shared', viewer))!;
+    cache.set(before, cache.key(before, 'order', 'query O', {}), 'orders');
+    cache.set(before, cache.key(before, 'product', 'query P', {}), 'products');
+    await cache.invalidate('a', ['product']);
+    const after = (await cache.scope('a', 'shared', viewer))!;
+    expect(await cache.get(after, cache.key(after, 'order', 'query O', {}))).toBe('orders');
+    expect(await cache.get(after, cache.key(after, 'product', 'query P', {}))).toBeUndefined();
+    // Another tenant's generations are its own.
+    expect((await cache.scope('b', 'shared', viewer))!.generations).toEqual({});
+    await cache.invalidate('a');
+    const last = (await cache.scope('a', 'shared', viewer))!;
+    expect(await cache.get(last, cache.key(last, 'order', 'query O', {}))).toBeUndefined();
   });
 
   it("drops a tenant's entries when its placement changes", async () => {
@@ -80,7 +96,7 @@ describe('entity cache', () => {
   it('neither fails a change nor caches while Redis, its shared tier, cannot be reached', async () => {
     const redis = new Redis('redis://127.0.0.1:1', { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true });
     const cache = createEntityCache({ maxBytes: 1_000_000, tenantShare: 0.5, ttlMs: 60_000, redis });
-    await expect(cache.invalidateTenant('a')).resolves.toBeUndefined();
+    await expect(cache.invalidate('a')).resolves.toBeUndefined();
     expect(await cache.scope('a', 'shared', viewer)).toBeUndefined();
     redis.disconnect();
   });

@@ -11,7 +11,7 @@ type EntityCacheOptions = {
   tenantShare: number;
   /** An entry is dropped this long after it was filled, whatever happened since: the last resort. */
   ttlMs: number;
-  /** The shared tier: entries and each tenant's generation, seen by every gateway replica. */
+  /** The shared tier: entries and each tenant's generations, seen by every gateway replica. */
   redis?: Redis | undefined;
   /** Prefix of every Redis key (tests and several deployments on one Redis). */
   redisPrefix?: string;
@@ -22,10 +22,18 @@ type EntityCacheOptions = {
 
 /**
  * What every answer of one request may be cached under: its tenant, where the tenant's rows live
- * (placement), the tenant's generation when the request started (bumped by each change), and
- * what the caller may see (scopes, and the subject where the answer names the viewer).
+ * (placement), the tenant's generations when the request started (see `Generations`), and what
+ * the caller may see (scopes, and the subject where the answer names the viewer).
  */
-export type CacheScope = { tenantId: string; placement: string; generation: number; scopes: string; subject: string };
+export type CacheScope = { tenantId: string; placement: string; generations: Generations; scopes: string; subject: string };
+
+/**
+ * A tenant's generations: one per subgraph, bumped by each change of the tenant's data in that
+ * subgraph, and one for the whole tenant (`ALL`), bumped by a change whose subgraph is not known.
+ * A subgraph's answer is keyed by both: a new product leaves the tenant's cached orders standing.
+ */
+type Generations = Readonly<Record<string, number>>;
+const ALL = '*';
 
 type Entry = { key: string; tenantId: string; value: string; bytes: number; expires: number };
 
@@ -35,11 +43,12 @@ type Entry = { key: string; tenantId: string; value: string; bytes: number; expi
  * `maxBytes`), with each tenant held to `tenantShare` of it, so one tenant filling the cache
  * evicts its own entries, never another's beyond that; Redis, when given, is a shared tier.
  *
- * Invalidation is by tenant generation: a change of the tenant (its own mutation before the
- * answer returns, a domain event from any service) bumps it, and every entry of an older
- * generation is never read again. A fill that raced a change is written under the old
- * generation, so it cannot be read after the change. A placement move or a deleted tenant
- * drops the tenant's entries; the TTL bounds everything else.
+ * Invalidation is by generation: a change of the tenant's data in a subgraph (its own mutation
+ * before the answer returns, a domain event from the subgraph's service) bumps that subgraph's,
+ * a change of unknown reach the whole tenant's, and every entry of an older generation is never
+ * read again. A fill that raced a change is written under the old generation, so it cannot be
+ * read after the change. A placement move or a deleted tenant drops the tenant's entries; the
+ * TTL bounds everything else.
  */
 export function createEntityCache(options: EntityCacheOptions) {
   const { maxBytes, ttlMs, redis, onLookup, logger } = options;
@@ -49,7 +58,7 @@ export function createEntityCache(options: EntityCacheOptions) {
   const entries = new Map<string, Entry>();
   /** Each tenant's entries, least recently used first, and the bytes they take. */
   const byTenant = new Map<string, { entries: Map<string, Entry>; bytes: number }>();
-  const generations = new Map<string, number>();
+  const generations = new Map<string, Record<string, number>>();
   const placements = new Map<string, string>();
   const stats = new Map<string, { hits: number; misses: number }>();
   let bytes = 0;
@@ -105,14 +114,15 @@ export function createEntityCache(options: EntityCacheOptions) {
     bytes += size;
   };
 
-  const redisGeneration = async (tenantId: string) => {
+  /** The tenant's generations in the shared tier; null when it cannot be read, undefined without one. */
+  const redisGenerations = async (tenantId: string): Promise<Generations | null | undefined> => {
     if (!redis) return undefined;
     try {
-      const value = await redis.get(`${prefix}gen:${tenantId}`);
-      return Number(value ?? 0);
+      const fields = await redis.hgetall(`${prefix}gens:${tenantId}`);
+      return Object.fromEntries(Object.entries(fields).map(([subgraph, value]) => [subgraph, Number(value)]));
     } catch (error) {
       logger?.warn('entity cache: Redis unreachable; this request is not cached', { error });
-      return Number.NaN;
+      return null;
     }
   };
 
@@ -132,10 +142,11 @@ export function createEntityCache(options: EntityCacheOptions) {
         if (seen !== undefined) this.dropTenant(tenantId);
         placements.set(tenantId, placement);
       }
-      const shared = await redisGeneration(tenantId);
-      if (Number.isNaN(shared)) return undefined;
-      const generation = shared ?? generations.get(tenantId) ?? 0;
-      return { tenantId, placement, generation, scopes: [...viewer.scopes].sort().join(' '), subject: viewer.subject };
+      const shared = await redisGenerations(tenantId);
+      if (shared === null) return undefined;
+      // A copy: the request keeps the generations it started with, whatever changes while it runs.
+      const current = shared ?? { ...generations.get(tenantId) };
+      return { tenantId, placement, generations: current, scopes: [...viewer.scopes].sort().join(' '), subject: viewer.subject };
     },
 
     /** The key of one subgraph fetch: the scope, the subgraph, and the fetch itself (its selection and its variables: types, keys, arguments). */
@@ -147,7 +158,8 @@ export function createEntityCache(options: EntityCacheOptions) {
         .update('\u0000')
         .update(JSON.stringify(variables ?? null))
         .digest('base64url');
-      return [scope.tenantId, scope.placement, scope.generation, subgraph, scope.scopes, who, fetch].join('\u0000');
+      const generation = `${scope.generations[ALL] ?? 0}.${scope.generations[subgraph] ?? 0}`;
+      return [scope.tenantId, scope.placement, generation, subgraph, scope.scopes, who, fetch].join('\u0000');
     },
 
     async get(scope: CacheScope, key: string): Promise<string | undefined> {
@@ -176,15 +188,21 @@ export function createEntityCache(options: EntityCacheOptions) {
     },
 
     /**
-     * A change of the tenant: every entry cached before it is never read again, on this replica
-     * at once and, through Redis, on every replica. Resolves once that holds.
+     * A change of the tenant's data in `subgraphs` (all of them when not given): every entry of
+     * those subgraphs cached before it is never read again, on this replica at once and, through
+     * Redis, on every replica. Resolves once that holds.
      */
-    async invalidateTenant(tenantId: string): Promise<void> {
-      generations.set(tenantId, (generations.get(tenantId) ?? 0) + 1);
-      this.dropTenant(tenantId, false);
+    async invalidate(tenantId: string, subgraphs: readonly string[] = [ALL]): Promise<void> {
+      const own = generations.get(tenantId) ?? {};
+      for (const subgraph of subgraphs) own[subgraph] = (own[subgraph] ?? 0) + 1;
+      generations.set(tenantId, own);
+      // The whole tenant's entries are freed at once; one subgraph's are left to the LRU.
+      if (subgraphs.includes(ALL)) this.dropTenant(tenantId, false);
       if (!redis) return;
       try {
-        await redis.incr(`${prefix}gen:${tenantId}`);
+        const bump = redis.multi();
+        for (const subgraph of subgraphs) bump.hincrby(`${prefix}gens:${tenantId}`, subgraph, 1);
+        await bump.exec();
       } catch (error) {
         // The change itself succeeded; Redis being down must not fail it. Requests are not cached
         // while Redis cannot answer (see `scope`), and the TTL bounds what it kept.
@@ -214,15 +232,20 @@ export function createEntityCache(options: EntityCacheOptions) {
 export type EntityCache = ReturnType<typeof createEntityCache>;
 
 /**
- * Read-your-writes: a tenant's mutation invalidates the tenant's cached answers before its own
- * answer is sent, so the query the client sends next never sees what was there before.
+ * Read-your-writes: a tenant's mutation invalidates the tenant's cached answers of the subgraphs
+ * it was sent to (`mutatedSubgraphs`; all of them when none is known) before its own answer is
+ * sent, so the query the client sends next never sees what was there before.
  */
-export function invalidateOnMutation(cache: EntityCache): ApolloServerPlugin<BaseContext & { viewer?: Viewer }> {
+export function invalidateOnMutation(
+  cache: EntityCache,
+): ApolloServerPlugin<BaseContext & { viewer?: Viewer; mutatedSubgraphs?: Set<string> }> {
   return {
     async requestDidStart() {
       return {
         async willSendResponse({ operation, contextValue }) {
-          if (operation?.operation === 'mutation' && contextValue.viewer) await cache.invalidateTenant(contextValue.viewer.tenantId);
+          if (operation?.operation !== 'mutation' || !contextValue.viewer) return;
+          const mutated = contextValue.mutatedSubgraphs;
+          await cache.invalidate(contextValue.viewer.tenantId, mutated?.size ? [...mutated] : undefined);
         },
       };
     },
@@ -230,11 +253,21 @@ export function invalidateOnMutation(cache: EntityCache): ApolloServerPlugin<Bas
 }
 
 /**
- * Every replica invalidates a tenant's answers on each of its domain events, whoever made the
- * change (another replica, a subgraph called directly, a background job): live delivery, all tenants.
+ * The subgraph whose data each domain event's entity lives in (`product.created` → product).
+ * An event of another entity invalidates the whole tenant.
+ */
+const EVENT_SUBGRAPHS: Record<string, string> = { product: 'product', order: 'order', project: 'project', task: 'project' };
+
+/**
+ * Every replica invalidates a tenant's answers of the event's subgraph on each of its domain
+ * events, whoever made the change (another replica, a subgraph called directly, a background
+ * job): live delivery, all tenants.
  */
 export function invalidateOnEvents(cache: EntityCache, events: EventTransport, logger?: Logger) {
   return events.subscribe('all', (event) => {
-    cache.invalidateTenant(event.tenantId).catch((error: unknown) => logger?.warn('entity cache: invalidation failed', { error }));
+    const subgraph = EVENT_SUBGRAPHS[event.type.split('.')[0] ?? ''];
+    cache
+      .invalidate(event.tenantId, subgraph ? [subgraph] : undefined)
+      .catch((error: unknown) => logger?.warn('entity cache: invalidation failed', { error }));
   });
 }

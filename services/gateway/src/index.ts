@@ -105,7 +105,7 @@ function rateLimiter() {
 
 /**
  * The entity cache, unless ENTITY_CACHE=off. Several workers share one only through Redis (each
- * request reads its tenant's generation there); without Redis they would each keep their own, and
+ * request reads its tenant's generations there); without Redis they would each keep their own, and
  * a write through one worker would not be seen at once through another, so it stays off.
  */
 async function entityCache(metrics: ReturnType<typeof createMetrics>, events: EventTransport | undefined) {

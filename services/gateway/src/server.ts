@@ -183,7 +183,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     const tenant = await deps.registry.get(viewer.tenantId);
     if (!tenant) {
       // A deleted tenant's entries go (an id registered again later starts from nothing).
-      if (entityCache) await entityCache.invalidateTenant(viewer.tenantId).catch(() => {});
+      if (entityCache) await entityCache.invalidate(viewer.tenantId).catch(() => {});
       throw unknownTenant();
     }
     noteTenant(tenant.id);

@@ -77,6 +77,24 @@ describe('the entity cache through the gateway', () => {
     await gateway.stop();
   }, 120_000);
 
+  it("invalidates only what a write changed: a new product refetches the products, not the tenant's orders", async ({ stack }) => {
+    const cache = newCache();
+    const gateway = await cachedGateway(stack, cache);
+    const token = await stack.auth.token('avocado', ['products:write']);
+    // Three fetches: the tenant (tenant subgraph), then its products and its orders.
+    const BOTH = '{ tenant { id products(first: 50) { totalCount } orders(first: 5) { totalCount } } }';
+    const before = (await ok(gateway.url, token, BOTH)).tenant;
+    await ok(gateway.url, token, BOTH);
+    const stats = cache.stats('avocado');
+    await createProduct(gateway.url, token, 'only-products-change');
+    const after = (await ok(gateway.url, token, BOTH)).tenant;
+    expect(after.products.totalCount).toBe(before.products.totalCount + 1);
+    expect(after.orders.totalCount).toBe(before.orders.totalCount);
+    // The products were fetched again; the tenant and its orders came from the cache.
+    expect(cache.stats('avocado')).toEqual({ hits: stats.hits + 2, misses: stats.misses + 1 });
+    await gateway.stop();
+  }, 60_000);
+
   it("never keeps Tenant.usage, which analytics counts after the change's event: the new count shows within a second", async ({
     stack,
   }) => {

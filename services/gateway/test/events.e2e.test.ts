@@ -79,17 +79,19 @@ describe.each(['postgres', 'nats'] as const)('domain events on the %s transport,
       const ofTenant = () => seen.filter((event) => event.tenantId === tenant).sort((a, b) => serviceRank(a) - serviceRank(b));
       // mango lives in dedicated databases: its events flow like avocado's, from there. Usage counts no status
       // change, so its last event may still be on its way to this subscriber when usage is complete.
-      await expect.poll(() => ofTenant().map((event) => event.type), { timeout: 20_000, interval: 100 }).toEqual([
-        'product.created',
-        'order.placed',
-        'order.cancelled',
-        'project.created',
-        'project.created',
-        'project.created',
-        'project.created',
-        'task.created',
-        'task.status_changed',
-      ]);
+      await expect
+        .poll(() => ofTenant().map((event) => event.type), { timeout: 20_000, interval: 100 })
+        .toEqual([
+          'product.created',
+          'order.placed',
+          'order.cancelled',
+          'project.created',
+          'project.created',
+          'project.created',
+          'project.created',
+          'task.created',
+          'task.status_changed',
+        ]);
       const events = ofTenant();
       const ids = done[tenant];
       expect(events.map((event) => event.entityId)).toEqual([
