@@ -17,7 +17,7 @@ export class TenantDataSource extends RemoteGraphQLDataSource<GatewayContext> {
 
   /**
    * With the entity cache: a query fetch of a request that may be cached is answered from it when
-   * it holds the same fetch (same tenant, placement, generation, scopes, selection, types and
+   * it holds the same fetch (same tenant, placement, generations, scopes, selection, types and
    * keys); otherwise sent, and its answer kept when it carries no error. Mutations always go out,
    * and name their subgraph for `invalidateOnMutation`.
    */
