@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely';
+import { Kysely, PostgresDialect, type PostgresPool } from 'kysely';
 import pg from 'pg';
-import { sendingWithTenant, TenantQueryCompiler } from './inline.ts';
+import { type ClientPool, TenantDriver, TenantQueryCompiler } from './statements.ts';
 
 // int8 (counts, sums) as JS numbers: every such value here is far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
@@ -40,23 +40,17 @@ export function createPool(url: string, options: ConnectOptions = {}): pg.Pool {
   return pool;
 }
 
-/** A Kysely instance over any pool with `connect()` and `end()` (the router's bounded pools). */
-export function kyselyOver<DB>(pool: PostgresPool, options: Pick<ConnectOptions, 'onQuery'> = {}): Kysely<DB> {
+/** A Kysely instance over any pool of `pg` clients (the router's bounded pools). */
+export function kyselyOver<DB>(pool: ClientPool, options: Pick<ConnectOptions, 'onQuery'> = {}): Kysely<DB> {
   const onQuery = options.onQuery;
-  const lastResults: PostgresPool = { connect: async () => lastResultOnly(await pool.connect()), end: () => pool.end() };
-  const postgres = new PostgresDialect({ pool: lastResults });
+  const postgres = new PostgresDialect({ pool: pool as unknown as PostgresPool });
   return new Kysely<DB>({
-    // Connections that send a `withTenant` unit's statements with its tenant (see `sendWith`).
+    // A driver that sends a `withTenant` unit's statements with its tenant (see `sendWith`).
     dialect: {
       createAdapter: () => postgres.createAdapter(),
       createIntrospector: (db) => postgres.createIntrospector(db),
       createQueryCompiler: () => new TenantQueryCompiler(),
-      createDriver() {
-        const driver = postgres.createDriver();
-        const acquire = driver.acquireConnection.bind(driver);
-        driver.acquireConnection = async () => sendingWithTenant(await acquire(), onQuery);
-        return driver;
-      },
+      createDriver: () => new TenantDriver(pool, onQuery),
     },
     log: onQuery
       ? (event) => {
@@ -64,24 +58,6 @@ export function kyselyOver<DB>(pool: PostgresPool, options: Pick<ConnectOptions,
         }
       : undefined,
   });
-}
-
-const answersLast = new WeakSet<object>();
-
-/**
- * A client whose `query` answers a message of several statements (`withTenant` sends the tenant
- * setting and the statement together) with the last statement's result, which is what Kysely reads.
- */
-function lastResultOnly(client: PostgresPoolClient): PostgresPoolClient {
-  if (answersLast.has(client)) return client;
-  answersLast.add(client);
-  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-  client.query = ((...args: unknown[]) => {
-    const answer = query(...args);
-    if (!(answer instanceof Promise)) return answer;
-    return answer.then((result: unknown) => (Array.isArray(result) ? result.at(-1) : result));
-  }) as PostgresPoolClient['query'];
-  return client;
 }
 
 /** The same server and credentials, another database. */

@@ -1,8 +1,9 @@
 import { serviceUnavailable, type TenantRegistry, unknownTenant } from '@tenantgraph/core';
-import type { Kysely, PostgresPool, PostgresPoolClient } from 'kysely';
+import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import { type ConnectOptions, createPool, databaseNameOf, dedicatedDatabaseName, kyselyOver, withDatabaseName } from './connect.ts';
 import { readOnly } from './tenant-scope.ts';
+import type { ClientPool } from './statements.ts';
 
 export type RouterOptions = ConnectOptions & {
   /** The service's shared database: most tenants live here. */
@@ -160,7 +161,7 @@ export function createDatabaseRouter<DB>(options: RouterOptions): DatabaseRouter
   };
 
   /** `slot`'s pool as Kysely sees it; with a tenant, one that holds that tenant to its share. */
-  const poolFor = (slot: Slot, tenant?: string): PostgresPool => ({
+  const poolFor = (slot: Slot, tenant?: string): ClientPool => ({
     async connect() {
       // Claimed before any await: a slot with a checkout in progress is never chosen for closing.
       slot.active++;
@@ -187,7 +188,7 @@ export function createDatabaseRouter<DB>(options: RouterOptions): DatabaseRouter
           if (tenant !== undefined) unclaim(slot, tenant);
           wakeWaiters();
         };
-        return client as unknown as PostgresPoolClient;
+        return client;
       } catch (error) {
         slot.active--;
         if (claimed) unclaim(slot, tenant!);

@@ -1,7 +1,7 @@
 import { isTenantId, serviceUnavailable } from '@tenantgraph/core';
 import { asyncLocal } from '@tenantgraph/telemetry';
 import { type Kysely, type KyselyPlugin, type RootOperationNode, SelectQueryNode, sql } from 'kysely';
-import { sendWith } from './inline.ts';
+import { sendWith, settingsSql, type TenantSettings } from './statements.ts';
 
 /** When the request that runs a unit of work must be done by, and what ends it sooner. */
 export type Deadline = {
@@ -71,10 +71,10 @@ export function snapshotReads<DB>(db: Kysely<DB>): Kysely<DB> {
  * nothing over to the next request, even after a failure.
  *
  * The tenant travels with the statements: a plain read (a `select` taking no row locks) is sent
- * as one message that sets the tenant (and, under `withDeadline`, `statement_timeout`) and then
- * runs it, its parameters written in as literals; PostgreSQL runs a message's statements as one
- * transaction, so the setting ends with it. Under read committed that is what the read would see
- * inside a longer transaction. The first other statement (a write, a locking read, raw SQL) is
+ * in one round trip with a prepared statement that sets the tenant (and, under `withDeadline`,
+ * `statement_timeout`) before it, itself prepared once per connection; PostgreSQL runs the two as
+ * one implicit transaction, so the setting ends with it (see `TenantDriver`). Under read committed
+ * that is what the read would see inside a longer transaction. The first other statement (a write, a locking read, raw SQL) is
  * preceded by `begin` and the settings in one message; the rest of the unit runs in that
  * transaction, ended by `COMMIT` (or `ROLLBACK`). A unit of reads costs one round trip per read
  * and no `BEGIN`/`COMMIT`.
@@ -123,28 +123,21 @@ export async function withTenant<DB, T>(db: Kysely<DB>, tenantId: string, work: 
 
 /**
  * The plugin that sends each statement of one unit of work with its tenant (see `withTenant`):
- * a plain read in one message behind the tenant's settings; the first other statement after
+ * a plain read in one round trip behind the tenant's settings; the first other statement after
  * `begin` and the settings, in a transaction that stays open for the rest of the unit.
  */
 function tenantUnit(tenantId: string, begin: string, deadline: Deadline | undefined, oneTransaction: boolean) {
   let open = false;
-  const settings = () => {
-    const left = deadline ? Math.max(1, Math.floor(deadline.at - Date.now())) : undefined;
-    const timeout = left
-      ? `, set_config('statement_timeout', least(${left}, nullif(extract(epoch from current_setting('statement_timeout')::interval) * 1000, 0))::bigint::text, true)`
-      : '';
-    // The tenant id matched its strict pattern (letters, digits, dashes): safe as a literal.
-    return `select set_config('app.tenant_id', '${tenantId}', true)${timeout}`;
-  };
+  const settings = (): TenantSettings => ({ tenantId, timeoutMs: deadline ? Math.max(1, deadline.at - Date.now()) : undefined });
   const plugin: KyselyPlugin = {
     transformQuery: ({ node, queryId }) => {
       assertInTime();
       if (open) return node;
       if (!oneTransaction && isPlainRead(node)) {
-        sendWith(queryId, { inline: settings() });
+        sendWith(queryId, { read: settings() });
       } else {
         open = true;
-        sendWith(queryId, { before: `${begin}; ${settings()}` });
+        sendWith(queryId, { before: `${begin}; ${settingsSql(settings())}` });
       }
       return node;
     },

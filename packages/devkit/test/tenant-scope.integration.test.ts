@@ -5,9 +5,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { dropDatabase, ensureDatabase, urlFor } from '../src/provision.ts';
 
-// withTenant's one-round-trip reads write parameters into the statement as literals: these tests
-// hold that every value comes back as it went in, that no value can escape its literal, and that
-// the tenant setting ends with each unit of work.
+// withTenant sends a read and its tenant's settings as one pipeline of prepared statements: these
+// tests hold that every value comes back as it went in, that the tenant setting ends with each unit
+// of work, and that the prepared statements are reused, bounded and survive a failed read.
 
 const adminUrl = inject('pgAdminUrl');
 const name = `t_scope_${randomBytes(4).toString('hex')}`;
@@ -64,10 +64,41 @@ describe('withTenant', () => {
     expect(count?.n).toBe(STRANGE.length);
   });
 
-  it('refuses a value holding NUL, as PostgreSQL would, and changes nothing', async () => {
+  it('refuses a value holding NUL (PostgreSQL does), and the connection reads on', async () => {
     await expect(
       withTenant(db, 'alpha', (trx) => trx.selectFrom('note').selectAll().where('body', '=', 'a\u0000b').execute()),
-    ).rejects.toThrow(/NUL/);
+    ).rejects.toThrow(/0x00/);
+    const rows = await withTenant(db, 'alpha', (trx) => trx.selectFrom('note').select('body').where('body', '=', "it's").execute());
+    expect(rows).toEqual([{ body: "it's" }]);
+  });
+
+  it('prepares each read once per connection: one statement for a list of any length', async () => {
+    const prepared = async () => {
+      // The pool holds one connection: this unit sees the statements the reads prepared on it.
+      const { rows } = await sql<{ statement: string }>`select statement from pg_prepared_statements`.execute(db);
+      return rows.map((row) => row.statement);
+    };
+    const before = await prepared();
+    for (const length of [1, 2, 3, 7, 20, 1, 2]) {
+      const bodies = STRANGE.slice(0, Math.min(length, STRANGE.length));
+      const rows = await withTenant(db, 'alpha', (trx) => trx.selectFrom('note').select('body').where('body', 'in', bodies).execute());
+      expect(rows.map((row) => row.body).sort()).toEqual([...new Set(bodies)].sort());
+    }
+    // Another tenant's read runs the same statement, and sees none of alpha's rows.
+    expect(await withTenant(db, 'beta', (trx) => trx.selectFrom('note').select('body').where('body', 'in', ["it's"]).execute())).toEqual(
+      [],
+    );
+    const added = (await prepared()).filter((statement) => !before.includes(statement));
+    expect(added).toEqual([expect.stringMatching(/"body" = any\(\$1\)/)]);
+  });
+
+  it('keeps at most 200 prepared statements on a connection, the least recently used closed first', async () => {
+    for (let i = 0; i < 230; i++) {
+      const [row] = await withTenant(db, 'alpha', (trx) => trx.selectNoFrom(sql<number>`${i}::int`.as(`n${i}`)).execute());
+      expect(Object.values(row ?? {})).toEqual([i]);
+    }
+    const { rows } = await sql<{ count: number }>`select count(*)::int as count from pg_prepared_statements`.execute(db);
+    expect(rows[0]?.count).toBe(200);
   });
 
   it('sends a read as one statement, and leaves no tenant on the connection after it', async () => {

@@ -142,8 +142,8 @@ function createSdk(service: string, env: TracingEnvironment, edge: boolean): Nod
         requireParentSpan: true,
         enhancedDatabaseReporting: false,
         ignoreConnectSpans: true,
-        // A plain read travels with its values written in (one message with its tenant setting): the
-        // statement is recorded with each literal replaced by `?`, like a bound one with its placeholders.
+        // Reads are bound statements; the message that opens a unit of writes holds its tenant as a
+        // literal (`begin; select set_config(...)`): every statement is recorded with its literals as `?`.
         requestHook: (span, { query }) => span.setAttribute('db.query.text', withoutLiterals(query.text)),
       }),
       new Redis({ requireParentSpan: true }),

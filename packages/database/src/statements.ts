@@ -1,0 +1,257 @@
+import { createRequire } from 'node:module';
+import {
+  type BinaryOperationNode,
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  OperatorNode,
+  PostgresQueryCompiler,
+  PrimitiveValueListNode,
+  type QueryId,
+  type QueryResult,
+  type TransactionSettings,
+} from 'kysely';
+import pg from 'pg';
+
+// node-postgres' own conversion of a parameter to its text form (dates, arrays, buffers, JSON).
+const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { prepareValue(value: unknown): string | Buffer | null };
+
+/** What a `withTenant` unit sets before its statements: the tenant, and the time its request has left. */
+export type TenantSettings = { tenantId: string; timeoutMs?: number | undefined };
+
+/** How one statement of a `withTenant` unit is sent: a read behind the tenant's settings, or after `before` (its `begin` and settings). */
+type Instruction = { read: TenantSettings } | { before: string };
+const instructions = new WeakMap<QueryId, Instruction>();
+
+/**
+ * Marks the statement `queryId` to travel as a plain read behind the tenant's settings, in one round
+ * trip, or to follow `before` (the unit's `begin` and settings) on its connection.
+ */
+export function sendWith(queryId: QueryId, instruction: Instruction): void {
+  instructions.set(queryId, instruction);
+}
+
+/**
+ * The settings as one `select`, for the message that opens a unit's transaction. The tenant id
+ * matched its strict pattern (letters, digits, dashes) in `withTenant`: safe as a literal.
+ */
+export function settingsSql({ tenantId, timeoutMs }: TenantSettings): string {
+  const timeout = timeoutMs === undefined ? '' : `, ${STATEMENT_TIMEOUT.replace('$2', String(Math.floor(timeoutMs)))}`;
+  return `select set_config('app.tenant_id', '${tenantId}', true)${timeout}`;
+}
+
+// The time left, unless the connection's own statement_timeout is lower (0: none).
+const STATEMENT_TIMEOUT =
+  "set_config('statement_timeout', least($2::bigint, nullif(extract(epoch from current_setting('statement_timeout')::interval) * 1000, 0))::bigint::text, true)";
+const SET_TENANT = "select set_config('app.tenant_id', $1, true)";
+const SET_TENANT_AND_TIMEOUT = `${SET_TENANT}, ${STATEMENT_TIMEOUT}`;
+
+/**
+ * Kysely's PostgreSQL compiler, with `x in (a, b, c)` compiled as `x = any($1)` (and `not in` as
+ * `<> all`): one parameter holding the list, so a statement's text does not change with the
+ * length of its list and one prepared statement serves every DataLoader batch.
+ */
+export class TenantQueryCompiler extends PostgresQueryCompiler {
+  protected override visitBinaryOperation(node: BinaryOperationNode): void {
+    const operator = OperatorNode.is(node.operator) ? node.operator.operator : undefined;
+    if ((operator === 'in' || operator === 'not in') && PrimitiveValueListNode.is(node.rightOperand)) {
+      this.visitNode(node.leftOperand);
+      this.append(operator === 'in' ? ' = any(' : ' <> all(');
+      this.appendValue([...node.rightOperand.values]);
+      this.append(')');
+      return;
+    }
+    super.visitBinaryOperation(node);
+  }
+}
+
+/** Prepared statements kept per connection; the least recently used beyond this are closed. */
+const STATEMENTS_PER_CONNECTION = 200;
+/** Every read statement's text → its name, the same on every connection (`tg_1`, `tg_2`, …). */
+const statementNames = new Map<string, string>();
+/**
+ * The statements each connection has prepared, least recently used first: `true` when its Parse
+ * succeeded, `false` when its pipeline failed (it may exist or not: closed before it is parsed again).
+ */
+const prepared = new WeakMap<object, Map<string, boolean>>();
+
+function nameOf(text: string): string {
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `tg_${statementNames.size + 1}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
+type ProtocolConnection = {
+  parse(message: { text: string; name: string; types: never[] }): void;
+  bind(message: { portal: string; statement: string; values: unknown[]; valueMapper: typeof prepareValue }): void;
+  describe(message: { type: 'P'; name: string }): void;
+  execute(message: { portal: string; rows: number }): void;
+  close(message: { type: 'S'; name: string }): void;
+  sync(): void;
+};
+type ReadResult = { rows: Record<string, unknown>[] };
+const PgQuery = pg.Query as unknown as new (config: {
+  text: string;
+  callback(error: Error | null, results: ReadResult | ReadResult[]): void;
+}) => { prepare(connection: ProtocolConnection): void; handleReadyForQuery(connection: ProtocolConnection): void };
+
+/**
+ * A plain read and the tenant's settings as one pipeline of the extended protocol: bind and run
+ * the prepared `set_config`, bind and run the prepared read, then one Sync. PostgreSQL runs what
+ * comes before a Sync as one implicit transaction, so the settings hold for the read and end with
+ * it, and the whole exchange is one write and one round trip. A statement not yet prepared on this
+ * connection is parsed in the same pipeline, after a Close of its name (no error when there is none):
+ * one whose pipeline failed may or may not exist, and is closed and parsed again; it counts as prepared once its pipeline
+ * succeeded. Rows arrive in text form, parsed as for any other query.
+ */
+class TenantRead extends PgQuery {
+  readonly #steps: { text: string; values: unknown[] }[];
+  #parsed: string[] = [];
+  #statements: Map<string, boolean> | undefined;
+
+  constructor(settings: TenantSettings, text: string, values: readonly unknown[], done: (error: Error | null, rows?: ReadResult) => void) {
+    super({
+      text,
+      callback: (error, results) => (error ? done(error) : done(null, Array.isArray(results) ? results.at(-1) : results)),
+    });
+    const set =
+      settings.timeoutMs === undefined
+        ? { text: SET_TENANT, values: [settings.tenantId] }
+        : { text: SET_TENANT_AND_TIMEOUT, values: [settings.tenantId, Math.floor(settings.timeoutMs)] };
+    this.#steps = [set, { text, values: [...values] }];
+  }
+
+  requiresPreparation(): boolean {
+    return true;
+  }
+
+  override prepare(connection: ProtocolConnection): void {
+    const statements = prepared.get(connection) ?? new Map<string, boolean>();
+    prepared.set(connection, statements);
+    this.#statements = statements;
+    const steps = this.#steps.map((step) => ({ ...step, name: nameOf(step.text) }));
+    const fresh = steps.filter(({ name }) => !statements.has(name)).length;
+    // Room first: a Close runs before anything in the pipeline can fail.
+    for (const [name] of statements) {
+      if (statements.size + fresh <= STATEMENTS_PER_CONNECTION) break;
+      if (steps.some((step) => step.name === name)) continue;
+      statements.delete(name);
+      connection.close({ type: 'S', name });
+    }
+    for (const { name, text, values } of steps) {
+      const ready = statements.get(name);
+      // The most recently used last.
+      statements.delete(name);
+      if (ready) statements.set(name, true);
+      else {
+        connection.close({ type: 'S', name });
+        connection.parse({ text, name, types: [] });
+        statements.set(name, false);
+        this.#parsed.push(name);
+      }
+      connection.bind({ portal: '', statement: name, values, valueMapper: prepareValue });
+      connection.describe({ type: 'P', name: '' });
+      connection.execute({ portal: '', rows: 0 });
+    }
+    connection.sync();
+  }
+
+  override handleReadyForQuery(connection: ProtocolConnection): void {
+    // Reached only when the pipeline succeeded (an error ends a query before its ReadyForQuery).
+    for (const name of this.#parsed) if (this.#statements?.has(name)) this.#statements.set(name, true);
+    super.handleReadyForQuery(connection);
+  }
+}
+
+type Client = pg.PoolClient;
+/** A pool of `pg` clients: `pg.Pool` or the router's bounded pools. */
+export type ClientPool = { connect(): Promise<Client>; end(): Promise<void> };
+
+/**
+ * A Kysely driver over `pg` that sends a `withTenant` unit's statements as `sendWith` marked them:
+ * a plain read in one round trip behind its tenant's settings (see `TenantRead`), the first other
+ * statement after its unit's `begin` and settings; every other statement as `pg` sends it.
+ * `onBefore` is told of each such extra message and how long it took (metrics).
+ */
+export class TenantDriver implements Driver {
+  readonly #pool: ClientPool;
+  readonly #connections = new WeakMap<Client, TenantConnection>();
+  readonly #onBefore: ((durationMs: number) => void) | undefined;
+
+  constructor(pool: ClientPool, onBefore?: (durationMs: number) => void) {
+    this.#pool = pool;
+    this.#onBefore = onBefore;
+  }
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<TenantConnection> {
+    const client = await this.#pool.connect();
+    let connection = this.#connections.get(client);
+    if (!connection) {
+      connection = new TenantConnection(client, this.#onBefore);
+      this.#connections.set(client, connection);
+    }
+    return connection;
+  }
+
+  async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    const mode = [settings.isolationLevel && `isolation level ${settings.isolationLevel}`, settings.accessMode].filter(Boolean);
+    await connection.executeQuery(CompiledQuery.raw(mode.length > 0 ? `start transaction ${mode.join(' ')}` : 'begin'));
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('commit'));
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('rollback'));
+  }
+
+  async releaseConnection(connection: TenantConnection): Promise<void> {
+    connection.client.release();
+  }
+
+  async destroy(): Promise<void> {
+    await this.#pool.end();
+  }
+}
+
+class TenantConnection implements DatabaseConnection {
+  constructor(
+    readonly client: Client,
+    private readonly onBefore: ((durationMs: number) => void) | undefined,
+  ) {}
+
+  async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    const instruction = instructions.get(compiled.queryId);
+    if (instruction && 'read' in instruction) {
+      const { rows } = await new Promise<ReadResult>((resolve, reject) => {
+        this.client.query(
+          new TenantRead(instruction.read, compiled.sql, compiled.parameters, (error, result) =>
+            error ? reject(error) : resolve(result ?? { rows: [] }),
+          ) as never,
+        );
+      });
+      return { rows: rows as R[] };
+    }
+    if (instruction) {
+      const start = performance.now();
+      await this.client.query(instruction.before);
+      this.onBefore?.(performance.now() - start);
+    }
+    // A message of several statements (raw SQL) answers with each one's result: Kysely reads the last.
+    const answer = (await this.client.query(compiled.sql, [...compiled.parameters])) as pg.QueryResult | pg.QueryResult[];
+    const { command, rowCount, rows } = Array.isArray(answer) ? answer.at(-1)! : answer;
+    const changed = command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE';
+    return { rows: (rows ?? []) as R[], numAffectedRows: changed ? BigInt(rowCount ?? 0) : undefined };
+  }
+
+  // biome-ignore lint/correctness/useYield: no statement here is streamed.
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('streaming is not supported: read a page at a time');
+  }
+}
