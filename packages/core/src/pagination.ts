@@ -1,3 +1,4 @@
+import { type GraphQLResolveInfo, Kind, type SelectionSetNode } from 'graphql';
 import { badUserInput } from './errors.ts';
 import { localIdOf } from './ids.ts';
 
@@ -79,14 +80,19 @@ export function toConnection<Row, Node>(
 /** A connection whose `totalCount` runs its statement only when the field is asked for. */
 export type LazyCountConnection<T> = Omit<Connection<T>, 'totalCount'> & { totalCount(): Promise<number> };
 
+/** A row of a first page fetched with its total (`withTotal`): every row carries the count of the whole list. */
+export type CountedRow<Row> = Row & { total_count?: number | null };
+
 /**
  * One keyset-paged connection field, the same way everywhere: `first` is checked, then `after`
- * (a cursor of `cursor`'s shape), then `limit + 1` rows are fetched after it; `count` runs only
- * when `totalCount` is selected.
+ * (a cursor of `cursor`'s shape), then `limit + 1` rows are fetched after it. `totalCount`
+ * costs nothing unless selected; on a first page it is read by the page's own statement
+ * (`fetch` gets `withTotal` and puts the count in each row's `total_count`), after a cursor
+ * by `count`.
  * @example
- * products: (_, args, { tenantId, inTenant }) => pagedConnection(args, {
+ * products: (_, args, { tenantId, inTenant }, info) => pagedConnection(args, info, {
  *   cursor: ['string', 'string'],
- *   fetch: (limit, after) => inTenant((trx) => findProducts(trx, tenantId, { limit, after })),
+ *   fetch: (limit, after, withTotal) => inTenant((trx) => findProducts(trx, tenantId, { limit, after, withTotal })),
  *   count: () => inTenant((trx) => countProducts(trx, tenantId)),
  *   toNode: productRowToProduct,
  *   cursorOf: (row) => [row.created_at.toISOString(), row.id],
@@ -94,9 +100,10 @@ export type LazyCountConnection<T> = Omit<Connection<T>, 'totalCount'> & { total
  */
 export async function pagedConnection<Row, Node, const S extends readonly ('string' | 'number')[]>(
   args: { first?: number | null; after?: string | null },
+  info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragments'>,
   field: {
     cursor: S;
-    fetch(limit: number, after: CursorKey<S> | undefined): Promise<Row[]>;
+    fetch(limit: number, after: CursorKey<S> | undefined, withTotal: boolean): Promise<CountedRow<Row>[]>;
     count(): Promise<number>;
     toNode(row: Row): Node;
     cursorOf(row: Row): CursorKey<S>;
@@ -104,8 +111,22 @@ export async function pagedConnection<Row, Node, const S extends readonly ('stri
 ): Promise<LazyCountConnection<Node>> {
   const limit = pageSize(args.first);
   const after = decodeCursor(args.after, field.cursor as never) as CursorKey<S> | undefined;
-  const rows = await field.fetch(limit, after);
-  return { ...toConnection(rows, limit, field.toNode, field.cursorOf), totalCount: field.count };
+  const withTotal = after === undefined && selectsField(info, 'totalCount');
+  const rows = await field.fetch(limit, after, withTotal);
+  // A first page with no row: the list is empty.
+  const total = withTotal ? (rows[0]?.total_count ?? 0) : undefined;
+  return { ...toConnection(rows, limit, field.toNode, field.cursorOf), totalCount: total === undefined ? field.count : async () => total };
+}
+
+/** Whether the field being resolved selects `name` among its own fields, directly or through fragments. */
+export function selectsField(info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragments'>, name: string): boolean {
+  const inSet = (set: SelectionSetNode | undefined): boolean =>
+    set?.selections.some((selection) => {
+      if (selection.kind === Kind.FIELD) return selection.name.value === name;
+      if (selection.kind === Kind.INLINE_FRAGMENT) return inSet(selection.selectionSet);
+      return inSet(info.fragments[selection.name.value]?.selectionSet);
+    }) ?? false;
+  return info.fieldNodes.some((node) => inSet(node.selectionSet));
 }
 
 /** The key a cursor of this shape holds: `['string', 'string']` → `[string, string]`. */

@@ -1,7 +1,10 @@
 import { type Kysely, type Selectable, type SelectQueryBuilder, sql } from 'kysely';
 
-/** A page in `(created_at, id)` order: its size, and the key of the last row already seen. */
-export type CreatedAtPage = { limit: number; after?: [createdAt: string, id: string] };
+/**
+ * A page in `(created_at, id)` order: its size, the key of the last row already seen, and
+ * whether each row also carries the count of the whole list (`total_count`, see `pagedConnection`).
+ */
+export type CreatedAtPage = { limit: number; after?: [createdAt: string, id: string]; withTotal?: boolean };
 
 /**
  * Keyset paging in `(created_at, id)` order, for `query.$call(...)`: the rows after `page.after`,

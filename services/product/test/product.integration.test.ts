@@ -183,4 +183,37 @@ describe('product subgraph', () => {
     };
     expect(await statementsFor(50)).toBe(await statementsFor(5));
   });
+
+  it("reads totalCount in the first page's own statement, and counts apart only after a cursor", async ({
+    auth,
+    url,
+    metrics,
+    databases,
+  }) => {
+    const token = await auth.token('avocado', ['products:write']);
+    for (const sku of ['count-1', 'count-2', 'count-3']) {
+      await graphql(url, { token, query: CREATE, variables: { input: { sku, name: sku, priceCents: 1 } } });
+    }
+    const db = connect(databases.asAdmin(databases.sharedUrl));
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from product where tenant_id = 'avocado'`
+      .execute(db)
+      .finally(() => db.destroy());
+    const r = [{ __typename: 'Tenant', id: 'avocado' }];
+    const read = async (query: string, variables: Record<string, unknown>) => {
+      const before = metrics.queryCount();
+      const response = await graphql(url, { token, query, variables });
+      expect(response.body.errors).toBeUndefined();
+      return { products: response.body.data._entities[0].products, statements: metrics.queryCount() - before };
+    };
+    const first = await read(PAGE, { r, first: 2 });
+    expect(first).toMatchObject({ statements: 1, products: { totalCount: rows[0]?.n } });
+    const next = await read(PAGE, { r, first: 2, after: first.products.pageInfo.endCursor });
+    expect(next).toMatchObject({ statements: 2, products: { totalCount: rows[0]?.n } });
+    // Through a fragment too; and a page that does not ask for it counts nothing.
+    const FRAGMENT = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Tenant { products(first: 2) { ...Counted nodes { id } } } } }
+      fragment Counted on ProductConnection { totalCount }`;
+    expect(await read(FRAGMENT, { r })).toMatchObject({ statements: 1, products: { totalCount: rows[0]?.n } });
+    const NODES = 'query($r: [_Any!]!) { _entities(representations: $r) { ... on Tenant { products(first: 2) { nodes { id } } } } }';
+    expect((await read(NODES, { r })).statements).toBe(1);
+  });
 });

@@ -13,7 +13,17 @@ import { migrationsFolder as projectMigrations } from '@tenantgraph/project/migr
 import { migrationsFolder as tenantMigrations } from '@tenantgraph/tenant/migrations';
 import { sql } from 'kysely';
 import { eventsBench } from './events.ts';
-import { cpuSecondsOf, type LoadRequest, type LoadResult, load, memoryOf, postgresCpuSeconds, recordingHop, sqlCount } from './load.ts';
+import {
+  cpuSecondsOf,
+  type LoadRequest,
+  type LoadResult,
+  load,
+  memoryOf,
+  postgresCpuSeconds,
+  postmasterOf,
+  recordingHop,
+  sqlCount,
+} from './load.ts';
 import { noisyNeighbour } from './noisy.ts';
 import { readMix, readMixSection } from './read-mix.ts';
 import { type Round, writeReport } from './report.ts';
@@ -309,11 +319,12 @@ async function main() {
   const results: Round[] = [];
   const memory: number[] = [(await memoryOf(ours.process.pid!)).rss];
   processes.gateway = ours;
+  const postmaster = await postmasterOf(adminUrl);
   const cpu = async (): Promise<Record<string, number>> => ({
     ...Object.fromEntries(
       await Promise.all(Object.entries(processes).map(async ([name, child]) => [name, await cpuSecondsOf(child.process.pid!)])),
     ),
-    postgres: await postgresCpuSeconds(),
+    postgres: await postgresCpuSeconds(postmaster),
   });
   let cpuPerRequest: Record<string, number> = {};
   let plainGatewayCpu = 0;

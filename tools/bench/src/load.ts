@@ -1,6 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, request } from 'node:http';
+import { connect } from '@tenantgraph/database';
 import autocannon from 'autocannon';
+import { sql } from 'kysely';
 
 export type LoadRequest = { body: string; headers: Record<string, string> };
 
@@ -57,15 +59,41 @@ export async function cpuSecondsOf(pid: number): Promise<number> {
   return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
 }
 
-/** CPU seconds used so far by every PostgreSQL server process on the machine. */
-export async function postgresCpuSeconds(): Promise<number> {
+/**
+ * CPU seconds used so far by one PostgreSQL server: its postmaster (`postmaster`, a pid) and the
+ * processes it started; without one, by every PostgreSQL process on the machine. Counting only
+ * the bench's own server keeps out whatever else uses the machine's PostgreSQL meanwhile.
+ */
+export async function postgresCpuSeconds(postmaster?: number): Promise<number> {
   let total = 0;
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const comm = await readFile(`/proc/${entry}/comm`, 'utf8').catch(() => '');
-    if (comm.trim() === 'postgres') total += await cpuSecondsOf(Number(entry));
+    const pid = Number(entry);
+    if (postmaster === undefined) {
+      const comm = await readFile(`/proc/${entry}/comm`, 'utf8').catch(() => '');
+      if (comm.trim() === 'postgres') total += await cpuSecondsOf(pid);
+    } else if (pid === postmaster || (await parentOf(pid)) === postmaster) total += await cpuSecondsOf(pid);
   }
   return total;
+}
+
+/** The postmaster's pid of the PostgreSQL server at `adminUrl` (a superuser's), when it runs on this machine. */
+export async function postmasterOf(adminUrl: string): Promise<number | undefined> {
+  const db = connect<Record<string, never>>(adminUrl, { max: 1 });
+  try {
+    const { rows } = await sql<{ dir: string }>`select current_setting('data_directory') as dir`.execute(db);
+    const pid = Number((await readFile(`${rows[0]?.dir}/postmaster.pid`, 'utf8')).split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function parentOf(pid: number): Promise<number | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return stat ? Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) : undefined;
 }
 
 /**

@@ -1,8 +1,10 @@
+import type { CountedRow } from '@tenantgraph/core';
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../database.ts';
 import type { NewOrderLineRow, OrderLineRow, OrderRow, OrderStatus } from './order.table.ts';
 
-type OrderPage = { limit: number; after?: [number: number]; status?: OrderStatus };
+/** A page of orders: its size, the number of the last order already seen, the status filter, and whether rows carry the total. */
+type OrderPage = { limit: number; after?: [number: number]; status?: OrderStatus; withTotal?: boolean };
 
 /**
  * The tenant's next order number. The upsert locks the tenant's counter row until the
@@ -43,25 +45,29 @@ export async function insertOrderLines(
     .execute();
 }
 
-/** A page of the tenant's orders, newest (highest number) first, with one extra row to tell if more follow. */
-export async function findOrders(db: Kysely<Database>, tenantId: string, page: OrderPage): Promise<OrderRow[]> {
+/**
+ * A page of the tenant's orders, newest (highest number) first, with one extra row to tell if more follow;
+ * with `page.withTotal`, each row also carries the count of all the tenant's orders under the same filter.
+ */
+export async function findOrders(db: Kysely<Database>, tenantId: string, page: OrderPage): Promise<CountedRow<OrderRow>[]> {
   let query = db.selectFrom('sales_order').selectAll().where('tenant_id', '=', tenantId);
   if (page.status) query = query.where('status', '=', page.status);
   if (page.after) query = query.where('number', '<', page.after[0]);
-  return query
-    .orderBy('number', 'desc')
-    .limit(page.limit + 1)
-    .execute();
+  query = query.orderBy('number', 'desc').limit(page.limit + 1);
+  return page.withTotal ? query.select(orderCount(db, tenantId, page.status).as('total_count')).execute() : query.execute();
 }
 
 export async function countOrders(db: Kysely<Database>, tenantId: string, status?: OrderStatus): Promise<number> {
-  let query = db
+  const { count } = await orderCount(db, tenantId, status).executeTakeFirstOrThrow();
+  return count;
+}
+
+function orderCount(db: Kysely<Database>, tenantId: string, status: OrderStatus | undefined) {
+  const query = db
     .selectFrom('sales_order')
     .select((eb) => eb.fn.countAll<number>().as('count'))
     .where('tenant_id', '=', tenantId);
-  if (status) query = query.where('status', '=', status);
-  const { count } = await query.executeTakeFirstOrThrow();
-  return count;
+  return status ? query.where('status', '=', status) : query;
 }
 
 export async function findOrdersByIds(db: Kysely<Database>, tenantId: string, ids: readonly string[]): Promise<OrderRow[]> {

@@ -1,5 +1,6 @@
 import { localIdOf, notFound, pagedConnection, parseGlobalId } from '@tenantgraph/core';
 import { tenantEntityResolvers } from '@tenantgraph/server-kit';
+import type { GraphQLResolveInfo } from 'graphql';
 import type { OrderContext } from '../context.ts';
 import { countOrders, findOrders } from './order.repository.ts';
 import { cancelOrder, placeOrder } from './order.service.ts';
@@ -15,11 +16,16 @@ async function loadOrder(context: OrderContext, id: string) {
 export const orderResolvers = {
   Tenant: {
     ...tenantEntityResolvers,
-    orders(_: unknown, args: { first?: number; after?: string; status?: OrderStatus | null }, { tenantId, inTenant }: OrderContext) {
+    orders(
+      _: unknown,
+      args: { first?: number; after?: string; status?: OrderStatus | null },
+      { tenantId, inTenant }: OrderContext,
+      info: GraphQLResolveInfo,
+    ) {
       const status = args.status ?? undefined;
-      return pagedConnection(args, {
+      return pagedConnection(args, info, {
         cursor: ['number'],
-        fetch: (limit, after) => inTenant((trx) => findOrders(trx, tenantId, { limit, after, status })),
+        fetch: (limit, after, withTotal) => inTenant((trx) => findOrders(trx, tenantId, { limit, after, status, withTotal })),
         // Counted only when asked for, under the same filter.
         count: () => inTenant((trx) => countOrders(trx, tenantId, status)),
         toNode: orderRowToOrder,

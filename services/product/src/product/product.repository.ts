@@ -1,20 +1,28 @@
+import type { CountedRow } from '@tenantgraph/core';
 import { type CreatedAtPage, createdAtKeyset } from '@tenantgraph/database';
 import type { Kysely } from 'kysely';
 import type { Database } from '../database.ts';
 import type { NewProductRow, ProductRow } from './product.table.ts';
 
-/** A page of the tenant's products in (created_at, id) order, with one extra row to tell if more follow. */
-export async function findProducts(db: Kysely<Database>, tenantId: string, page: CreatedAtPage): Promise<ProductRow[]> {
-  return db.selectFrom('product').selectAll().where('tenant_id', '=', tenantId).$call(createdAtKeyset(page)).execute();
+/**
+ * A page of the tenant's products in (created_at, id) order, with one extra row to tell if more follow;
+ * with `page.withTotal`, each row also carries the count of all the tenant's products.
+ */
+export async function findProducts(db: Kysely<Database>, tenantId: string, page: CreatedAtPage): Promise<CountedRow<ProductRow>[]> {
+  const query = db.selectFrom('product').selectAll().where('tenant_id', '=', tenantId).$call(createdAtKeyset(page));
+  return page.withTotal ? query.select(productCount(db, tenantId).as('total_count')).execute() : query.execute();
 }
 
 export async function countProducts(db: Kysely<Database>, tenantId: string): Promise<number> {
-  const { count } = await db
+  const { count } = await productCount(db, tenantId).executeTakeFirstOrThrow();
+  return count;
+}
+
+function productCount(db: Kysely<Database>, tenantId: string) {
+  return db
     .selectFrom('product')
     .select((eb) => eb.fn.countAll<number>().as('count'))
-    .where('tenant_id', '=', tenantId)
-    .executeTakeFirstOrThrow();
-  return count;
+    .where('tenant_id', '=', tenantId);
 }
 
 export async function findProductsByIds(db: Kysely<Database>, tenantId: string, ids: readonly string[]): Promise<ProductRow[]> {

@@ -1,5 +1,6 @@
 import { localIdOf, pagedConnection, parseGlobalId } from '@tenantgraph/core';
 import { tenantEntityResolvers } from '@tenantgraph/server-kit';
+import type { GraphQLResolveInfo } from 'graphql';
 import type { ProductContext } from '../context.ts';
 import { countProducts, findProducts } from './product.repository.ts';
 import { createProduct } from './product.service.ts';
@@ -14,10 +15,10 @@ async function loadProduct(context: ProductContext, id: string) {
 export const productResolvers = {
   Tenant: {
     ...tenantEntityResolvers,
-    products: (_: unknown, args: { first?: number; after?: string }, { tenantId, inTenant }: ProductContext) =>
-      pagedConnection(args, {
+    products: (_: unknown, args: { first?: number; after?: string }, { tenantId, inTenant }: ProductContext, info: GraphQLResolveInfo) =>
+      pagedConnection(args, info, {
         cursor: ['string', 'string'],
-        fetch: (limit, after) => inTenant((trx) => findProducts(trx, tenantId, { limit, after })),
+        fetch: (limit, after, withTotal) => inTenant((trx) => findProducts(trx, tenantId, { limit, after, withTotal })),
         count: () => inTenant((trx) => countProducts(trx, tenantId)),
         toNode: productRowToProduct,
         cursorOf: (row) => [row.created_at.toISOString(), row.id],

@@ -1,20 +1,28 @@
+import type { CountedRow } from '@tenantgraph/core';
 import { type ChildPage, type CreatedAtPage, createdAtKeyset, createdAtPagePerParent } from '@tenantgraph/database';
 import type { Kysely } from 'kysely';
 import type { Database } from '../database.ts';
 import type { NewProjectRow, ProjectRow } from './project.table.ts';
 
-/** A page of the tenant's projects in (created_at, id) order, with one extra row to tell if more follow. */
-export async function findProjects(db: Kysely<Database>, tenantId: string, page: CreatedAtPage): Promise<ProjectRow[]> {
-  return db.selectFrom('project').selectAll().where('tenant_id', '=', tenantId).$call(createdAtKeyset(page)).execute();
+/**
+ * A page of the tenant's projects in (created_at, id) order, with one extra row to tell if more follow;
+ * with `page.withTotal`, each row also carries the count of all the tenant's projects.
+ */
+export async function findProjects(db: Kysely<Database>, tenantId: string, page: CreatedAtPage): Promise<CountedRow<ProjectRow>[]> {
+  const query = db.selectFrom('project').selectAll().where('tenant_id', '=', tenantId).$call(createdAtKeyset(page));
+  return page.withTotal ? query.select(projectCount(db, tenantId).as('total_count')).execute() : query.execute();
 }
 
 export async function countProjects(db: Kysely<Database>, tenantId: string): Promise<number> {
-  const { count } = await db
+  const { count } = await projectCount(db, tenantId).executeTakeFirstOrThrow();
+  return count;
+}
+
+function projectCount(db: Kysely<Database>, tenantId: string) {
+  return db
     .selectFrom('project')
     .select((eb) => eb.fn.countAll<number>().as('count'))
-    .where('tenant_id', '=', tenantId)
-    .executeTakeFirstOrThrow();
-  return count;
+    .where('tenant_id', '=', tenantId);
 }
 
 export async function findProjectsByIds(db: Kysely<Database>, tenantId: string, ids: readonly string[]): Promise<ProjectRow[]> {

@@ -1,4 +1,5 @@
 import { listPage, localIdOf, pagedConnection, parseGlobalId } from '@tenantgraph/core';
+import type { GraphQLResolveInfo } from 'graphql';
 import type { ProjectContext } from '../context.ts';
 import { organizationRowToOrganization } from '../organization/organization.ts';
 import { taskRowToTask } from '../task/task.ts';
@@ -24,10 +25,10 @@ async function loadProject(context: ProjectContext, id: string) {
 
 export const projectResolvers = {
   Tenant: {
-    projects: (_: unknown, args: { first?: number; after?: string }, { tenantId, inTenant }: ProjectContext) =>
-      pagedConnection(args, {
+    projects: (_: unknown, args: { first?: number; after?: string }, { tenantId, inTenant }: ProjectContext, info: GraphQLResolveInfo) =>
+      pagedConnection(args, info, {
         cursor: ['string', 'string'],
-        fetch: (limit, after) => inTenant((trx) => findProjects(trx, tenantId, { limit, after })),
+        fetch: (limit, after, withTotal) => inTenant((trx) => findProjects(trx, tenantId, { limit, after, withTotal })),
         count: () => inTenant((trx) => countProjects(trx, tenantId)),
         toNode: projectRowToProject,
         cursorOf: (row) => [row.created_at.toISOString(), row.id],
