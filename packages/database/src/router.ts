@@ -2,8 +2,8 @@ import { serviceUnavailable, type TenantRegistry, unknownTenant } from '@tenantg
 import type { Kysely } from 'kysely';
 import type pg from 'pg';
 import { type ConnectOptions, createPool, databaseNameOf, dedicatedDatabaseName, kyselyOver, withDatabaseName } from './connect.ts';
-import { readOnly } from './tenant-scope.ts';
 import type { ClientPool } from './statements.ts';
+import { readOnly } from './tenant-scope.ts';
 
 export type RouterOptions = ConnectOptions & {
   /** The service's shared database: most tenants live here. */

@@ -70,6 +70,12 @@ const STATEMENTS_PER_CONNECTION = 200;
 /** Every read statement's text → its name, the same on every connection (`tg_1`, `tg_2`, …). */
 const statementNames = new Map<string, string>();
 /**
+ * Statement texts remembered at most; past it the map starts over. A text then gets a new name,
+ * never an old one: a name stays bound to one text on every connection that prepared it.
+ */
+const MAX_STATEMENT_NAMES = 10_000;
+let statementsNamed = 0;
+/**
  * The statements each connection has prepared, least recently used first: `true` when its Parse
  * succeeded, `false` when its pipeline failed (it may exist or not: closed before it is parsed again).
  */
@@ -78,7 +84,8 @@ const prepared = new WeakMap<object, Map<string, boolean>>();
 function nameOf(text: string): string {
   let name = statementNames.get(text);
   if (!name) {
-    name = `tg_${statementNames.size + 1}`;
+    if (statementNames.size >= MAX_STATEMENT_NAMES) statementNames.clear();
+    name = `tg_${++statementsNamed}`;
     statementNames.set(text, name);
   }
   return name;

@@ -1,5 +1,6 @@
-import { listPage, localIdOf, parseGlobalId } from '@tenantgraph/core';
+import { listPage, localIdOf, parseGlobalId, selectsField } from '@tenantgraph/core';
 import { tenantEntityResolvers } from '@tenantgraph/server-kit';
+import type { GraphQLResolveInfo } from 'graphql';
 import type { ProjectContext } from '../context.ts';
 import { projectRowToProject } from '../project/project.ts';
 import { findOrganizations } from './organization.repository.ts';
@@ -20,9 +21,11 @@ async function loadOrganization(context: ProjectContext, id: string) {
 export const organizationResolvers = {
   Tenant: {
     ...tenantEntityResolvers,
-    async organizations(_: unknown, args: ListArgs, { tenantId, inTenant }: ProjectContext) {
+    async organizations(_: unknown, args: ListArgs, { tenantId, inTenant, loaders }: ProjectContext, info: GraphQLResolveInfo) {
       const page = listPage(args, tenantId, 'organization');
-      const rows = await inTenant((trx) => findOrganizations(trx, tenantId, page));
+      // Asked for, the member counts come with the page: `memberCount` then sends no statement of its own.
+      const rows = await inTenant((trx) => findOrganizations(trx, tenantId, page, selectsField(info, 'memberCount')));
+      for (const row of rows) if (row.member_count != null) loaders.memberCountByOrganizationId.prime(row.id, row.member_count);
       return rows.map(organizationRowToOrganization);
     },
   },
