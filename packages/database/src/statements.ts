@@ -110,9 +110,9 @@ const PgQuery = pg.Query as unknown as new (config: {
  * the prepared `set_config`, bind and run the prepared read, then one Sync. PostgreSQL runs what
  * comes before a Sync as one implicit transaction, so the settings hold for the read and end with
  * it, and the whole exchange is one write and one round trip. A statement not yet prepared on this
- * connection is parsed in the same pipeline, after a Close of its name (no error when there is none):
- * one whose pipeline failed may or may not exist, and is closed and parsed again; it counts as prepared once its pipeline
- * succeeded. Rows arrive in text form, parsed as for any other query.
+ * connection is parsed in the same pipeline, after a Close of its name (no error when there is
+ * none); it counts as prepared once its pipeline succeeded. One whose pipeline failed may or may
+ * not exist: it is closed and parsed again. Rows arrive in text form, parsed as for any other query.
  */
 class TenantRead extends PgQuery {
   readonly #steps: { text: string; values: unknown[] }[];
