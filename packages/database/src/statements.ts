@@ -93,7 +93,7 @@ function nameOf(text: string): string {
 
 type ProtocolConnection = {
   parse(message: { text: string; name: string; types: never[] }): void;
-  bind(message: { portal: string; statement: string; values: unknown[]; valueMapper: typeof prepareValue }): void;
+  bind(message: { portal: string; statement: string; values: (string | Buffer | null)[] }): void;
   describe(message: { type: 'P'; name: string }): void;
   execute(message: { portal: string; rows: number }): void;
   close(message: { type: 'S'; name: string }): void;
@@ -115,7 +115,7 @@ const PgQuery = pg.Query as unknown as new (config: {
  * not exist: it is closed and parsed again. Rows arrive in text form, parsed as for any other query.
  */
 class TenantRead extends PgQuery {
-  readonly #steps: { text: string; values: unknown[] }[];
+  readonly #steps: { text: string; values: (string | Buffer | null)[] }[];
   #parsed: string[] = [];
   #statements: Map<string, boolean> | undefined;
 
@@ -127,8 +127,10 @@ class TenantRead extends PgQuery {
     const set =
       settings.timeoutMs === undefined
         ? { text: SET_TENANT, values: [settings.tenantId] }
-        : { text: SET_TENANT_AND_TIMEOUT, values: [settings.tenantId, Math.floor(settings.timeoutMs)] };
-    this.#steps = [set, { text, values: [...values] }];
+        : { text: SET_TENANT_AND_TIMEOUT, values: [settings.tenantId, String(Math.floor(settings.timeoutMs))] };
+    // Every value in its text form before anything is written: a value that cannot be sent fails
+    // here, not half-way through a pipeline that would then wait for its Sync.
+    this.#steps = [set, { text, values: values.map(prepareValue) }];
   }
 
   requiresPreparation(): boolean {
@@ -159,7 +161,7 @@ class TenantRead extends PgQuery {
         statements.set(name, false);
         this.#parsed.push(name);
       }
-      connection.bind({ portal: '', statement: name, values, valueMapper: prepareValue });
+      connection.bind({ portal: '', statement: name, values });
       connection.describe({ type: 'P', name: '' });
       connection.execute({ portal: '', rows: 0 });
     }

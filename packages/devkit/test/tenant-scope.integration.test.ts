@@ -72,6 +72,23 @@ describe('withTenant', () => {
     expect(rows).toEqual([{ body: "it's" }]);
   });
 
+  it('refuses a value it cannot send before writing anything: the connection reads on', async () => {
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    await expect(
+      withTenant(db, 'alpha', (trx) =>
+        trx
+          .selectFrom('note')
+          .selectAll()
+          .where('data', '=', circular as never)
+          .execute(),
+      ),
+    ).rejects.toThrow(/circular/i);
+    // The pool holds one connection: a pipeline left without its Sync would hang this read.
+    const rows = await withTenant(db, 'alpha', (trx) => trx.selectFrom('note').select('body').where('body', '=', "it's").execute());
+    expect(rows).toEqual([{ body: "it's" }]);
+  });
+
   it('prepares each read once per connection: one statement for a list of any length', async () => {
     const prepared = async () => {
       // The pool holds one connection: this unit sees the statements the reads prepared on it.
