@@ -74,10 +74,10 @@ export function snapshotReads<DB>(db: Kysely<DB>): Kysely<DB> {
  * in one round trip with a prepared statement that sets the tenant (and, under `withDeadline`,
  * `statement_timeout`) before it, itself prepared once per connection; PostgreSQL runs the two as
  * one implicit transaction, so the setting ends with it (see `TenantDriver`). Under read committed
- * that is what the read would see inside a longer transaction. The first other statement (a write, a locking read, raw SQL) is
- * preceded by `begin` and the settings in one message; the rest of the unit runs in that
- * transaction, ended by `COMMIT` (or `ROLLBACK`). A unit of reads costs one round trip per read
- * and no `BEGIN`/`COMMIT`.
+ * that is what the read would see inside a longer transaction. The first other statement (a
+ * write, a locking read, raw SQL) is preceded by `begin` and the settings in one message; the
+ * rest of the unit runs in that transaction, ended by `COMMIT` (or `ROLLBACK`). A unit of reads
+ * costs one round trip per read and no `BEGIN`/`COMMIT`.
  *
  * Under `withDeadline`, no work starts past the deadline, none of its statements is sent once
  * the deadline passes or the client leaves, and `statement_timeout` is the time left when it is
