@@ -34,6 +34,11 @@ function createLoaders({ tenantId, inTenant }: TenantScope<Database>) {
       (ids: readonly string[], page) => inTenant((trx) => findProjectsByOrganizationIds(trx, tenantId, ids, page)),
       (row) => row.organization_id,
     ),
+    /** The same pages, each project with its number of tasks (`task_count`), for a query that asks for `taskCount`. */
+    projectsWithTaskCountByOrganizationId: pagedGroupLoader(
+      (ids: readonly string[], page) => inTenant((trx) => findProjectsByOrganizationIds(trx, tenantId, ids, page, true)),
+      (row) => row.organization_id,
+    ),
     taskCountByProjectId: countLoader((ids: readonly string[]) => inTenant((trx) => countTasksByProjectIds(trx, tenantId, ids))),
     tasksByProjectId: pagedGroupLoader(
       (ids: readonly string[], page) => inTenant((trx) => findTasksByProjectIds(trx, tenantId, ids, page)),

@@ -478,11 +478,26 @@ describe('project subgraph', () => {
     expect(response.body.errors).toBeUndefined();
     const found = response.body.data._entities[0].organizations;
     expect(found.length).toBeGreaterThanOrEqual(3);
-    // The organizations with their member counts (one statement), then projects, taskCount, tasks and organization.
-    expect(metrics.queryCount() - before).toBe(5);
+    // The organizations with their member counts, the projects with their task counts, then tasks and organization.
+    expect(metrics.queryCount() - before).toBe(4);
     const counts = found
       .filter((organization: { name: string }) => organization.name.startsWith('Load Org'))
       .map((organization: { memberCount: number }) => organization.memberCount);
     expect(counts).toEqual([1, 1, 1]);
+
+    // Each organization's 40 projects, three of them with a task: counted with the projects, in two statements.
+    const taskCounts = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Tenant {
+      organizations { name projects(first: 100) { taskCount } }
+    } } }`;
+    const start = metrics.queryCount();
+    const counted = await client(taskCounts, { r });
+    expect(counted.body.errors).toBeUndefined();
+    expect(metrics.queryCount() - start).toBe(2);
+    const sums = counted.body.data._entities[0].organizations
+      .filter((organization: { name: string }) => organization.name.startsWith('Load Org'))
+      .map((organization: { projects: { taskCount: number }[] }) =>
+        organization.projects.reduce((sum, project) => sum + project.taskCount, 0),
+      );
+    expect(sums).toEqual([3, 3, 3]);
   });
 });

@@ -33,9 +33,13 @@ export const organizationResolvers = {
     __resolveReference: (reference: { id: string }, context: ProjectContext) => loadOrganization(context, reference.id),
     memberCount: (organization: Organization, _: unknown, context: ProjectContext) =>
       context.loaders.memberCountByOrganizationId.load(rowIdOf(organization)),
-    async projects(organization: Organization, args: ListArgs, context: ProjectContext) {
-      const page = listPage(args, context.tenantId, 'project');
-      const rows = await context.loaders.projectsByOrganizationId.load({ key: rowIdOf(organization), ...page });
+    async projects(organization: Organization, args: ListArgs, { tenantId, loaders }: ProjectContext, info: GraphQLResolveInfo) {
+      const page = listPage(args, tenantId, 'project');
+      // Asked for, the task counts come with the projects: `taskCount` then sends no statement of its own.
+      const withTaskCount = selectsField(info, 'taskCount');
+      const loader = withTaskCount ? loaders.projectsWithTaskCountByOrganizationId : loaders.projectsByOrganizationId;
+      const rows = await loader.load({ key: rowIdOf(organization), ...page });
+      for (const row of rows) if (row.task_count != null) loaders.taskCountByProjectId.prime(row.id, row.task_count);
       return rows.map(projectRowToProject);
     },
   },

@@ -31,15 +31,18 @@ export async function findProjectsByIds(db: Kysely<Database>, tenantId: string, 
 
 /**
  * A page of the projects of several organizations in one statement: each organization's oldest
- * first, at most `page.limit` of each, after the project `page.after`.
+ * first, at most `page.limit` of each, after the project `page.after`; with `withTaskCount`, each
+ * row also carries its number of tasks (`task_count`).
  */
 export async function findProjectsByOrganizationIds(
   db: Kysely<Database>,
   tenantId: string,
   organizationIds: readonly string[],
   page: ChildPage,
-): Promise<ProjectRow[]> {
-  return createdAtPagePerParent(db, 'project', { column: 'organization_id', ids: organizationIds }, tenantId, page);
+  withTaskCount = false,
+): Promise<(ProjectRow & { task_count?: number })[]> {
+  const tasks = withTaskCount ? { table: 'task' as const, column: 'project_id', as: 'task_count' } : undefined;
+  return createdAtPagePerParent(db, 'project', { column: 'organization_id', ids: organizationIds }, tenantId, page, tasks);
 }
 
 /** Inserts all the projects in one statement: a unique violation on any of them inserts none. */
