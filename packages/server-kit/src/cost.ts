@@ -265,21 +265,17 @@ export function costLimitPlugin<C extends BaseContext>(options: CostLimitOptions
       return {
         async didResolveOperation({ schema, document, operation, request, contextValue }) {
           if (!operation) return;
-          const { cost, depth } = estimateCost({
-            schema,
-            document,
-            operation,
-            variables: request.variables,
-            listSizes: options.listSizes(schema),
-            defaultListSize: options.defaultListSize,
-          });
-          if (options.maxDepth !== undefined && depth > options.maxDepth) {
-            throw new GraphQLError(`Query depth ${depth} is over the limit of ${options.maxDepth}.`, {
-              extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } },
-            });
-          }
-          const limit = options.budget(contextValue);
-          if (cost > limit) throw queryTooExpensive(cost, limit);
+          const { cost } = checkCost(
+            {
+              schema,
+              document,
+              operation,
+              variables: request.variables,
+              listSizes: options.listSizes(schema),
+              defaultListSize: options.defaultListSize,
+            },
+            { maxDepth: options.maxDepth, budget: options.budget(contextValue) },
+          );
           if (!options.admit) return;
           release = await options.admit(contextValue, cost).catch(withRetryAfter);
           if (answered) release();
@@ -291,6 +287,22 @@ export function costLimitPlugin<C extends BaseContext>(options: CostLimitOptions
       };
     },
   };
+}
+
+/**
+ * Estimates the operation (`estimateCost`) and refuses it when it nests deeper than `maxDepth`
+ * (GRAPHQL_VALIDATION_FAILED, 400) or costs more than `budget` (QUERY_TOO_EXPENSIVE).
+ * @example checkCost({ schema, document, operation, variables, listSizes }, { maxDepth: 10, budget: 50_000 })
+ */
+export function checkCost(input: EstimateInput, limits: { maxDepth?: number | undefined; budget: number }): CostEstimate {
+  const estimate = estimateCost(input);
+  if (limits.maxDepth !== undefined && estimate.depth > limits.maxDepth) {
+    throw new GraphQLError(`Query depth ${estimate.depth} is over the limit of ${limits.maxDepth}.`, {
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } },
+    });
+  }
+  if (estimate.cost > limits.budget) throw queryTooExpensive(estimate.cost, limits.budget);
+  return estimate;
 }
 
 /** Rethrows `error` with a `Retry-After` header when it carries `retryAfterSeconds` (TOO_MANY_REQUESTS). */

@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { errorCode, isClientErrorCode, type Logger } from '@tenantgraph/core';
-import type { GraphQLFormattedError } from 'graphql';
+import type { GraphQLError, GraphQLFormattedError } from 'graphql';
 
 /**
  * `formatError` for Apollo Server: errors with a client code keep their message, path and code
@@ -32,20 +32,21 @@ export function maskError(formatted: GraphQLFormattedError): GraphQLFormattedErr
 }
 
 /** Logs, with the request id, every error that `maskError` hides from the client. */
+export function logUnexpected(logger: Logger, errors: readonly GraphQLError[], requestId: string): void {
+  for (const error of errors) {
+    if (!isClientErrorCode(errorCode(error))) {
+      logger.error('unexpected error', { requestId, error: error.originalError ?? error, path: error.path });
+    }
+  }
+}
+
+/** `logUnexpected` as an Apollo Server plugin (the gateway). */
 export function logUnexpectedErrors<C extends BaseContext & { requestId: string }>(logger: Logger): ApolloServerPlugin<C> {
   return {
     async requestDidStart() {
       return {
         async didEncounterErrors({ errors, contextValue }) {
-          for (const error of errors) {
-            if (!isClientErrorCode(errorCode(error))) {
-              logger.error('unexpected error', {
-                requestId: contextValue.requestId,
-                error: error.originalError ?? error,
-                path: error.path,
-              });
-            }
-          }
+          logUnexpected(logger, errors, contextValue.requestId);
         },
       };
     },

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import { ERROR_STATUS, type ErrorCode, errorCode, type Logger } from '@tenantgraph/core';
 import { activeTraceId, inServerSpan, withSpan } from '@tenantgraph/telemetry';
@@ -12,11 +12,46 @@ const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
-/** A GraphQL request as it reaches Apollo: the parsed JSON body (POST) or the query string (GET). */
+/** A GraphQL request as it reaches the executor: the parsed JSON body (POST) or the query string (GET). */
 export type GraphQLRequestParts = { method: string; body: unknown; search: string };
 
+/** One GraphQL request over HTTP, authenticated and its body parsed. */
+export type HttpGraphQLRequest = GraphQLRequestParts & { headers: IncomingHttpHeaders };
+
+/** Its answer: a status, headers, and the body as one string or in chunks (incremental delivery). */
+export type HttpGraphQLResponse = {
+  status: number;
+  headers?: Iterable<[string, string]>;
+  body: string | AsyncIterable<string>;
+};
+
+/** Runs one GraphQL request: Apollo Server's pipeline (`apolloExecutor`) or a subgraph's lean one (`createExecutor`). */
+export type GraphQLExecutor<C> = (request: HttpGraphQLRequest, context: C) => Promise<HttpGraphQLResponse>;
+
+/**
+ * An Apollo Server instance as an executor: its whole pipeline (content negotiation, GET, CSRF
+ * prevention, persisted queries, plugins) runs for every request.
+ */
+export function apolloExecutor<C extends BaseContext>(apollo: ApolloServer<C>): GraphQLExecutor<C> {
+  return async (request, context) => {
+    const headers = new HeaderMap();
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: request.method, headers, search: request.search, body: request.body },
+      context: async () => context,
+    });
+    return {
+      status: response.status ?? 200,
+      headers: response.headers,
+      body: response.body.kind === 'complete' ? response.body.string : response.body.asyncIterator,
+    };
+  };
+}
+
 export type GraphQLHttpOptions<C extends BaseContext> = {
-  apollo: ApolloServer<C>;
+  execute: GraphQLExecutor<C>;
   logger: Logger;
   /**
    * Runs on the headers alone, before the body is read: verifies the caller and builds the
@@ -41,7 +76,7 @@ export type GraphQLHttpOptions<C extends BaseContext> = {
    */
   intercept?(req: IncomingMessage, res: ServerResponse): boolean;
   /**
-   * Rewrites an authenticated GraphQL request before Apollo parses it (trusted documents):
+   * Rewrites an authenticated GraphQL request before it is parsed (trusted documents):
    * `body` for POST, `search` for GET. Throwing an error with a code refuses the request.
    */
   prepare?(request: GraphQLRequestParts, context: C): GraphQLRequestParts;
@@ -61,11 +96,11 @@ export function requestIdOf(req: IncomingMessage): string {
 }
 
 /**
- * A `node:http` server for an Apollo Server instance: `/graphql` (POST and GET) plus extra routes.
+ * A `node:http` server for a GraphQL executor: `/graphql` (POST and GET) plus extra routes.
  * Authentication happens on the headers, before any body is read or parsed.
  */
 export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLHttpOptions<C>): Server {
-  const { apollo, logger, routes = {}, maxBodyBytes = DEFAULT_MAX_BODY_BYTES, responseHeaders = {} } = options;
+  const { execute: executeRequest, logger, routes = {}, maxBodyBytes = DEFAULT_MAX_BODY_BYTES, responseHeaders = {} } = options;
   const around = options.around ?? ((_context, run) => run());
 
   /**
@@ -132,35 +167,27 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
   };
 
   const execute = async (req: IncomingMessage, res: ServerResponse, context: C, body: unknown, requestId: string) => {
-    const headers = new HeaderMap();
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-    }
-    const search = new URL(req.url ?? '/', 'http://localhost').search;
+    const query = req.url?.indexOf('?') ?? -1;
+    const search = query === -1 ? '' : req.url!.slice(query);
     let request: GraphQLRequestParts = { method: req.method ?? 'GET', body, search };
     try {
       if (options.prepare) request = options.prepare(request, context);
     } catch (error) {
       return sendError(res, error, logger, requestId);
     }
-    const response = await around(context, () =>
-      apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method: request.method, headers, search: request.search, body: request.body },
-        context: async () => context,
-      }),
-    );
-    for (const [name, value] of response.headers) res.setHeader(name, value);
+    const response = await around(context, () => executeRequest({ ...request, headers: req.headers }, context));
+    for (const [name, value] of response.headers ?? []) res.setHeader(name, value);
     for (const [name, value] of Object.entries(responseHeaders)) res.setHeader(name, value);
-    res.statusCode = response.status ?? 200;
-    if (response.body.kind === 'complete') {
-      const size = options.maxResponseBytes === undefined ? 0 : Buffer.byteLength(response.body.string);
+    res.statusCode = response.status;
+    if (typeof response.body === 'string') {
+      const size = options.maxResponseBytes === undefined ? 0 : Buffer.byteLength(response.body);
       if (options.maxResponseBytes !== undefined && size > options.maxResponseBytes) {
         logger.warn('response over the size cap', { requestId, bytes: size, limit: options.maxResponseBytes });
         return sendJson(res, 200, { data: null, errors: [responseTooLarge(size, options.maxResponseBytes)] });
       }
-      res.end(response.body.string);
+      res.end(response.body);
     } else {
-      for await (const chunk of response.body.asyncIterator) res.write(chunk);
+      for await (const chunk of response.body) res.write(chunk);
       res.end();
     }
   };

@@ -1,4 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
+import type { OperationDefinitionNode } from 'graphql';
 import { setSpanAttributes } from '@tenantgraph/telemetry';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from 'prom-client';
 import { currentRequest, type RequestRecord } from './observe.ts';
@@ -132,6 +133,23 @@ export function createMetrics(service: string, { maxTenants = DEFAULT_METRICS_MA
   // Plain totals beside the metrics, so tests and the benchmark read them without parsing.
   let queries = 0;
   let requests = 0;
+  /** The request's operation, once resolved: its record and span are named after it. */
+  const noteOperation = (operation: OperationDefinitionNode, operationName: string | undefined) => {
+    const record = currentRequest();
+    if (!record) return;
+    record.operationName = operationName;
+    record.operationType = operation.operation;
+    setSpanAttributes({
+      'graphql.operation.type': operation.operation,
+      ...(operationName ? { 'graphql.operation.name': operationName } : {}),
+    });
+  };
+  /** A request answered by the executor, with its first error's code (none when it succeeded). */
+  const noteAnswer = (code: string | undefined) => {
+    requests += 1;
+    const record = currentRequest();
+    if (record && code !== undefined) record.code = code;
+  };
 
   return {
     registry,
@@ -169,26 +187,19 @@ export function createMetrics(service: string, { maxTenants = DEFAULT_METRICS_MA
     watchSubscriptions(source: () => number) {
       openSubscriptions = source;
     },
-    /** Fills the request's record with its operation and outcome, and names the operation's span. */
+    noteOperation,
+    noteAnswer,
+    /** `noteOperation` and `noteAnswer` for Apollo Server (the gateway). */
     plugin: {
       async requestDidStart() {
         return {
           async didResolveOperation({ operation, operationName }) {
-            const record = currentRequest();
-            if (!record || !operation) return;
-            record.operationName = operationName ?? undefined;
-            record.operationType = operation.operation;
-            setSpanAttributes({
-              'graphql.operation.type': operation.operation,
-              ...(operationName ? { 'graphql.operation.name': operationName } : {}),
-            });
+            if (operation) noteOperation(operation, operationName ?? undefined);
           },
           async willSendResponse({ response }) {
-            requests += 1;
-            const record = currentRequest();
             const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
             const code = errors?.[0]?.extensions?.code;
-            if (record && typeof code === 'string') record.code = code;
+            noteAnswer(typeof code === 'string' ? code : undefined);
           },
         };
       },

@@ -1,19 +1,14 @@
 import type { IncomingMessage } from 'node:http';
-import { ApolloServer } from '@apollo/server';
-import {
-  ApolloServerPluginCacheControlDisabled,
-  ApolloServerPluginInlineTraceDisabled,
-  ApolloServerPluginLandingPageDisabled,
-} from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { TokenVerifier } from '@tenantgraph/auth';
 import { accessPolicyOf, type Logger, requireSameTenant, type Viewer } from '@tenantgraph/core';
 import { type DatabaseRouter, type Deadline, pastDeadline, withDeadline } from '@tenantgraph/database';
 import { tracingEnabled, withSpan } from '@tenantgraph/telemetry';
 import { type DocumentNode, GraphQLError, GraphQLScalarType, type GraphQLSchema, Kind, type ValidationRule } from 'graphql';
-import { accessControl } from './access.ts';
-import { costLimitPlugin, listSizesOf } from './cost.ts';
-import { logUnexpectedErrors, maskError } from './errors.ts';
+import { checkAccess } from './access.ts';
+import { checkCost, listSizesOf } from './cost.ts';
+import { logUnexpected, maskError } from './errors.ts';
+import { createExecutor } from './executor.ts';
 import type { Admission } from './fair-scheduler.ts';
 import { closeGracefully, createGraphQLHttpServer, listen, type Route, sendJson } from './http.ts';
 import type { Metrics } from './metrics.ts';
@@ -114,31 +109,24 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
     resolvers: stopAtDeadline(tracingEnabled() ? traceRootResolvers(options.resolvers) : options.resolvers) as SubgraphResolvers,
   });
   if (tracingEnabled()) traceEntityFetches(schema);
-  const apollo = new ApolloServer<C>({
+  // Only the gateway calls a subgraph, with a few documents it sends again and again: each is
+  // parsed and validated once, and a request costs its checks and its execution (`createExecutor`).
+  const execute = createExecutor<C>({
     schema,
-    formatError: maskError,
-    includeStacktraceInErrorResponses: false,
-    csrfPrevention: true,
     // Composition reads the SDL files and the gateway runs on a static supergraph: nobody needs
-    // a subgraph to describe itself, so neither introspection nor `_service` is served.
-    introspection: false,
+    // a subgraph to describe itself, so neither introspection (refused by the executor) nor `_service` is served.
     validationRules: [noServiceSdl],
-    hideSchemaDetailsFromClientErrors: true,
-    allowBatchedHttpRequests: false,
-    plugins: [
-      ApolloServerPluginLandingPageDisabled(),
-      // Inline traces would hand resolver timings to any caller who asks for them.
-      ApolloServerPluginInlineTraceDisabled(),
-      // Every answer is one tenant's and never cached; cache hints would only wrap every resolver.
-      ApolloServerPluginCacheControlDisabled(),
-      metrics.plugin,
-      accessControl<C>(() => policy),
-      logUnexpectedErrors(logger),
-      costLimitPlugin<C>({ budget: () => limits.maxCost, listSizes: () => listSizes, maxDepth: limits.maxDepth }),
+    checks: [
+      (operation, context) => checkAccess(operation, policy, context.viewer),
+      (operation) => void checkCost({ ...operation, listSizes }, { maxDepth: limits.maxDepth, budget: limits.maxCost }),
     ],
+    formatError: maskError,
+    onErrors: (errors, context) => logUnexpected(logger, errors, context.requestId),
+    onOperation: metrics.noteOperation,
+    onAnswer: metrics.noteAnswer,
   });
   const http = createGraphQLHttpServer<C>({
-    apollo,
+    execute,
     logger,
     async authenticate(req, requestId, closed) {
       const viewer = await options.verifier.verify(req.headers.authorization);
@@ -184,14 +172,12 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
 
   return {
     async start(port, host) {
-      await apollo.start();
       const bound = await listen(http, port, host);
       logger.info('listening', { port: bound });
       return bound;
     },
     async stop() {
       await closeGracefully(http);
-      await apollo.stop();
       await options.onStop?.();
     },
   };

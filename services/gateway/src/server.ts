@@ -7,6 +7,7 @@ import {
   type Admission,
   accessControl,
   closeGracefully,
+  apolloExecutor,
   createGraphQLHttpServer,
   createMetrics,
   DEFAULT_CONCURRENCY,
@@ -195,7 +196,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   const authenticate = async (authorization: string | undefined, requestId: string) =>
     (await authenticateTenant(authorization, requestId)).context;
   const http = createGraphQLHttpServer<GatewayContext>({
-    apollo,
+    execute: apolloExecutor(apollo),
     logger,
     async authenticate(req, requestId, closed) {
       const { context, tenant } = await authenticateTenant(req.headers.authorization, requestId);
