@@ -41,8 +41,39 @@ function wrap(logger: pino.Logger): Logger {
     info: at('info'),
     warn: at('warn'),
     error: at('error'),
-    child: (fields) => wrap(logger.child(fields)),
+    child: (fields) => new ChildLogger(logger, fields),
   };
+}
+
+/**
+ * A child logger made for every request (its id, its tenant) and most often never written to:
+ * pino's child, which serialises the fields, is made on the first line written.
+ */
+class ChildLogger implements Logger {
+  #made: Logger | undefined;
+  constructor(
+    private readonly parent: pino.Logger,
+    private readonly fields: Record<string, unknown>,
+  ) {}
+  #logger(): Logger {
+    this.#made ??= wrap(this.parent.child(this.fields));
+    return this.#made;
+  }
+  debug(message: string, fields?: Record<string, unknown>) {
+    this.#logger().debug(message, fields);
+  }
+  info(message: string, fields?: Record<string, unknown>) {
+    this.#logger().info(message, fields);
+  }
+  warn(message: string, fields?: Record<string, unknown>) {
+    this.#logger().warn(message, fields);
+  }
+  error(message: string, fields?: Record<string, unknown>) {
+    this.#logger().error(message, fields);
+  }
+  child(fields: Record<string, unknown>): Logger {
+    return this.#logger().child(fields);
+  }
 }
 
 /** An error as a log line shows it: what failed, its code (ours or the system's) and what caused it. */

@@ -57,9 +57,15 @@ export type GraphQLHttpOptions<C extends BaseContext> = {
    * Runs on the headers alone, before the body is read: verifies the caller and builds the
    * request context. A GraphQLError with an HTTP status (401, 403) ends the request there.
    * `closed` is aborted when the response is closed, with the reason `'answered'` once it was
-   * sent, or `'caller gone'` when the client went away before.
+   * sent, or `'caller gone'` when the client went away before; with `deadlineMs`, also with
+   * `'deadline'` once that much time has passed.
    */
   authenticate(req: IncomingMessage, requestId: string, closed: AbortSignal): Promise<C>;
+  /**
+   * A request not answered this long after it arrived has its `closed` signal aborted with
+   * `'deadline'` (and a warning logged): its work stops there. Unset: no deadline.
+   */
+  deadlineMs?: number;
   /** Wraps the execution of one request (metrics, async-local request state). */
   around?<T>(context: C, run: () => Promise<T>): Promise<T>;
   /**
@@ -111,9 +117,14 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
 
   const recordGraphQL = (req: IncomingMessage, res: ServerResponse) => {
     const record: RequestRecord = { requestId: requestIdOf(req), start: performance.now(), traceId: activeTraceId() };
+    // One signal, one timer and one listener per request: the answer sent, the caller gone, or the deadline.
+    const closed = new AbortController();
+    const timer = options.deadlineMs === undefined ? undefined : setTimeout(stop, options.deadlineMs, closed, record, 'deadline');
     res.once('close', () => {
+      clearTimeout(timer);
       const seconds = (performance.now() - record.start) / 1000;
       const status = res.writableFinished ? res.statusCode : 499;
+      stop(closed, record, res.writableFinished ? 'answered' : 'caller gone');
       options.onFinish?.(record, status, seconds);
       logger.info('request', {
         requestId: record.requestId,
@@ -126,13 +137,11 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
         traceId: record.traceId,
       });
     });
-    return inRequest(record, () => serveGraphQL(req, res, record.requestId));
+    return inRequest(record, () => serveGraphQL(req, res, record.requestId, closed));
   };
 
-  const serveGraphQL = async (req: IncomingMessage, res: ServerResponse, requestId: string) => {
+  const serveGraphQL = async (req: IncomingMessage, res: ServerResponse, requestId: string, closed: AbortController) => {
     res.setHeader('x-request-id', requestId);
-    const closed = new AbortController();
-    res.once('close', () => closed.abort(res.writableFinished ? 'answered' : 'caller gone'));
     let context: C;
     try {
       context = await options.authenticate(req, requestId, closed.signal);
@@ -190,6 +199,19 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
       for await (const chunk of response.body) res.write(chunk);
       res.end();
     }
+  };
+
+  /** Ends a request's work with `reason`: its first reason stays; a request stopped unanswered is logged. */
+  const stop = (closed: AbortController, record: RequestRecord, reason: 'answered' | 'caller gone' | 'deadline') => {
+    if (closed.signal.aborted) return;
+    closed.abort(reason);
+    if (reason === 'answered') return;
+    logger.warn('request stopped before its answer', {
+      requestId: record.requestId,
+      tenant: record.tenantId,
+      reason,
+      ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+    });
   };
 
   const server = createServer({ maxHeaderSize: 16_384 }, (req, res) => {

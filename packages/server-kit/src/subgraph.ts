@@ -132,25 +132,18 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
       const viewer = await options.verifier.verify(req.headers.authorization);
       noteTenant(viewer.tenantId);
       const requestLogger = logger.child({ requestId, tenant: viewer.tenantId });
-      // The caller leaving (the gateway gave up) ends the work as surely as the deadline does.
-      const signal = stopSignal(closed, limits.deadlineMs);
-      signal.addEventListener(
-        'abort',
-        () => {
-          if (signal.reason === 'answered') return;
-          requestLogger.warn('request stopped before its answer', { reason: signal.reason, deadlineMs: limits.deadlineMs });
-        },
-        { once: true },
-      );
       const base: SubgraphContext = {
         viewer,
         tenantId: viewer.tenantId,
         requestId,
         logger: requestLogger,
-        deadline: { at: Date.now() + limits.deadlineMs, signal },
+        // `closed` is aborted at the deadline too (`deadlineMs` below): the caller leaving (the
+        // gateway gave up) ends the work as surely as the deadline does.
+        deadline: { at: Date.now() + limits.deadlineMs, signal: closed },
       };
       return options.createContext(base, req);
     },
+    deadlineMs: limits.deadlineMs,
     around: (context, run) => withDeadline(context.deadline, run),
     onFinish: metrics.observeRequest,
     maxResponseBytes: limits.maxResponseBytes,
@@ -296,20 +289,3 @@ export const DateTime = new GraphQLScalarType<Date, string>({
     return date;
   },
 });
-
-/**
- * Aborted with `'deadline'` after `deadlineMs`, or with `closed`'s reason when the response is closed
- * first (`'answered'`, `'caller gone'`). One timer, cleared once answered: an AbortSignal.timeout would
- * still fire after every request (and make a DOMException), and AbortSignal.any cost a third signal.
- */
-function stopSignal(closed: AbortSignal, deadlineMs: number): AbortSignal {
-  const stop = new AbortController();
-  const timer = setTimeout(() => stop.abort('deadline'), deadlineMs).unref();
-  const end = () => {
-    clearTimeout(timer);
-    stop.abort(closed.reason);
-  };
-  if (closed.aborted) end();
-  else closed.addEventListener('abort', end, { once: true });
-  return stop.signal;
-}
