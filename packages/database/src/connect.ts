@@ -33,6 +33,11 @@ export function createPool(url: string, options: ConnectOptions = {}): pg.Pool {
     connectionTimeoutMillis: options.acquireTimeoutMs ?? 2_000,
     idleTimeoutMillis: 30_000,
     statement_timeout: options.statementTimeoutMs ?? 5_000,
+    // Each statement is prepared once per connection (statements.ts) and must then cost no
+    // planning: PostgreSQL's default plans the first five executions for their values and keeps
+    // planning every one whose generic plan it estimates dearer, as it does for `= any($1)` and the
+    // tenant's `set_config`. Every read here is by the tenant's leading index key, so one plan fits all.
+    options: '-c plan_cache_mode=force_generic_plan',
     application_name: 'tenantgraph',
   });
   // An idle connection dropped by the server must not crash the process; the pool replaces it.

@@ -109,6 +109,17 @@ describe('withTenant', () => {
     expect(added).toEqual([expect.stringMatching(/"body" = any\(\$1\)/)]);
   });
 
+  it('plans each prepared read once: every later execution reuses its generic plan', async () => {
+    const text = '"body" >= $1';
+    for (const from of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) {
+      await withTenant(db, 'alpha', (trx) => trx.selectFrom('note').select('body').where('body', '>=', from).execute());
+    }
+    const { rows } = await sql<{ generic: number; custom: number }>`select generic_plans::int as generic, custom_plans::int as custom
+      from pg_prepared_statements where statement like ${`%${text}%`}`.execute(db);
+    // PostgreSQL's default (plan_cache_mode = auto) would have planned the first five for their values.
+    expect(rows).toEqual([{ generic: 7, custom: 0 }]);
+  });
+
   it('keeps at most 200 prepared statements on a connection, the least recently used closed first', async () => {
     for (let i = 0; i < 230; i++) {
       const [row] = await withTenant(db, 'alpha', (trx) => trx.selectNoFrom(sql<number>`${i}::int`.as(`n${i}`)).execute());
