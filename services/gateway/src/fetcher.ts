@@ -1,8 +1,9 @@
-import { Agent, request } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { Logger } from '@tenantgraph/core';
 import type { Metrics } from '@tenantgraph/server-kit';
 import { injectTraceContext } from '@tenantgraph/telemetry';
+import { type Dispatcher, Pool } from 'undici';
 
 type Fetcher = RemoteGraphQLDataSource['fetcher'];
 type FetcherResponse = Awaited<ReturnType<Fetcher>>;
@@ -17,21 +18,57 @@ type FetcherOptions = {
 };
 
 /** Errors that mean nothing is listening (crashed, restarting), as opposed to a slow answer. */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  // undici's: the socket closed under a request, or no connection in time.
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /**
- * The gateway's HTTP client for subgraphs: keep-alive sockets with a bound per host, a timeout
- * on every fetch, and no retries (a retried mutation could run twice).
+ * The gateway's HTTP client for subgraphs: undici's connection pool per subgraph origin, with
+ * keep-alive sockets bounded per host, a timeout on every fetch, and no retries (a retried
+ * mutation could run twice). undici's client costs less per request than `node:http`'s (no
+ * `ClientRequest` per fetch, its own timers), and the gateway sends six requests per dashboard.
  */
 export function createSubgraphFetcher({ maxSockets, timeoutMs, logger }: FetcherOptions): Fetcher {
-  // An idle socket is dropped after 30 s, well before the subgraph server's keep-alive timeout,
-  // so the agent never reuses a socket the server is closing.
-  const agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo', timeout: 30_000 });
   const health = subgraphHealth(logger);
+  const pools = new Map<string, Pool>();
+  const targets = new Map<string, { origin: string; path: string; pool: Pool }>();
+  /** The pool and path of a subgraph URL, parsed once (the gateway has a handful). */
+  const targetOf = (url: string) => {
+    let target = targets.get(url);
+    if (!target) {
+      const { origin, pathname, search } = new URL(url);
+      let pool = pools.get(origin);
+      if (!pool) {
+        // An idle socket is dropped after 30 s, well before the subgraph server's keep-alive
+        // timeout, so the pool never reuses a socket the server is closing.
+        pool = new Pool(origin, {
+          connections: maxSockets,
+          pipelining: 1,
+          keepAliveTimeout: 30_000,
+          keepAliveMaxTimeout: 30_000,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        });
+        pools.set(origin, pool);
+      }
+      target = { origin, path: `${pathname}${search}`, pool };
+      targets.set(url, target);
+    }
+    return target;
+  };
   return async (url, init = {}) => {
-    const origin = new URL(url).origin;
+    const { origin, path, pool } = targetOf(url);
     try {
-      const response = await send(url, init);
+      const response = await send(pool, url, path, init);
       health.up(origin);
       return response;
     } catch (error) {
@@ -40,49 +77,40 @@ export function createSubgraphFetcher({ maxSockets, timeoutMs, logger }: Fetcher
     }
   };
 
-  function send(url: string, init: Parameters<Fetcher>[1] = {}) {
-    return new Promise<FetcherResponse>((resolve, reject) => {
-      const body = typeof init.body === 'string' ? init.body : '';
-      const headers = { ...(init.headers as Record<string, string>), 'content-length': String(Buffer.byteLength(body)) };
-      const req = request(url, { method: init.method ?? 'POST', headers, agent, timeout: timeoutMs }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () => {
-          clearTimeout(deadline);
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          const responseHeaders = new Headers();
-          for (const [name, value] of Object.entries(res.headers)) {
-            if (typeof value === 'string') responseHeaders.set(name, value);
-          }
-          resolve({
-            ok: status >= 200 && status < 300,
-            status,
-            statusText: res.statusMessage ?? '',
-            url,
-            redirected: false,
-            headers: responseHeaders,
-            text: async () => text,
-            json: async () => JSON.parse(text),
-            clone() {
-              return this;
-            },
-            body: null as never,
-            bodyUsed: false,
-            arrayBuffer: async () => Buffer.from(text),
-          } as unknown as FetcherResponse);
-        });
-      });
-      // `timeout` above covers idle sockets; this covers a subgraph that trickles its answer.
-      const deadline = setTimeout(() => req.destroy(new Error('subgraph request timed out')), timeoutMs);
-      req.on('timeout', () => req.destroy(new Error('subgraph request timed out')));
-      req.on('error', (error) => {
-        clearTimeout(deadline);
-        reject(error);
-      });
-      req.end(body);
+  async function send(pool: Pool, url: string, path: string, init: Parameters<Fetcher>[1] = {}) {
+    const started = performance.now();
+    const { statusCode, headers, body } = await pool.request({
+      path,
+      method: (init.method ?? 'POST') as Dispatcher.HttpMethod,
+      headers: init.headers as Record<string, string>,
+      body: typeof init.body === 'string' ? init.body : '',
     });
+    // headersTimeout bounds the wait for the answer and bodyTimeout each pause in it; this bounds the whole.
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) {
+      chunks.push(chunk as Buffer);
+      if (performance.now() - started > timeoutMs) {
+        body.destroy();
+        throw new Error('subgraph request timed out');
+      }
+    }
+    const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+    return {
+      ok: statusCode >= 200 && statusCode < 300,
+      status: statusCode,
+      statusText: STATUS_CODES[statusCode] ?? '',
+      url,
+      redirected: false,
+      headers: new AnswerHeaders(headers),
+      text: async () => text,
+      json: async () => JSON.parse(text),
+      clone() {
+        return this;
+      },
+      body: null as never,
+      bodyUsed: false,
+      arrayBuffer: async () => Buffer.from(text),
+    } as unknown as FetcherResponse;
   }
 }
 
@@ -128,4 +156,28 @@ export function observedFetcher(fetcher: Fetcher, subgraph: string, metrics: Met
       metrics.observeFetch(subgraph, outcome, (performance.now() - start) / 1000);
     }
   };
+}
+
+/** An answer's headers as Apollo's data source reads them (`get`), over undici's lower-cased record. */
+class AnswerHeaders {
+  constructor(private readonly record: Record<string, string | string[] | undefined>) {}
+  get(name: string): string | null {
+    const value = this.record[name.toLowerCase()];
+    return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+  }
+  has(name: string): boolean {
+    return this.record[name.toLowerCase()] !== undefined;
+  }
+  *entries(): IterableIterator<[string, string]> {
+    for (const name of Object.keys(this.record)) {
+      const value = this.get(name);
+      if (value !== null) yield [name, value];
+    }
+  }
+  [Symbol.iterator]() {
+    return this.entries();
+  }
+  forEach(each: (value: string, name: string) => void) {
+    for (const [name, value] of this.entries()) each(value, name);
+  }
 }
