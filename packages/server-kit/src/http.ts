@@ -201,16 +201,19 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
     }
   };
 
-  /** Ends a request's work with `reason`: its first reason stays; a request stopped unanswered is logged. */
+  /**
+   * Ends a request's work with `reason` (the first reason stays). A server with a deadline (a
+   * subgraph) logs a request stopped unanswered: its caller, the gateway, gave up, or time ran out.
+   */
   const stop = (closed: AbortController, record: RequestRecord, reason: 'answered' | 'caller gone' | 'deadline') => {
     if (closed.signal.aborted) return;
     closed.abort(reason);
-    if (reason === 'answered') return;
+    if (reason === 'answered' || options.deadlineMs === undefined) return;
     logger.warn('request stopped before its answer', {
       requestId: record.requestId,
       tenant: record.tenantId,
       reason,
-      ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
+      deadlineMs: options.deadlineMs,
     });
   };
 
