@@ -56,9 +56,9 @@ export type GraphQLHttpOptions<C extends BaseContext> = {
   /**
    * Runs on the headers alone, before the body is read: verifies the caller and builds the
    * request context. A GraphQLError with an HTTP status (401, 403) ends the request there.
-   * `closed` is aborted when the response is closed, with the reason `'answered'` once it was
-   * sent, or `'caller gone'` when the client went away before; with `deadlineMs`, also with
-   * `'deadline'` once that much time has passed.
+   * `closed` is aborted with the reason `'caller gone'` when the client goes away before its
+   * answer, and with `deadlineMs`, with `'deadline'` once that much time has passed. An answered
+   * request's signal is left as it is: aborting it would dispatch an event nobody waits for.
    */
   authenticate(req: IncomingMessage, requestId: string, closed: AbortSignal): Promise<C>;
   /**
@@ -117,14 +117,14 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
 
   const recordGraphQL = (req: IncomingMessage, res: ServerResponse) => {
     const record: RequestRecord = { requestId: requestIdOf(req), start: performance.now(), traceId: activeTraceId() };
-    // One signal, one timer and one listener per request: the answer sent, the caller gone, or the deadline.
+    // One signal, one timer and one listener per request: the caller gone, or the deadline.
     const closed = new AbortController();
     const timer = options.deadlineMs === undefined ? undefined : setTimeout(stop, options.deadlineMs, closed, record, 'deadline');
     res.once('close', () => {
       clearTimeout(timer);
       const seconds = (performance.now() - record.start) / 1000;
       const status = res.writableFinished ? res.statusCode : 499;
-      stop(closed, record, res.writableFinished ? 'answered' : 'caller gone');
+      if (!res.writableFinished) stop(closed, record, 'caller gone');
       options.onFinish?.(record, status, seconds);
       logger.info('request', {
         requestId: record.requestId,
@@ -202,13 +202,13 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
   };
 
   /**
-   * Ends a request's work with `reason` (the first reason stays). A server with a deadline (a
-   * subgraph) logs a request stopped unanswered: its caller, the gateway, gave up, or time ran out.
+   * Ends an unanswered request's work with `reason` (the first reason stays). A server with a
+   * deadline (a subgraph) logs it: its caller, the gateway, gave up, or time ran out.
    */
-  const stop = (closed: AbortController, record: RequestRecord, reason: 'answered' | 'caller gone' | 'deadline') => {
+  const stop = (closed: AbortController, record: RequestRecord, reason: 'caller gone' | 'deadline') => {
     if (closed.signal.aborted) return;
     closed.abort(reason);
-    if (reason === 'answered' || options.deadlineMs === undefined) return;
+    if (options.deadlineMs === undefined) return;
     logger.warn('request stopped before its answer', {
       requestId: record.requestId,
       tenant: record.tenantId,
