@@ -82,6 +82,18 @@ describe('a subgraph executor', () => {
     expect(validated).toEqual([a, b, c, b]);
   });
 
+  it('keeps at most documentCacheChars of query text, and never caches a query over a tenth of it', async () => {
+    const { run, validated } = executor({ documentCacheChars: 100 });
+    // Eleven queries of 10 characters: the eleventh evicts the first, the least recently used.
+    const queries = 'abcdefghijk'.split('').map((alias) => `{${alias}:secret}`);
+    for (const query of [...queries, queries[0]!, queries[10]!]) expect((await run({ query })).status).toBe(200);
+    expect(validated).toEqual([...queries, queries[0]]);
+    // 13 characters, over a tenth of 100: parsed and validated every time.
+    const large = '{ l: secret }';
+    for (let i = 0; i < 2; i++) expect((await run({ query: large })).status).toBe(200);
+    expect(validated.filter((query) => query === large)).toHaveLength(2);
+  });
+
   it('refuses a document that does not parse or validate with 400, without the schema’s suggestions', async () => {
     const { run } = executor();
     const unparsed = await run({ query: '{ greeting(' });

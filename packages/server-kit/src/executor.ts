@@ -41,6 +41,8 @@ export type ExecutorOptions<C> = {
   onAnswer?(code: string | undefined): void;
   /** Distinct documents kept parsed and validated, least recently used dropped first. */
   documentCacheSize?: number;
+  /** And at most this many characters of query text in all (their parsed form is a few times larger). */
+  documentCacheChars?: number;
 };
 
 type Prepared = { document: DocumentNode } | { status: number; errors: readonly GraphQLErrorType[] };
@@ -61,10 +63,11 @@ const JSON_TYPE: [string, string] = ['content-type', 'application/json; charset=
  * @example createGraphQLHttpServer({ execute: createExecutor({ schema, formatError: maskError }), ... })
  */
 export function createExecutor<C>(options: ExecutorOptions<C>): GraphQLExecutor<C> {
-  const { schema, checks = [], documentCacheSize = 1_000 } = options;
+  const { schema, checks = [], documentCacheSize = 1_000, documentCacheChars = 4_000_000 } = options;
   const rules = [...specifiedRules, noIntrospection, ...(options.validationRules ?? [])];
   const documents = new Map<string, Prepared>();
 
+  let cachedChars = 0;
   const prepare = (query: string): Prepared => {
     const known = documents.get(query);
     if (known) {
@@ -74,8 +77,15 @@ export function createExecutor<C>(options: ExecutorOptions<C>): GraphQLExecutor<
       return known;
     }
     const prepared = parseAndValidate(query);
+    // A query larger than a tenth of the cache is parsed every time rather than evict the others.
+    if (query.length > documentCacheChars / 10) return prepared;
     documents.set(query, prepared);
-    if (documents.size > documentCacheSize) documents.delete(documents.keys().next().value as string);
+    cachedChars += query.length;
+    while (documents.size > documentCacheSize || cachedChars > documentCacheChars) {
+      const oldest = documents.keys().next().value as string;
+      documents.delete(oldest);
+      cachedChars -= oldest.length;
+    }
     return prepared;
   };
 
