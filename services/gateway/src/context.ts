@@ -13,6 +13,8 @@ export type GatewayContext = {
   closed?: AbortSignal;
   /** Fetches this request sent to a subgraph (not answered by the entity cache); see `budgetPlugin`. */
   subgraphFetches?: number;
+  /** A fetch of this request went to a subgraph the entity cache never keeps: its whole answer is not kept (`wholeAnswers`). */
+  uncachedFetch?: boolean;
   /** The subgraphs this request sent a mutation to: whose cached answers of the tenant it invalidates (`invalidateOnMutation`). */
   mutatedSubgraphs?: Set<string>;
 };

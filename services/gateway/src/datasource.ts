@@ -29,7 +29,11 @@ export class TenantDataSource extends RemoteGraphQLDataSource<GatewayContext> {
       if (context) context.subgraphFetches = (context.subgraphFetches ?? 0) + 1;
       return super.process(options);
     };
-    if (!this.cache || !query) return send();
+    if (!this.cache || !query) {
+      // A subgraph never cached (analytics): the whole answer is not kept either (`wholeAnswers`).
+      if (context) context.uncachedFetch = true;
+      return send();
+    }
     const { cache, subgraph } = this.cache;
     if (/^\s*mutation\b/.test(query)) {
       // Noted before it is sent: a mutation that fails half-way may still have changed something.

@@ -93,6 +93,30 @@ describe('entity cache', () => {
     expect(cache.key(one, 'tenant', '{ tenant { id } }', {})).toBe(cache.key(two, 'tenant', '{ tenant { id } }', {}));
   });
 
+  it("reads a whole answer only with every one of the tenant's generations, the same viewer and the same operation", async () => {
+    const cache = createEntityCache({ maxBytes: 1_000_000, tenantShare: 0.5, ttlMs: 60_000 });
+    const dashboard = { queryHash: 'h1', operationName: 'Dashboard', variables: { first: 20 } };
+    const a = (await cache.scope('a', 'shared', viewer))!;
+    cache.keepAnswer(a, cache.answerKey(a, dashboard), '{"data":{}}');
+    expect(cache.answer(a, cache.answerKey(a, dashboard))).toBe('{"data":{}}');
+    for (const other of [
+      { ...dashboard, queryHash: 'h2' },
+      { ...dashboard, operationName: 'Other' },
+      { ...dashboard, variables: { first: 5 } },
+    ])
+      expect(cache.answer(a, cache.answerKey(a, other))).toBeUndefined();
+    const otherViewer = (await cache.scope('a', 'shared', { ...viewer, subject: 'u2' }))!;
+    expect(cache.answer(otherViewer, cache.answerKey(otherViewer, dashboard))).toBeUndefined();
+    const otherTenant = (await cache.scope('b', 'shared', viewer))!;
+    expect(cache.answer(otherTenant, cache.answerKey(otherTenant, dashboard))).toBeUndefined();
+    // A change in any one subgraph: unlike a fetch's entry, the whole answer is never read again.
+    await cache.invalidate('a', ['project']);
+    const after = (await cache.scope('a', 'shared', viewer))!;
+    expect(cache.answer(after, cache.answerKey(after, dashboard))).toBeUndefined();
+    // One hit counted; a whole answer not found counts no miss (its fetches' lookups do).
+    expect(cache.stats('a')).toEqual({ hits: 1, misses: 0 });
+  });
+
   it('neither fails a change nor caches while Redis, its shared tier, cannot be reached', async () => {
     const redis = new Redis('redis://127.0.0.1:1', { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true });
     const cache = createEntityCache({ maxBytes: 1_000_000, tenantShare: 0.5, ttlMs: 60_000, redis });

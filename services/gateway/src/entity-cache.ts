@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { type ApolloServerPlugin, type BaseContext, HeaderMap } from '@apollo/server';
 import type { Logger, Viewer } from '@tenantgraph/core';
 import type { EventTransport } from '@tenantgraph/events';
 import type { Redis } from 'ioredis';
@@ -162,6 +162,47 @@ export function createEntityCache(options: EntityCacheOptions) {
       return [scope.tenantId, scope.placement, generation, subgraph, scope.scopes, who, fetch].join('\u0000');
     },
 
+    /**
+     * The key of a whole answer: the scope with every one of the tenant's generations (a change
+     * of its data in any subgraph makes the answer unreadable), the subject, and the operation
+     * (its document's hash, its name, its variables).
+     */
+    answerKey(scope: CacheScope, operation: { queryHash: string; operationName?: string | null | undefined; variables?: unknown }): string {
+      const generations = Object.entries(scope.generations)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([subgraph, generation]) => `${subgraph}=${generation}`)
+        .join(' ');
+      return [
+        scope.tenantId,
+        scope.placement,
+        generations,
+        'answer',
+        scope.scopes,
+        scope.subject,
+        operation.queryHash,
+        operation.operationName ?? '',
+        JSON.stringify(operation.variables ?? null),
+      ].join('\u0000');
+    },
+
+    /** A whole answer kept in this replica's memory; a hit counts as the tenant's hit, a miss as nothing (the fetches' lookups follow). */
+    answer(scope: CacheScope, key: string): string | undefined {
+      const entry = entries.get(key);
+      if (!entry) return undefined;
+      if (entry.expires <= Date.now()) {
+        remove(entry);
+        return undefined;
+      }
+      touch(entry);
+      count(scope.tenantId, true);
+      return entry.value;
+    },
+
+    /** Keeps a whole answer in this replica's memory, in the tenant's share like any entry. */
+    keepAnswer(scope: CacheScope, key: string, value: string): void {
+      store(scope.tenantId, key, value, Date.now() + ttlMs);
+    },
+
     async get(scope: CacheScope, key: string): Promise<string | undefined> {
       const entry = entries.get(key);
       if (entry && entry.expires > Date.now()) {
@@ -246,6 +287,42 @@ export function invalidateOnMutation(
           if (operation?.operation !== 'mutation' || !contextValue.viewer) return;
           const mutated = contextValue.mutatedSubgraphs;
           await cache.invalidate(contextValue.viewer.tenantId, mutated?.size ? [...mutated] : undefined);
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Whole answers over the entity cache: a query whose every fetch could be cached is kept whole
+ * (`answerKey`: the tenant's generations of every subgraph, the viewer, the operation and its
+ * variables), and the same request of the same viewer is answered from it, without planning or
+ * fetching, while nothing of the tenant changed. A change anywhere in the tenant makes it
+ * unreadable; the entity cache then still answers the fetches the change left alone. Kept in this
+ * replica's memory only: a replica rebuilds an answer from the shared tier's entries.
+ */
+export function wholeAnswers(cache: EntityCache): ApolloServerPlugin<BaseContext & { cacheScope?: CacheScope; uncachedFetch?: boolean }> {
+  return {
+    async requestDidStart() {
+      let key: string | undefined;
+      return {
+        async responseForOperation({ operation, operationName, queryHash, request, contextValue }) {
+          const scope = contextValue.cacheScope;
+          if (operation.operation !== 'query' || !scope || !queryHash) return null;
+          const wanted = cache.answerKey(scope, { queryHash, operationName, variables: request.variables });
+          const kept = cache.answer(scope, wanted);
+          if (kept === undefined) {
+            key = wanted;
+            return null;
+          }
+          return { http: { status: undefined, headers: new HeaderMap() }, body: { kind: 'single', singleResult: JSON.parse(kept) } };
+        },
+        async willSendResponse({ response, contextValue }) {
+          const scope = contextValue.cacheScope;
+          if (!key || !scope || response.body.kind !== 'single' || contextValue.uncachedFetch) return;
+          const { data, errors } = response.body.singleResult;
+          // Kept under the generations the request started with: a change while it ran already made it unreadable.
+          if (data && !errors?.length) cache.keepAnswer(scope, key, JSON.stringify({ data }));
         },
       };
     },

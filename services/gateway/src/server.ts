@@ -24,7 +24,7 @@ import { budgetPlugin, DEFAULT_COST_RATES, DEFAULT_QUERY_BUDGETS, overBudgetPena
 import type { GatewayContext } from './context.ts';
 import { cors } from './cors.ts';
 import { TenantDataSource } from './datasource.ts';
-import { type EntityCache, invalidateOnMutation } from './entity-cache.ts';
+import { type EntityCache, invalidateOnMutation, wholeAnswers } from './entity-cache.ts';
 import { createExplorer } from './explorer.ts';
 import { createSubgraphFetcher, observedFetcher } from './fetcher.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryLimits } from './limits.ts';
@@ -163,7 +163,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       }),
       overBudgetPenalty(rateLimiter, planLimits),
       metrics.plugin,
-      ...(entityCache ? [invalidateOnMutation(entityCache)] : []),
+      ...(entityCache ? [invalidateOnMutation(entityCache), wholeAnswers(entityCache)] : []),
     ],
   });
   // Ready once the supergraph is loaded, and no longer once stopping, so a load balancer stops

@@ -95,6 +95,29 @@ describe('the entity cache through the gateway', () => {
     await gateway.stop();
   }, 60_000);
 
+  it("answers a repeated query whole, once per viewer: one hit, no fetch, and never another viewer's answer", async ({ stack }) => {
+    const cache = newCache();
+    const gateway = await cachedGateway(stack, cache);
+    const WHO = '{ viewer { id } tenant { id products(first: 50) { totalCount } orders(first: 5) { totalCount } } }';
+    const [ana, ben] = [
+      await stack.auth.token('avocado', ['products:write'], { subject: 'ana' }),
+      await stack.auth.token('avocado', ['products:write'], { subject: 'ben' }),
+    ];
+    const first = await ok(gateway.url, ana, WHO);
+    const stats = cache.stats('avocado');
+    // Three fetches the first time (tenant, products, orders); the same request again is one hit.
+    expect(await ok(gateway.url, ana, WHO)).toEqual(first);
+    expect(cache.stats('avocado')).toEqual({ hits: stats.hits + 1, misses: stats.misses });
+    // Another viewer of the same tenant, with the same scopes, gets an answer of its own.
+    expect((await ok(gateway.url, ben, WHO)).viewer.id).not.toBe(first.viewer.id);
+    expect((await ok(gateway.url, ana, WHO)).viewer.id).toBe(first.viewer.id);
+    // Different variables are another answer.
+    const page = 'query($n: Int!) { tenant { products(first: $n) { nodes { id } } } }';
+    expect((await ok(gateway.url, ana, page, { n: 1 })).tenant.products.nodes).toHaveLength(1);
+    expect((await ok(gateway.url, ana, page, { n: 2 })).tenant.products.nodes).toHaveLength(2);
+    await gateway.stop();
+  }, 60_000);
+
   it("never keeps Tenant.usage, which analytics counts after the change's event: the new count shows within a second", async ({
     stack,
   }) => {
