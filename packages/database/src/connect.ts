@@ -25,6 +25,9 @@ export function connect<DB>(url: string, options: ConnectOptions = {}): Kysely<D
   return kyselyOver<DB>(createPool(url, options), options);
 }
 
+/** A statement's bound unless `statementTimeoutMs` says otherwise. */
+const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
+
 /** A `pg` pool with the settings of `connect`. */
 export function createPool(url: string, options: ConnectOptions = {}): pg.Pool {
   const pool = new pg.Pool({
@@ -32,7 +35,7 @@ export function createPool(url: string, options: ConnectOptions = {}): pg.Pool {
     max: options.max ?? 10,
     connectionTimeoutMillis: options.acquireTimeoutMs ?? 2_000,
     idleTimeoutMillis: 30_000,
-    statement_timeout: options.statementTimeoutMs ?? 5_000,
+    statement_timeout: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
     // Each statement is prepared once per connection (statements.ts) and must then cost no
     // planning: PostgreSQL's default plans the first five executions for their values and keeps
     // planning every one whose generic plan it estimates dearer, as it does for `= any($1)` and the
@@ -45,9 +48,9 @@ export function createPool(url: string, options: ConnectOptions = {}): pg.Pool {
   return pool;
 }
 
-/** A Kysely instance over any pool of `pg` clients (the router's bounded pools). */
-export function kyselyOver<DB>(pool: ClientPool, options: Pick<ConnectOptions, 'onQuery'> = {}): Kysely<DB> {
-  const onQuery = options.onQuery;
+/** A Kysely instance over any pool of `pg` clients (the router's bounded pools), made by `createPool` with the same options. */
+export function kyselyOver<DB>(pool: ClientPool, options: Pick<ConnectOptions, 'onQuery' | 'statementTimeoutMs'> = {}): Kysely<DB> {
+  const { onQuery, statementTimeoutMs = DEFAULT_STATEMENT_TIMEOUT_MS } = options;
   const postgres = new PostgresDialect({ pool: pool as unknown as PostgresPool });
   return new Kysely<DB>({
     // A driver that sends a `withTenant` unit's statements with its tenant (see `sendWith`).
@@ -55,7 +58,7 @@ export function kyselyOver<DB>(pool: ClientPool, options: Pick<ConnectOptions, '
       createAdapter: () => postgres.createAdapter(),
       createIntrospector: (db) => postgres.createIntrospector(db),
       createQueryCompiler: () => new TenantQueryCompiler(),
-      createDriver: () => new TenantDriver(pool, onQuery),
+      createDriver: () => new TenantDriver(pool, { statementTimeoutMs, onBefore: onQuery }),
     },
     log: onQuery
       ? (event) => {

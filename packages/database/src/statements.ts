@@ -19,32 +19,40 @@ const { prepareValue } = createRequire(import.meta.url)('pg/lib/utils.js') as { 
 /** What a `withTenant` unit sets before its statements: the tenant, and the time its request has left. */
 export type TenantSettings = { tenantId: string; timeoutMs?: number | undefined };
 
-/** How one statement of a `withTenant` unit is sent: a read behind the tenant's settings, or after `before` (its `begin` and settings). */
-type Instruction = { read: TenantSettings } | { before: string };
+/** How one statement of a `withTenant` unit is sent: a read behind the tenant's settings, or after its unit's `begin` and settings. */
+type Instruction = { read: TenantSettings } | { begin: string; settings: TenantSettings; raw: boolean };
 const instructions = new WeakMap<QueryId, Instruction>();
 
 /**
  * Marks the statement `queryId` to travel as a plain read behind the tenant's settings, in one round
- * trip, or to follow `before` (the unit's `begin` and settings) on its connection.
+ * trip, or to follow its unit's `begin` and settings on its connection.
  */
 export function sendWith(queryId: QueryId, instruction: Instruction): void {
   instructions.set(queryId, instruction);
 }
 
 /**
- * The settings as one `select`, for the message that opens a unit's transaction. The tenant id
- * matched its strict pattern (letters, digits, dashes) in `withTenant`: safe as a literal.
+ * The settings as one `select`, for the message that opens a unit's transaction (`timeoutMs` is
+ * already a whole number, see `timeoutFor`). The tenant id matched its strict pattern (letters,
+ * digits, dashes) in `withTenant`: safe as a literal.
  */
-export function settingsSql({ tenantId, timeoutMs }: TenantSettings): string {
-  const timeout = timeoutMs === undefined ? '' : `, ${STATEMENT_TIMEOUT.replace('$2', String(Math.floor(timeoutMs)))}`;
+function settingsSql(tenantId: string, timeoutMs: number | undefined): string {
+  const timeout = timeoutMs === undefined ? '' : `, set_config('statement_timeout', '${timeoutMs}', true)`;
   return `select set_config('app.tenant_id', '${tenantId}', true)${timeout}`;
 }
 
-// The time left, unless the connection's own statement_timeout is lower (0: none).
-const STATEMENT_TIMEOUT =
-  "set_config('statement_timeout', least($2::bigint, nullif(extract(epoch from current_setting('statement_timeout')::interval) * 1000, 0))::bigint::text, true)";
 const SET_TENANT = "select set_config('app.tenant_id', $1, true)";
-const SET_TENANT_AND_TIMEOUT = `${SET_TENANT}, ${STATEMENT_TIMEOUT}`;
+const SET_TENANT_AND_TIMEOUT = `${SET_TENANT}, set_config('statement_timeout', $2, true)`;
+
+/**
+ * The `statement_timeout` of a unit's statements, in whole milliseconds: the time its request has
+ * left, unless the connection's own (`connectionTimeoutMs`, set when it connected; 0: none) is lower.
+ */
+function timeoutFor(settings: TenantSettings, connectionTimeoutMs: number): number | undefined {
+  if (settings.timeoutMs === undefined) return undefined;
+  const left = Math.max(1, Math.floor(settings.timeoutMs));
+  return connectionTimeoutMs > 0 ? Math.min(left, connectionTimeoutMs) : left;
+}
 
 /**
  * Kysely's PostgreSQL compiler, with `x in (a, b, c)` compiled as `x = any($1)` (and `not in` as
@@ -99,38 +107,37 @@ type ProtocolConnection = {
   close(message: { type: 'S'; name: string }): void;
   sync(): void;
 };
-type ReadResult = { rows: Record<string, unknown>[] };
+type StepResult = { rows: Record<string, unknown>[]; command?: string; rowCount?: number | null };
 const PgQuery = pg.Query as unknown as new (config: {
   text: string;
-  callback(error: Error | null, results: ReadResult | ReadResult[]): void;
+  callback(error: Error | null, results: StepResult | StepResult[]): void;
 }) => { prepare(connection: ProtocolConnection): void; handleReadyForQuery(connection: ProtocolConnection): void };
 
+/** One statement of a pipeline: prepared under its name on each connection, or parsed unnamed each time. */
+type Step = { text: string; values: (string | Buffer | null)[]; prepared: boolean };
+
 /**
- * A plain read and the tenant's settings as one pipeline of the extended protocol: bind and run
- * the prepared `set_config`, bind and run the prepared read, then one Sync. PostgreSQL runs what
- * comes before a Sync as one implicit transaction, so the settings hold for the read and end with
- * it, and the whole exchange is one write and one round trip. A statement not yet prepared on this
- * connection is parsed in the same pipeline, after a Close of its name (no error when there is
- * none); it counts as prepared once its pipeline succeeded. One whose pipeline failed may or may
- * not exist: it is closed and parsed again. Rows arrive in text form, parsed as for any other query.
+ * Statements sent as one pipeline of the extended protocol, ending with one Sync: one write and one
+ * round trip. A unit's plain read: the prepared `set_config` of its tenant, then the prepared
+ * read; PostgreSQL runs what comes before a Sync as one implicit transaction, so the settings hold
+ * for the read and end with it. A unit's first other statement: its `begin`, the settings, then
+ * the statement (unnamed: writes vary in shape); the transaction stays open after the Sync for the
+ * rest of the unit. A statement not yet prepared on this connection is parsed in the same
+ * pipeline, after a Close of its name (no error when there is none); it counts as prepared once
+ * its pipeline succeeded. One whose pipeline failed may or may not exist: it is closed and parsed
+ * again. The answer is the last statement's; rows arrive in text form, parsed as for any other query.
  */
-class TenantRead extends PgQuery {
-  readonly #steps: { text: string; values: (string | Buffer | null)[] }[];
+class TenantPipeline extends PgQuery {
+  readonly #steps: Step[];
   #parsed: string[] = [];
   #statements: Map<string, boolean> | undefined;
 
-  constructor(settings: TenantSettings, text: string, values: readonly unknown[], done: (error: Error | null, rows?: ReadResult) => void) {
+  constructor(steps: Step[], done: (error: Error | null, result?: StepResult) => void) {
     super({
-      text,
+      text: steps.at(-1)!.text,
       callback: (error, results) => (error ? done(error) : done(null, Array.isArray(results) ? results.at(-1) : results)),
     });
-    const set =
-      settings.timeoutMs === undefined
-        ? { text: SET_TENANT, values: [settings.tenantId] }
-        : { text: SET_TENANT_AND_TIMEOUT, values: [settings.tenantId, String(Math.floor(settings.timeoutMs))] };
-    // Every value in its text form before anything is written: a value that cannot be sent fails
-    // here, not half-way through a pipeline that would then wait for its Sync.
-    this.#steps = [set, { text, values: values.map(prepareValue) }];
+    this.#steps = steps;
   }
 
   requiresPreparation(): boolean {
@@ -141,8 +148,8 @@ class TenantRead extends PgQuery {
     const statements = prepared.get(connection) ?? new Map<string, boolean>();
     prepared.set(connection, statements);
     this.#statements = statements;
-    const steps = this.#steps.map((step) => ({ ...step, name: nameOf(step.text) }));
-    const fresh = steps.filter(({ name }) => !statements.has(name)).length;
+    const steps = this.#steps.map((step) => ({ ...step, name: step.prepared ? nameOf(step.text) : '' }));
+    const fresh = steps.filter(({ name }) => name && !statements.has(name)).length;
     // Room first: a Close runs before anything in the pipeline can fail.
     for (const [name] of statements) {
       if (statements.size + fresh <= STATEMENTS_PER_CONNECTION) break;
@@ -151,15 +158,18 @@ class TenantRead extends PgQuery {
       connection.close({ type: 'S', name });
     }
     for (const { name, text, values } of steps) {
-      const ready = statements.get(name);
-      // The most recently used last.
-      statements.delete(name);
-      if (ready) statements.set(name, true);
+      if (!name) connection.parse({ text, name, types: [] });
       else {
-        connection.close({ type: 'S', name });
-        connection.parse({ text, name, types: [] });
-        statements.set(name, false);
-        this.#parsed.push(name);
+        const ready = statements.get(name);
+        // The most recently used last.
+        statements.delete(name);
+        if (ready) statements.set(name, true);
+        else {
+          connection.close({ type: 'S', name });
+          connection.parse({ text, name, types: [] });
+          statements.set(name, false);
+          this.#parsed.push(name);
+        }
       }
       connection.bind({ portal: '', statement: name, values });
       connection.describe({ type: 'P', name: '' });
@@ -175,24 +185,33 @@ class TenantRead extends PgQuery {
   }
 }
 
+/** The settings' step of a pipeline (`timeoutMs` already from `timeoutFor`). */
+function settingsStep(tenantId: string, timeoutMs: number | undefined): Step {
+  return timeoutMs === undefined
+    ? { text: SET_TENANT, values: [tenantId], prepared: true }
+    : { text: SET_TENANT_AND_TIMEOUT, values: [tenantId, String(timeoutMs)], prepared: true };
+}
+
 type Client = pg.PoolClient;
 /** A pool of `pg` clients: `pg.Pool` or the router's bounded pools. */
 export type ClientPool = { connect(): Promise<Client>; end(): Promise<void> };
 
 /**
  * A Kysely driver over `pg` that sends a `withTenant` unit's statements as `sendWith` marked them:
- * a plain read in one round trip behind its tenant's settings (see `TenantRead`), the first other
- * statement after its unit's `begin` and settings; every other statement as `pg` sends it.
- * `onBefore` is told of each such extra message and how long it took (metrics).
+ * a plain read in one round trip behind its tenant's settings, the first other statement in one
+ * round trip behind its unit's `begin` and settings (see `TenantPipeline`); every other statement
+ * as `pg` sends it. `statementTimeoutMs` is the connections' own `statement_timeout` (0: none),
+ * which a unit's never exceeds; `onBefore` is told of each extra message (raw SQL's `begin` and
+ * settings) and how long it took (metrics).
  */
 export class TenantDriver implements Driver {
   readonly #pool: ClientPool;
   readonly #connections = new WeakMap<Client, TenantConnection>();
-  readonly #onBefore: ((durationMs: number) => void) | undefined;
+  readonly #options: ConnectionOptions;
 
-  constructor(pool: ClientPool, onBefore?: (durationMs: number) => void) {
+  constructor(pool: ClientPool, options: ConnectionOptions) {
     this.#pool = pool;
-    this.#onBefore = onBefore;
+    this.#options = options;
   }
 
   async init(): Promise<void> {}
@@ -201,7 +220,7 @@ export class TenantDriver implements Driver {
     const client = await this.#pool.connect();
     let connection = this.#connections.get(client);
     if (!connection) {
-      connection = new TenantConnection(client, this.#onBefore);
+      connection = new TenantConnection(client, this.#options);
       this.#connections.set(client, connection);
     }
     return connection;
@@ -229,38 +248,59 @@ export class TenantDriver implements Driver {
   }
 }
 
+type ConnectionOptions = { statementTimeoutMs: number; onBefore?: ((durationMs: number) => void) | undefined };
+
 class TenantConnection implements DatabaseConnection {
   constructor(
     readonly client: Client,
-    private readonly onBefore: ((durationMs: number) => void) | undefined,
+    private readonly options: ConnectionOptions,
   ) {}
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     const instruction = instructions.get(compiled.queryId);
-    if (instruction && 'read' in instruction) {
-      const { rows } = await new Promise<ReadResult>((resolve, reject) => {
-        this.client.query(
-          new TenantRead(instruction.read, compiled.sql, compiled.parameters, (error, result) =>
-            error ? reject(error) : resolve(result ?? { rows: [] }),
-          ) as never,
-        );
-      });
-      return { rows: rows as R[] };
+    if (instruction && ('read' in instruction || !instruction.raw)) {
+      const settings = 'read' in instruction ? instruction.read : instruction.settings;
+      const timeoutMs = timeoutFor(settings, this.options.statementTimeoutMs);
+      const steps = [settingsStep(settings.tenantId, timeoutMs), statementStep(compiled, 'read' in instruction)];
+      if ('begin' in instruction) steps.unshift({ text: instruction.begin, values: [], prepared: true });
+      return answerOf(await this.#pipeline(steps));
     }
     if (instruction) {
+      // Raw SQL may hold several statements, which the extended protocol does not take in one message.
       const start = performance.now();
-      await this.client.query(instruction.before);
-      this.onBefore?.(performance.now() - start);
+      await this.client.query(
+        `${instruction.begin}; ${settingsSql(instruction.settings.tenantId, timeoutFor(instruction.settings, this.options.statementTimeoutMs))}`,
+      );
+      this.options.onBefore?.(performance.now() - start);
     }
     // A message of several statements (raw SQL) answers with each one's result: Kysely reads the last.
     const answer = (await this.client.query(compiled.sql, [...compiled.parameters])) as pg.QueryResult | pg.QueryResult[];
-    const { command, rowCount, rows } = Array.isArray(answer) ? answer.at(-1)! : answer;
-    const changed = command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE';
-    return { rows: (rows ?? []) as R[], numAffectedRows: changed ? BigInt(rowCount ?? 0) : undefined };
+    return answerOf(Array.isArray(answer) ? answer.at(-1)! : answer);
+  }
+
+  #pipeline(steps: Step[]): Promise<StepResult> {
+    return new Promise<StepResult>((resolve, reject) => {
+      this.client.query(new TenantPipeline(steps, (error, result) => (error ? reject(error) : resolve(result ?? { rows: [] }))) as never);
+    });
   }
 
   // biome-ignore lint/correctness/useYield: no statement here is streamed.
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error('streaming is not supported: read a page at a time');
   }
+}
+
+/**
+ * A compiled statement as a pipeline's step: a read prepared once per connection, anything else
+ * parsed unnamed. Every value is in its text form before anything is written: a value that cannot
+ * be sent fails here, not half-way through a pipeline that would then wait for its Sync.
+ */
+function statementStep(compiled: CompiledQuery, read: boolean): Step {
+  return { text: compiled.sql, values: compiled.parameters.map(prepareValue), prepared: read };
+}
+
+/** Kysely's view of a statement's answer: its rows, and the rows it changed when it was a write. */
+function answerOf<R>({ command, rowCount, rows }: StepResult): QueryResult<R> {
+  const changed = command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE';
+  return { rows: (rows ?? []) as R[], numAffectedRows: changed ? BigInt(rowCount ?? 0) : undefined };
 }

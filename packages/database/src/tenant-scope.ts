@@ -1,7 +1,7 @@
 import { isTenantId, serviceUnavailable } from '@tenantgraph/core';
 import { asyncLocal } from '@tenantgraph/telemetry';
-import { type Kysely, type KyselyPlugin, type RootOperationNode, SelectQueryNode, sql } from 'kysely';
-import { sendWith, settingsSql, type TenantSettings } from './statements.ts';
+import { type Kysely, type KyselyPlugin, RawNode, type RootOperationNode, SelectQueryNode, sql } from 'kysely';
+import { sendWith, type TenantSettings } from './statements.ts';
 
 /** When the request that runs a unit of work must be done by, and what ends it sooner. */
 export type Deadline = {
@@ -75,9 +75,10 @@ export function snapshotReads<DB>(db: Kysely<DB>): Kysely<DB> {
  * `statement_timeout`) before it, itself prepared once per connection; PostgreSQL runs the two as
  * one implicit transaction, so the setting ends with it (see `TenantDriver`). Under read committed
  * that is what the read would see inside a longer transaction. The first other statement (a
- * write, a locking read, raw SQL) is preceded by `begin` and the settings in one message; the
- * rest of the unit runs in that transaction, ended by `COMMIT` (or `ROLLBACK`). A unit of reads
- * costs one round trip per read and no `BEGIN`/`COMMIT`.
+ * write, a locking read) travels behind `begin` and the settings, again in one round trip (raw
+ * SQL, which may hold several statements, after them in a message of its own); the rest of the
+ * unit runs in that transaction, ended by `COMMIT` (or `ROLLBACK`). A unit of reads costs one
+ * round trip per read and no `BEGIN`/`COMMIT`; a unit of writes one per statement, and its `COMMIT`.
  *
  * Under `withDeadline`, no work starts past the deadline, none of its statements is sent once
  * the deadline passes or the client leaves, and `statement_timeout` is the time left when it is
@@ -123,7 +124,7 @@ export async function withTenant<DB, T>(db: Kysely<DB>, tenantId: string, work: 
 
 /**
  * The plugin that sends each statement of one unit of work with its tenant (see `withTenant`):
- * a plain read in one round trip behind the tenant's settings; the first other statement after
+ * a plain read in one round trip behind the tenant's settings; the first other statement behind
  * `begin` and the settings, in a transaction that stays open for the rest of the unit.
  */
 function tenantUnit(tenantId: string, begin: string, deadline: Deadline | undefined, oneTransaction: boolean) {
@@ -137,7 +138,7 @@ function tenantUnit(tenantId: string, begin: string, deadline: Deadline | undefi
         sendWith(queryId, { read: settings() });
       } else {
         open = true;
-        sendWith(queryId, { before: `${begin}; ${settingsSql(settings())}` });
+        sendWith(queryId, { begin, settings: settings(), raw: RawNode.is(node) });
       }
       return node;
     },

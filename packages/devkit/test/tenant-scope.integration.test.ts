@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { connect, snapshotReads, withTenant } from '@tenantgraph/database';
+import { connect, createPool, kyselyOver, snapshotReads, withDeadline, withTenant } from '@tenantgraph/database';
 import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -153,6 +153,60 @@ describe('withTenant', () => {
     });
     await expect(failing).rejects.toThrow(/row-level security/);
     expect(await withTenant(db, 'gamma', (trx) => trx.selectFrom('note').selectAll().execute())).toEqual([]);
+  });
+
+  it("sends a unit's first write behind its begin and settings in one round trip; one failing there leaves nothing", async () => {
+    // Each message a client sends and waits for, counted.
+    const pool = createPool(urlFor(adminUrl, name, role), { max: 1 });
+    let messages = 0;
+    const counting = {
+      connect: async () => {
+        const client = await pool.connect();
+        const query = client.query;
+        client.query = ((...args: Parameters<typeof query>) => {
+          messages++;
+          return query.apply(client, args);
+        }) as typeof query;
+        return client;
+      },
+      end: () => pool.end(),
+    };
+    const writer = kyselyOver<Database>(counting);
+    const note = (tenant: string, body: string) => ({ tenant_id: tenant, body, tags: [], at: new Date(), data: null });
+    try {
+      await withTenant(writer, 'delta', async (trx) => {
+        await trx.insertInto('note').values(note('delta', 'one')).execute();
+        await trx.insertInto('note').values(note('delta', 'two')).execute();
+      });
+      // The first insert with its begin and settings, the second insert, the commit.
+      expect(messages).toBe(3);
+      const refused = withTenant(writer, 'delta', (trx) => trx.insertInto('note').values(note('other', 'refused')).execute());
+      await expect(refused).rejects.toThrow(/row-level security/);
+      const bodies = await withTenant(writer, 'delta', (trx) => trx.selectFrom('note').select('body').orderBy('body').execute());
+      expect(bodies).toEqual([{ body: 'one' }, { body: 'two' }]);
+    } finally {
+      await writer.destroy();
+    }
+  });
+
+  it("bounds a unit's statements by the time its request has left, or by the connection's own timeout when lower", async () => {
+    const shortTimeout = connect<Database>(urlFor(adminUrl, name, role), { max: 1, statementTimeoutMs: 300 });
+    const timeout = (source: Kysely<Database>) =>
+      withTenant(source, 'alpha', async (trx) => ({
+        read: (await trx.selectNoFrom(sql<string>`current_setting('statement_timeout')`.as('t')).executeTakeFirstOrThrow()).t,
+        write: (await sql<{ t: string }>`select current_setting('statement_timeout') as t for update`.execute(trx)).rows[0]?.t,
+      }));
+    const deadline = (ms: number) => ({ at: Date.now() + ms, signal: new AbortController().signal });
+    try {
+      expect(await withDeadline(deadline(10_000), () => timeout(shortTimeout))).toEqual({ read: '300ms', write: '300ms' });
+      const left = await withDeadline(deadline(200), () => timeout(shortTimeout));
+      for (const value of Object.values(left)) expect(Number.parseInt(value ?? '', 10)).toBeLessThanOrEqual(200);
+      // The default connection's own is 5 s: the time left wins.
+      const own = await withDeadline(deadline(2_000), () => timeout(db));
+      for (const value of Object.values(own)) expect(Number.parseInt(value ?? '', 10)).toBeLessThanOrEqual(2_000);
+    } finally {
+      await shortTimeout.destroy();
+    }
   });
 
   it('runs each plain read as its own transaction, and every read of a snapshot in one', async () => {
