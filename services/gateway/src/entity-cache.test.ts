@@ -97,8 +97,11 @@ describe('entity cache', () => {
     const cache = createEntityCache({ maxBytes: 1_000_000, tenantShare: 0.5, ttlMs: 60_000 });
     const dashboard = { queryHash: 'h1', operationName: 'Dashboard', variables: { first: 20 } };
     const a = (await cache.scope('a', 'shared', viewer))!;
-    cache.keepAnswer(a, cache.answerKey(a, dashboard), '{"data":{}}');
-    expect(cache.answer(a, cache.answerKey(a, dashboard))).toBe('{"data":{}}');
+    const kept = { data: { tenant: { id: 'a' } } };
+    cache.keepAnswer(a, cache.answerKey(a, dashboard), kept);
+    // Counted in the tenant's share as its JSON text.
+    expect(cache.bytes('a')).toBeGreaterThan(JSON.stringify(kept).length * 2);
+    expect(cache.answer(a, cache.answerKey(a, dashboard))).toBe(kept);
     for (const other of [
       { ...dashboard, queryHash: 'h2' },
       { ...dashboard, operationName: 'Other' },

@@ -35,7 +35,11 @@ export type CacheScope = { tenantId: string; placement: string; generations: Gen
 type Generations = Readonly<Record<string, number>>;
 const ALL = '*';
 
-type Entry = { key: string; tenantId: string; value: string; bytes: number; expires: number };
+/** A whole answer, kept as the object it was sent as: never changed once kept. */
+export type Answer = Readonly<{ data: Record<string, unknown> }>;
+
+/** A fetch's answer as the JSON text it came in (the shared tier's form), or a whole answer as an object. */
+type Entry = { key: string; tenantId: string; value: string | Answer; bytes: number; expires: number };
 
 /**
  * The gateway's entity cache: subgraph answers (an `_entities` fetch, its representations being
@@ -89,8 +93,14 @@ export function createEntityCache(options: EntityCacheOptions) {
     onLookup?.(tenantId, hit);
   };
 
-  const store = (tenantId: string, key: string, value: string, expires: number) => {
-    const size = value.length * 2 + key.length * 2;
+  /** Keeps `value` under `key`, counted as `size` bytes (a string's length twice: JavaScript's UTF-16). */
+  const store = (
+    tenantId: string,
+    key: string,
+    value: string | Answer,
+    expires: number,
+    size = (key.length + (value as string).length) * 2,
+  ) => {
     if (size > tenantMax) return;
     const known = entries.get(key);
     if (known) remove(known);
@@ -186,7 +196,7 @@ export function createEntityCache(options: EntityCacheOptions) {
     },
 
     /** A whole answer kept in this replica's memory; a hit counts as the tenant's hit, a miss as nothing (the fetches' lookups follow). */
-    answer(scope: CacheScope, key: string): string | undefined {
+    answer(scope: CacheScope, key: string): Answer | undefined {
       const entry = entries.get(key);
       if (!entry) return undefined;
       if (entry.expires <= Date.now()) {
@@ -195,12 +205,15 @@ export function createEntityCache(options: EntityCacheOptions) {
       }
       touch(entry);
       count(scope.tenantId, true);
-      return entry.value;
+      return entry.value as Answer;
     },
 
-    /** Keeps a whole answer in this replica's memory, in the tenant's share like any entry. */
-    keepAnswer(scope: CacheScope, key: string, value: string): void {
-      store(scope.tenantId, key, value, Date.now() + ttlMs);
+    /**
+     * Keeps a whole answer in this replica's memory, in the tenant's share like any entry, as the
+     * object it is (a hit is sent without parsing it again); it counts as its JSON text would.
+     */
+    keepAnswer(scope: CacheScope, key: string, answer: Answer): void {
+      store(scope.tenantId, key, answer, Date.now() + ttlMs, (key.length + JSON.stringify(answer).length) * 2);
     },
 
     async get(scope: CacheScope, key: string): Promise<string | undefined> {
@@ -208,7 +221,7 @@ export function createEntityCache(options: EntityCacheOptions) {
       if (entry && entry.expires > Date.now()) {
         touch(entry);
         count(scope.tenantId, true);
-        return entry.value;
+        return entry.value as string;
       }
       if (entry) remove(entry);
       if (redis) {
@@ -315,14 +328,15 @@ export function wholeAnswers(cache: EntityCache): ApolloServerPlugin<BaseContext
             key = wanted;
             return null;
           }
-          return { http: { status: undefined, headers: new HeaderMap() }, body: { kind: 'single', singleResult: JSON.parse(kept) } };
+          // A copy of the top level: a plugin may add `extensions` to what it sends; `data` is only read.
+          return { http: { status: undefined, headers: new HeaderMap() }, body: { kind: 'single', singleResult: { ...kept } } };
         },
         async willSendResponse({ response, contextValue }) {
           const scope = contextValue.cacheScope;
           if (!key || !scope || response.body.kind !== 'single' || contextValue.uncachedFetch) return;
           const { data, errors } = response.body.singleResult;
           // Kept under the generations the request started with: a change while it ran already made it unreadable.
-          if (data && !errors?.length) cache.keepAnswer(scope, key, JSON.stringify({ data }));
+          if (data && !errors?.length) cache.keepAnswer(scope, key, { data });
         },
       };
     },

@@ -363,14 +363,20 @@ async function main() {
   // The read mix: 95 % dashboards, 5 % writes, one tenant per connection, our gateway with its
   // entity cache beside plain @apollo/gateway; stale reads counted.
   const cachedPort = await freePort();
-  const cached = runService('cached', `${ROOT}services/gateway`, 'src/index.ts', {
-    ...common,
-    ...registryUrl,
-    ...overrides,
-    PORT: String(cachedPort),
-    METRICS_PORT: String(await freePort()),
-    ENTITY_CACHE: 'on',
-  });
+  const cached = runService(
+    'cached',
+    `${ROOT}services/gateway`,
+    'src/index.ts',
+    {
+      ...common,
+      ...registryUrl,
+      ...overrides,
+      PORT: String(cachedPort),
+      METRICS_PORT: String(await freePort()),
+      ENTITY_CACHE: 'on',
+    },
+    profile('cached'),
+  );
   children.push(cached);
   await waitUntilHealthy(`http://127.0.0.1:${cachedPort}/health`, cached);
   const mixUsers = await Promise.all(
