@@ -1,6 +1,6 @@
 import { buildSchema, type OperationDefinitionNode, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { ASSUMED_LIST_SIZE, estimateCost, listSizesOf, MUTATION_COST } from './cost.ts';
+import { ASSUMED_LIST_SIZE, checkCost, estimateCost, listSizesOf, MUTATION_COST } from './cost.ts';
 
 const SDL = `
 directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!], requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION
@@ -117,5 +117,22 @@ describe('estimateCost', () => {
       '{ tenant { organizations { projects { organization { projects { organization { projects { organization { projects { id name } } } } } } } } } }';
     expect(estimate(nine).cost).toBeGreaterThan(1_000_000);
     expect(Number.isSafeInteger(estimate(nine).cost)).toBe(true);
+  });
+});
+
+describe('checkCost', () => {
+  it("estimates the same operation again for other variables and other list sizes, never from another's estimate", () => {
+    const document = parse('query($n: Int) { tenant { organizations(first: $n) { id } undeclared { id } } }');
+    const operation = document.definitions[0] as OperationDefinitionNode;
+    const check = (variables: Record<string, unknown>, sizes = listSizes) =>
+      checkCost({ schema, document, operation, variables, listSizes: sizes }, { budget: 1_000_000 }).cost;
+    const five = check({ n: 5 });
+    const fifty = check({ n: 50 });
+    expect(fifty).toBeGreaterThan(five);
+    expect(check({ n: 5 })).toBe(five);
+    // Another supergraph's list sizes: `undeclared` now counts 7, not ASSUMED_LIST_SIZE.
+    const declared = new Map([...listSizes, ['Tenant.undeclared', { assumedSize: 7 }]]);
+    expect(check({ n: 5 }, declared)).toBe(five - ASSUMED_LIST_SIZE + 7);
+    expect(() => checkCost({ schema, document, operation, variables: { n: 5 }, listSizes }, { budget: five - 1 })).toThrow();
   });
 });

@@ -289,13 +289,42 @@ export function costLimitPlugin<C extends BaseContext>(options: CostLimitOptions
   };
 }
 
+/** Estimates by operation, for the schema and list sizes they were made with, by the variables' JSON text. */
+const estimates = new WeakMap<
+  OperationDefinitionNode,
+  { schema: GraphQLSchema; listSizes: ListSizes; defaultListSize: number | undefined; byVariables: Map<string, CostEstimate> }
+>();
+/** Variables longer than this as JSON (a batch of representations, say) are estimated each time: their text is rarely seen twice. */
+const REMEMBERED_VARIABLES_CHARS = 512;
+
+/**
+ * `estimateCost`, remembered: an estimate depends on the operation, the schema, the list sizes
+ * and the variables only, and a server's cached documents are the same nodes each time.
+ */
+function rememberedEstimate(input: EstimateInput): CostEstimate {
+  const variables = JSON.stringify(input.variables ?? {});
+  if (variables.length > REMEMBERED_VARIABLES_CHARS) return estimateCost(input);
+  let known = estimates.get(input.operation);
+  if (!known || known.schema !== input.schema || known.listSizes !== input.listSizes || known.defaultListSize !== input.defaultListSize) {
+    known = { schema: input.schema, listSizes: input.listSizes, defaultListSize: input.defaultListSize, byVariables: new Map() };
+    estimates.set(input.operation, known);
+  }
+  let estimate = known.byVariables.get(variables);
+  if (!estimate) {
+    estimate = estimateCost(input);
+    if (known.byVariables.size >= 256) known.byVariables.clear();
+    known.byVariables.set(variables, estimate);
+  }
+  return estimate;
+}
+
 /**
  * Estimates the operation (`estimateCost`) and refuses it when it nests deeper than `maxDepth`
  * (GRAPHQL_VALIDATION_FAILED, 400) or costs more than `budget` (QUERY_TOO_EXPENSIVE).
  * @example checkCost({ schema, document, operation, variables, listSizes }, { maxDepth: 10, budget: 50_000 })
  */
 export function checkCost(input: EstimateInput, limits: { maxDepth?: number | undefined; budget: number }): CostEstimate {
-  const estimate = estimateCost(input);
+  const estimate = rememberedEstimate(input);
   if (limits.maxDepth !== undefined && estimate.depth > limits.maxDepth) {
     throw new GraphQLError(`Query depth ${estimate.depth} is over the limit of ${limits.maxDepth}.`, {
       extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } },
