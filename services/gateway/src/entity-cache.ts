@@ -36,7 +36,7 @@ type Generations = Readonly<Record<string, number>>;
 const ALL = '*';
 
 /** A whole answer, kept as the object it was sent as: never changed once kept. */
-export type Answer = Readonly<{ data: Record<string, unknown> }>;
+type Answer = Readonly<{ data: Record<string, unknown> }>;
 
 /** A fetch's answer as the JSON text it came in (the shared tier's form), or a whole answer as an object. */
 type Entry = { key: string; tenantId: string; value: string | Answer; bytes: number; expires: number };
