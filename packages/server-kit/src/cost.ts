@@ -302,6 +302,8 @@ const REMEMBERED_VARIABLES_CHARS = 512;
  * and the variables only, and a server's cached documents are the same nodes each time.
  */
 function rememberedEstimate(input: EstimateInput): CostEstimate {
+  // A subgraph's `_entities` batch is rarely sent twice: estimated at once, without writing its text.
+  if (input.variables && 'representations' in input.variables) return estimateCost(input);
   const variables = JSON.stringify(input.variables ?? {});
   if (variables.length > REMEMBERED_VARIABLES_CHARS) return estimateCost(input);
   let known = estimates.get(input.operation);
