@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,15 +43,35 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   };
 }
 
-/** A TCP port nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A TCP port nothing listens on right now, below the kernel's range of ephemeral ports: a port
+ * the kernel handed out with `listen(0)` may be taken, before the service that is to listen on
+ * it starts, as the local end of any outgoing connection (PostgreSQL's, the subgraphs'), which
+ * then fails that service with EADDRINUSE. Below that range only another listener can take it.
+ */
+export async function freePort(): Promise<number> {
+  const low = await firstEphemeralPort();
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = FIRST_PORT + Math.floor(Math.random() * (low - FIRST_PORT));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port found between ${FIRST_PORT} and ${low}`);
+}
+
+/** The lowest port `freePort` hands out: above the well-known services. */
+const FIRST_PORT = 10_000;
+
+/** The first of the kernel's ephemeral ports (Linux's default where it cannot be read or leaves no room below). */
+async function firstEphemeralPort(): Promise<number> {
+  const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '');
+  const low = Number(range.trim().split(/\s+/)[0]);
+  return low > FIRST_PORT + 1_000 ? low : 32_768;
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
