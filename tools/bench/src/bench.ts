@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Child, runService, stopChild, waitUntilHealthy } from '@tenantgraph/cli/processes';
 import { connect, migrateToLatest, withDatabaseName } from '@tenantgraph/database';
@@ -25,7 +26,7 @@ import {
   sqlCount,
 } from './load.ts';
 import { noisyNeighbour } from './noisy.ts';
-import { readMix, readMixSection } from './read-mix.ts';
+import { readMix, readMixSection, type SideBySide, sum } from './read-mix.ts';
 import { type Round, writeReport } from './report.ts';
 import { keptSections, writeSection } from './sections.ts';
 import { seedVolume, tenantIds, type Volume } from './seed.ts';
@@ -73,6 +74,13 @@ const volume: Volume = quick
 const connections = arg('connections', quick ? 10 : 20);
 const seconds = arg('duration', quick ? 3 : 15);
 const rounds = arg('rounds', quick ? 1 : 3);
+/**
+ * --baseline DIR: a checkout of the issue's code (`git worktree add DIR 6f1290d`, its dependencies
+ * installed). Its subgraphs and gateway run beside ours on the same databases, and every round loads
+ * them right after ours: both CPU figures come from the same minutes of the same machine.
+ */
+const baselineIndex = process.argv.indexOf('--baseline');
+const baselineRoot = baselineIndex > 0 ? `${resolve(process.argv[baselineIndex + 1]!)}/` : undefined;
 /** NATS with JetStream for `--subscriptions`. */
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const log = (line: string) => console.log(`[bench] ${line}`);
@@ -130,8 +138,9 @@ async function main() {
   // --profile: V8 CPU profiles of the gateway and every subgraph, written to .data/profile/ when they stop.
   const profile = (name: string) =>
     process.argv.includes('--profile') ? ['--cpu-prof', `--cpu-prof-dir=${ROOT}.data/profile/${name}`] : [];
-  /** The four subgraphs and our gateway, each in its own process, with `extra` in their environment. */
-  const startServices = async (extra: Record<string, string> = {}, tag = '') => {
+  /** The four subgraphs and the gateway of the checkout at `root` (ours by default), each in its own process, with `extra` in their environment. */
+  const startServices = async (extra: Record<string, string> = {}, tag = '', root = ROOT) => {
+    const profiled = (name: string) => (root === ROOT ? profile(name) : []);
     const ports = Object.fromEntries(await Promise.all(SUBGRAPHS.map(async (name) => [name, await freePort()]))) as Record<
       Subgraph,
       number
@@ -145,7 +154,7 @@ async function main() {
     for (const name of SUBGRAPHS) {
       const child = runService(
         `${name}${tag}`,
-        `${ROOT}services/${name}`,
+        `${root}services/${name}`,
         'src/index.ts',
         {
           ...common,
@@ -158,7 +167,7 @@ async function main() {
           // --tracing runs three sets of services on one PostgreSQL: within its 100 connections.
           DB_POOL_SIZE: tracing ? '6' : '10',
         },
-        profile(name),
+        profiled(name),
       );
       children.push(child);
       processes[name] = child;
@@ -169,7 +178,7 @@ async function main() {
     const gatewayPort = await freePort();
     const gateway = runService(
       `ours${tag}`,
-      `${ROOT}services/gateway`,
+      `${root}services/gateway`,
       'src/index.ts',
       {
         ...common,
@@ -196,7 +205,7 @@ async function main() {
             }
           : {}),
       },
-      profile('gateway'),
+      profiled('gateway'),
     );
     children.push(gateway);
     await waitUntilHealthy(`http://127.0.0.1:${gatewayPort}/health`, gateway);
@@ -314,20 +323,33 @@ async function main() {
       soakSeconds,
     );
 
+  // --baseline: the issue's code, on the same databases, answering the same dashboard.
+  const baseline = baselineRoot ? await startServices({}, '·6f', baselineRoot) : undefined;
+  if (baseline) {
+    const response = await post(baseline.gatewayUrl, dashboard(20), tokens[0]!);
+    if (!response.includes('"products"') || response.includes('"errors"'))
+      throw new Error(`the baseline's dashboard failed: ${response.slice(0, 300)}`);
+  }
+
   const mutationMix = await mutationSequences(oursUrl, tokens);
   const dashboardLoad = tokens.map((token) => [{ body: dashboard(20), headers: auth(token) }]);
   const results: Round[] = [];
   const memory: number[] = [(await memoryOf(ours.process.pid!)).rss];
   processes.gateway = ours;
   const postmaster = await postmasterOf(adminUrl);
-  const cpu = async (): Promise<Record<string, number>> => ({
+  const cpu = async (of: Record<string, Child> = processes): Promise<Record<string, number>> => ({
     ...Object.fromEntries(
-      await Promise.all(Object.entries(processes).map(async ([name, child]) => [name, await cpuSecondsOf(child.process.pid!)])),
+      await Promise.all(Object.entries(of).map(async ([name, child]) => [name, await cpuSecondsOf(child.process.pid!)])),
     ),
     postgres: await postgresCpuSeconds(postmaster),
   });
+  /** CPU milliseconds per request of each process (and in all) between two readings of `cpu`. */
+  const perRequest = (before: Record<string, number>, after: Record<string, number>, requests: number) =>
+    Object.fromEntries(Object.entries(after).map(([name, seconds]) => [name, ((seconds - before[name]!) * 1000) / Math.max(1, requests)]));
   let cpuPerRequest: Record<string, number> = {};
   let plainGatewayCpu = 0;
+  const sideBySide: SideBySide = { ours: [], baseline: [] };
+  if (baseline) baseline.processes.gateway = baseline.gateway;
   for (let round = 1; round <= rounds; round++) {
     const sqlBefore = await sqlTotal();
     const cpuBefore = await cpu();
@@ -335,9 +357,16 @@ async function main() {
     const cpuAfter = await cpu();
     const sqlPerRequest = ((await sqlTotal()) - sqlBefore) / Math.max(1, oursResult.requests);
     // Where the time goes: CPU milliseconds per dashboard request, per process.
-    cpuPerRequest = Object.fromEntries(
-      Object.entries(cpuAfter).map(([name, seconds]) => [name, ((seconds - cpuBefore[name]!) * 1000) / Math.max(1, oursResult.requests)]),
-    );
+    cpuPerRequest = perRequest(cpuBefore, cpuAfter, oursResult.requests);
+    if (baseline) {
+      const before = await cpu(baseline.processes);
+      const result = await load(baseline.gatewayUrl, dashboardLoad, connections, seconds);
+      sideBySide.ours.push(cpuPerRequest);
+      sideBySide.baseline.push(perRequest(before, await cpu(baseline.processes), result.requests));
+      log(
+        `round ${round}, side by side: ours ${sum(cpuPerRequest).toFixed(2)} CPU ms per dashboard, 6f1290d ${sum(sideBySide.baseline.at(-1)!).toFixed(2)}`,
+      );
+    }
     memory.push((await memoryOf(ours.process.pid!)).rss);
     const plainBefore = await cpuSecondsOf(plain.process.pid!);
     const plainResult = await load(plainUrl, dashboardLoad, connections, seconds);
@@ -422,8 +451,7 @@ async function main() {
     elapsed: (Date.now() - started) / 1000,
   };
   const report = writeReport(summary);
-  // --baseline-cpu MS: the CPU per dashboard of the issue's code (6f1290d) measured on this machine by its own `bench`.
-  const mix = readMixSection(summary, mixCached, mixPlain, arg('baseline-cpu', 0) || undefined);
+  const mix = readMixSection(summary, mixCached, mixPlain, sideBySide);
   console.log(report.text);
   console.log(mix);
   if (!quick) {
