@@ -5,11 +5,13 @@ import type { GatewayContext } from './context.ts';
 import type { EntityCache } from './entity-cache.ts';
 
 type DataSource = RemoteGraphQLDataSource<GatewayContext>;
+type FetcherResponse = Awaited<ReturnType<DataSource['fetcher']>>;
+type SubgraphRequest = Parameters<DataSource['process']>[0]['request'];
+type SubgraphResponse = Awaited<ReturnType<DataSource['process']>>;
 
 /**
- * Every subgraph request carries the caller's token (each subgraph verifies it again), the
- * tenant from the verified claim, and the request id. Nothing else of the client's headers is
- * forwarded, so a tenant header sent by a client never reaches a subgraph.
+ * Every subgraph request carries the caller's token, the tenant from the verified claim and the
+ * request id, and nothing else of the client's headers (see `#send`).
  */
 export class TenantDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   /** The entity cache and this subgraph's name in its keys; no caching when absent. */
@@ -27,7 +29,7 @@ export class TenantDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     const query = options.request.query;
     const send = () => {
       if (context) context.subgraphFetches = (context.subgraphFetches ?? 0) + 1;
-      return super.process(options);
+      return this.#send(options.request, context);
     };
     if (!this.cache || !query) {
       // A subgraph never cached (analytics): the whole answer is not kept either (`wholeAnswers`).
@@ -43,18 +45,41 @@ export class TenantDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     if (!scope || /^\s*subscription\b/.test(query)) return send();
     const key = cache.key(scope, subgraph, query, options.request.variables);
     const cached = await cache.get(scope, key);
-    if (cached !== undefined) return JSON.parse(cached) as Awaited<ReturnType<DataSource['process']>>;
+    if (cached !== undefined) return JSON.parse(cached) as SubgraphResponse;
     const response = await send();
     if (response.data && !response.errors?.length) cache.set(scope, key, JSON.stringify({ data: response.data }));
     return response;
   }
 
-  override willSendRequest({ request, context }: Parameters<NonNullable<DataSource['willSendRequest']>>[0]) {
-    const headers = request.http?.headers;
-    if (!headers || !context.viewer) return;
-    headers.set('authorization', `Bearer ${context.viewer.token}`);
-    headers.set('x-tenant-id', context.viewer.tenantId);
-    headers.set('x-request-id', context.requestId);
+  /**
+   * One fetch, as Apollo's `process` sends it, less what this gateway never uses (automatic
+   * persisted queries; the subgraphs' Cache-Control, cache control being off) and without the
+   * `node-fetch` Headers and Request it builds for every fetch, 3–4 % of the gateway's CPU.
+   * The headers are only these: JSON, the caller's token (each subgraph verifies it again), the
+   * tenant from the verified claim and the request id. Nothing of the client's headers is
+   * forwarded, so a tenant header sent by a client never reaches a subgraph.
+   */
+  async #send(request: SubgraphRequest, context: GatewayContext | undefined): Promise<SubgraphResponse> {
+    if (!request.query) throw new Error('Missing query');
+    const { http: _http, ...body } = request;
+    const viewer = context?.viewer;
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (viewer && context) {
+      headers.authorization = `Bearer ${viewer.token}`;
+      headers['x-tenant-id'] = viewer.tenantId;
+      headers['x-request-id'] = context.requestId;
+    }
+    let response: FetcherResponse | undefined;
+    try {
+      response = await this.fetcher(this.url, { method: 'POST', headers, body: JSON.stringify(body) });
+      if (!response.ok) throw await this.errorFromResponse(response);
+      const answer: unknown = await response.json();
+      if (typeof answer !== 'object' || answer === null) throw new Error(`Expected JSON response body, but received: ${answer}`);
+      return { ...answer, http: response } as SubgraphResponse;
+    } catch (error) {
+      // Apollo hands `didEncounterError` the Request it built; ours reads the error and the answer only.
+      this.didEncounterError(error as Error, undefined as never, response, context, request);
+    }
   }
 
   /**
