@@ -14,15 +14,11 @@ export type CreatedAtPage = { limit: number; after?: [createdAt: string, id: str
  */
 export function createdAtKeyset(page: CreatedAtPage) {
   return <DB, TB extends keyof DB, O>(query: SelectQueryBuilder<DB, TB, O>): SelectQueryBuilder<DB, TB, O> => {
-    const [createdAt, id] = page.after ?? [];
-    const paged =
-      createdAt === undefined
-        ? query
-        : query.where(sql<boolean>`(${sql.ref('created_at')}, ${sql.ref('id')}) > (${new Date(createdAt)}, ${id})`);
-    return paged
-      .orderBy(sql.ref('created_at'))
-      .orderBy(sql.ref('id'))
-      .limit(page.limit + 1);
+    // The page's own values as parameters, the arithmetic and the timestamp's parsing in SQL: a `reusableRead` can reuse the text.
+    const paged = page.after
+      ? query.where(sql<boolean>`(${sql.ref('created_at')}, ${sql.ref('id')}) > (${page.after[0]}::timestamptz, ${page.after[1]})`)
+      : query;
+    return paged.orderBy(sql.ref('created_at')).orderBy(sql.ref('id')).limit(sql<number>`${page.limit} + 1`);
   };
 }
 
@@ -41,13 +37,13 @@ export function afterRowWithId(table: string, tenantId: string, afterId: string,
 }
 
 /**
- * One page of the children of several parents in one statement, in `(created_at, id)` order:
+ * The statement of one page of the children of several parents, in `(created_at, id)` order:
  * each parent's oldest first, at most `page.limit` of each (ranked per parent with
  * `row_number() over (partition by <parent>)`), after the child whose id is `page.after`.
  * For a per-request loader of nested lists (server-kit's `pagedGroupLoader`). With `children`,
  * each row also carries, as `children.as`, the number of the tenant's rows of `children.table`
  * whose `children.column` is its id: a count per row in the same statement.
- * @example createdAtPagePerParent(db, 'task', { column: 'project_id', ids: projectIds }, tenantId, { limit: 20 })
+ * @example createdAtPagePerParent(db, 'task', { column: 'project_id', ids: projectIds }, tenantId, { limit: 20 }).execute()
  */
 export function createdAtPagePerParent<DB, T extends keyof DB & string>(
   db: Kysely<DB>,
@@ -56,7 +52,7 @@ export function createdAtPagePerParent<DB, T extends keyof DB & string>(
   tenantId: string,
   page: ChildPage,
   children?: { table: keyof DB & string; column: string; as: string },
-): Promise<Selectable<DB[T]>[]> {
+): SelectQueryBuilder<DB, T, Selectable<DB[T]>> {
   // The table is a parameter: Kysely cannot type a query over any one of DB's tables, the signature does.
   const untyped = db as unknown as Kysely<any>;
   const parentColumn: string = parent.column;
@@ -73,5 +69,5 @@ export function createdAtPagePerParent<DB, T extends keyof DB & string>(
       where child.tenant_id = ${tenantId} and ${sql.ref(`child.${children.column}`)} = ranked.id)`;
     paged = paged.select(count.as(children.as));
   }
-  return paged.orderBy('created_at').orderBy('id').execute() as Promise<Selectable<DB[T]>[]>;
+  return paged.orderBy('created_at').orderBy('id') as unknown as SelectQueryBuilder<DB, T, Selectable<DB[T]>>;
 }

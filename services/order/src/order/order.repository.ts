@@ -1,4 +1,5 @@
 import type { CountedRow } from '@tenantgraph/core';
+import { reusableRead } from '@tenantgraph/database';
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../database.ts';
 import type { NewOrderLineRow, OrderLineRow, OrderRow, OrderStatus } from './order.table.ts';
@@ -49,13 +50,15 @@ export async function insertOrderLines(
  * A page of the tenant's orders, newest (highest number) first, with one extra row to tell if more follow;
  * with `page.withTotal`, each row also carries the count of all the tenant's orders under the same filter.
  */
-export async function findOrders(db: Kysely<Database>, tenantId: string, page: OrderPage): Promise<CountedRow<OrderRow>[]> {
-  let query = db.selectFrom('sales_order').selectAll().where('tenant_id', '=', tenantId);
-  if (page.status) query = query.where('status', '=', page.status);
-  if (page.after) query = query.where('number', '<', page.after[0]);
-  query = query.orderBy('number', 'desc').limit(page.limit + 1);
-  return page.withTotal ? query.select(orderCount(db, tenantId, page.status).as('total_count')).execute() : query.execute();
-}
+export const findOrders: (db: Kysely<Database>, tenantId: string, page: OrderPage) => Promise<CountedRow<OrderRow>[]> = reusableRead(
+  (db: Kysely<Database>, tenantId: string, page: OrderPage) => {
+    let query = db.selectFrom('sales_order').selectAll().where('tenant_id', '=', tenantId);
+    if (page.status) query = query.where('status', '=', page.status);
+    if (page.after) query = query.where('number', '<', page.after[0]);
+    query = query.orderBy('number', 'desc').limit(sql<number>`${page.limit} + 1`);
+    return page.withTotal ? query.select(orderCount(db, tenantId, page.status).as('total_count')) : query;
+  },
+);
 
 export async function countOrders(db: Kysely<Database>, tenantId: string, status?: OrderStatus): Promise<number> {
   const { count } = await orderCount(db, tenantId, status).executeTakeFirstOrThrow();
@@ -74,33 +77,32 @@ export async function findOrdersByIds(db: Kysely<Database>, tenantId: string, id
   return db.selectFrom('sales_order').selectAll().where('tenant_id', '=', tenantId).where('id', 'in', ids).execute();
 }
 
-export async function findLinesByOrderIds(db: Kysely<Database>, tenantId: string, orderIds: readonly string[]): Promise<OrderLineRow[]> {
-  return db
-    .selectFrom('sales_order_line')
-    .selectAll()
-    .where('tenant_id', '=', tenantId)
-    .where('order_id', 'in', orderIds)
-    .orderBy('order_id')
-    .orderBy('line_no')
-    .execute();
-}
+export const findLinesByOrderIds: (db: Kysely<Database>, tenantId: string, orderIds: readonly string[]) => Promise<OrderLineRow[]> =
+  reusableRead((db: Kysely<Database>, tenantId: string, orderIds: readonly string[]) =>
+    db
+      .selectFrom('sales_order_line')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('order_id', 'in', orderIds)
+      .orderBy('order_id')
+      .orderBy('line_no'),
+  );
 
 /** Units of each product over the tenant's PLACED orders; products never ordered are absent. */
-export async function sumUnitsOrdered(
+export const sumUnitsOrdered: (
   db: Kysely<Database>,
   tenantId: string,
   productIds: readonly string[],
-): Promise<{ key: string; count: number }[]> {
-  return db
+) => Promise<{ key: string; count: number }[]> = reusableRead((db: Kysely<Database>, tenantId: string, productIds: readonly string[]) =>
+  db
     .selectFrom('sales_order_line as line')
     .innerJoin('sales_order as o', (join) => join.onRef('o.tenant_id', '=', 'line.tenant_id').onRef('o.id', '=', 'line.order_id'))
     .select((eb) => ['line.product_id as key', eb.fn.sum<number>('line.quantity').as('count')])
     .where('line.tenant_id', '=', tenantId)
     .where('line.product_id', 'in', productIds)
-    .where('o.status', '=', 'PLACED')
-    .groupBy('line.product_id')
-    .execute();
-}
+    .where('o.status', '=', sql.lit<OrderStatus>('PLACED'))
+    .groupBy('line.product_id'),
+);
 
 /** A PLACED order becomes CANCELLED. Undefined when the tenant has no such order, or it was cancelled already. */
 export async function cancelPlacedOrder(db: Kysely<Database>, tenantId: string, id: string): Promise<OrderRow | undefined> {

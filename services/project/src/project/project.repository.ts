@@ -1,5 +1,5 @@
 import type { CountedRow } from '@tenantgraph/core';
-import { type ChildPage, type CreatedAtPage, createdAtKeyset, createdAtPagePerParent } from '@tenantgraph/database';
+import { type ChildPage, type CreatedAtPage, createdAtKeyset, createdAtPagePerParent, reusableRead } from '@tenantgraph/database';
 import type { Kysely } from 'kysely';
 import type { Database } from '../database.ts';
 import type { NewProjectRow, ProjectRow } from './project.table.ts';
@@ -34,16 +34,18 @@ export async function findProjectsByIds(db: Kysely<Database>, tenantId: string, 
  * first, at most `page.limit` of each, after the project `page.after`; with `withTaskCount`, each
  * row also carries its number of tasks (`task_count`).
  */
-export async function findProjectsByOrganizationIds(
+export const findProjectsByOrganizationIds: (
   db: Kysely<Database>,
   tenantId: string,
   organizationIds: readonly string[],
   page: ChildPage,
-  withTaskCount = false,
-): Promise<(ProjectRow & { task_count?: number })[]> {
-  const tasks = withTaskCount ? { table: 'task' as const, column: 'project_id', as: 'task_count' } : undefined;
-  return createdAtPagePerParent(db, 'project', { column: 'organization_id', ids: organizationIds }, tenantId, page, tasks);
-}
+  withTaskCount?: boolean,
+) => Promise<(ProjectRow & { task_count?: number })[]> = reusableRead(
+  (db: Kysely<Database>, tenantId: string, organizationIds: readonly string[], page: ChildPage, withTaskCount?: boolean) => {
+    const tasks = withTaskCount ? { table: 'task' as const, column: 'project_id', as: 'task_count' } : undefined;
+    return createdAtPagePerParent(db, 'project', { column: 'organization_id', ids: organizationIds }, tenantId, page, tasks);
+  },
+);
 
 /** Inserts all the projects in one statement: a unique violation on any of them inserts none. */
 export async function insertProjects(db: Kysely<Database>, tenantId: string, projects: Omit<NewProjectRow, 'tenant_id'>[]) {

@@ -13,7 +13,7 @@ export async function findTasksByProjectIds(
   projectIds: readonly string[],
   page: ChildPage,
 ): Promise<TaskRow[]> {
-  return createdAtPagePerParent(db, 'task', { column: 'project_id', ids: projectIds }, tenantId, page);
+  return createdAtPagePerParent(db, 'task', { column: 'project_id', ids: projectIds }, tenantId, page).execute();
 }
 
 /** The number of tasks of each project that has any. */

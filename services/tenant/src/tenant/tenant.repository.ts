@@ -1,4 +1,5 @@
 import type { TenantRecord } from '@tenantgraph/core';
+import { reusableRead } from '@tenantgraph/database';
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../database.ts';
 import type { NewTenantRow, TenantRow, TenantUpdate } from './tenant.table.ts';
@@ -7,9 +8,10 @@ export async function findTenant(db: Kysely<Database>, tenantId: string): Promis
   return db.selectFrom('tenant').selectAll().where('id', '=', tenantId).executeTakeFirst();
 }
 
-export async function findTenantsByIds(db: Kysely<Database>, ids: readonly string[]): Promise<TenantRow[]> {
-  return db.selectFrom('tenant').selectAll().where('id', 'in', ids).execute();
-}
+/** The tenants with these ids (the `Tenant` entity's loader: its statement compiled once, see `reusableRead`). */
+export const findTenantsByIds: (db: Kysely<Database>, ids: readonly string[]) => Promise<TenantRow[]> = reusableRead(
+  (db: Kysely<Database>, ids: readonly string[]) => db.selectFrom('tenant').selectAll().where('id', 'in', ids),
+);
 
 export async function renameTenant(db: Kysely<Database>, tenantId: string, name: string): Promise<TenantRow | undefined> {
   return db.updateTable('tenant').set({ name, updated_at: sql`now()` }).where('id', '=', tenantId).returningAll().executeTakeFirst();
