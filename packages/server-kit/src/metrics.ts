@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { OperationDefinitionNode } from 'graphql';
 import { setSpanAttributes } from '@tenantgraph/telemetry';
+import type { OperationDefinitionNode } from 'graphql';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from 'prom-client';
 import { currentRequest, type RequestRecord } from './observe.ts';
 

@@ -6,8 +6,8 @@ import { appError, type Logger, type TenantRegistry, unknownTenant } from '@tena
 import {
   type Admission,
   accessControl,
-  closeGracefully,
   apolloExecutor,
+  closeGracefully,
   createGraphQLHttpServer,
   createMetrics,
   DEFAULT_CONCURRENCY,
