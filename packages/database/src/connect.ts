@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Kysely, PostgresDialect, type PostgresPool } from 'kysely';
 import pg from 'pg';
-import { type ClientPool, TenantDriver, TenantQueryCompiler } from './statements.ts';
+import { type ClientPool, TenantDriver, TenantQueryCompiler, tenantOfStatement } from './statements.ts';
 
 // int8 (counts, sums) as JS numbers: every such value here is far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
@@ -13,8 +13,8 @@ export type ConnectOptions = {
   statementTimeoutMs?: number;
   /** Waiting longer for a free connection fails the request instead of hanging it. */
   acquireTimeoutMs?: number;
-  /** Called once per statement sent, with how long it took (metrics). */
-  onQuery?: (durationMs: number) => void;
+  /** Called once per statement sent, with how long it took and the tenant whose `withTenant` unit sent it (metrics). */
+  onQuery?: (durationMs: number, tenantId: string | undefined) => void;
 };
 
 /**
@@ -62,7 +62,7 @@ export function kyselyOver<DB>(pool: ClientPool, options: Pick<ConnectOptions, '
     },
     log: onQuery
       ? (event) => {
-          if (event.level === 'query') onQuery(event.queryDurationMillis);
+          if (event.level === 'query') onQuery(event.queryDurationMillis, tenantOfStatement(event.query.queryId));
         }
       : undefined,
   });

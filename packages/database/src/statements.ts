@@ -23,6 +23,19 @@ export type TenantSettings = { tenantId: string; timeoutMs?: number | undefined 
 type Instruction = { read: TenantSettings } | { begin: string; settings: TenantSettings; raw: boolean };
 const instructions = new WeakMap<QueryId, Instruction>();
 
+/** The tenant of each statement of a `withTenant` unit, for the SQL metrics (see `connect`'s `onQuery`). */
+const tenants = new WeakMap<QueryId, string>();
+
+/** Notes the tenant whose unit sends the statement `queryId`. */
+export function ofTenant(queryId: QueryId, tenantId: string): void {
+  tenants.set(queryId, tenantId);
+}
+
+/** The tenant whose unit sent the statement `queryId`; undefined outside any unit. */
+export function tenantOfStatement(queryId: QueryId): string | undefined {
+  return tenants.get(queryId);
+}
+
 /**
  * Marks the statement `queryId` to travel as a plain read behind the tenant's settings, in one round
  * trip, or to follow its unit's `begin` and settings on its connection.
@@ -248,7 +261,7 @@ export class TenantDriver implements Driver {
   }
 }
 
-type ConnectionOptions = { statementTimeoutMs: number; onBefore?: ((durationMs: number) => void) | undefined };
+type ConnectionOptions = { statementTimeoutMs: number; onBefore?: ((durationMs: number, tenantId: string) => void) | undefined };
 
 class TenantConnection implements DatabaseConnection {
   constructor(
@@ -271,7 +284,7 @@ class TenantConnection implements DatabaseConnection {
       await this.client.query(
         `${instruction.begin}; ${settingsSql(instruction.settings.tenantId, timeoutFor(instruction.settings, this.options.statementTimeoutMs))}`,
       );
-      this.options.onBefore?.(performance.now() - start);
+      this.options.onBefore?.(performance.now() - start, instruction.settings.tenantId);
     }
     // A message of several statements (raw SQL) answers with each one's result: Kysely reads the last.
     const answer = (await this.client.query(compiled.sql, [...compiled.parameters])) as pg.QueryResult | pg.QueryResult[];

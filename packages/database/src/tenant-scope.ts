@@ -1,7 +1,6 @@
 import { isTenantId, serviceUnavailable } from '@tenantgraph/core';
-import { asyncLocal } from '@tenantgraph/telemetry';
 import { type Kysely, type KyselyPlugin, RawNode, type RootOperationNode, SelectQueryNode, sql } from 'kysely';
-import { sendWith, type TenantSettings } from './statements.ts';
+import { ofTenant, sendWith, type TenantSettings } from './statements.ts';
 
 /** When the request that runs a unit of work must be done by, and what ends it sooner. */
 export type Deadline = {
@@ -11,25 +10,11 @@ export type Deadline = {
   signal: AbortSignal;
 };
 
-// In the one store of every request's async values (the request record's, the trace context's).
-const deadlines = asyncLocal<Deadline>('tenantgraph.deadline');
-
-/**
- * Runs one request's work under its deadline. Every `withTenant` inside (loaders included, they
- * run in the request's async context) refuses to start once `deadline.signal` is aborted, stops
- * between statements, and bounds each statement by the time left (`statement_timeout`).
- * @example withDeadline({ at: Date.now() + 5_000, signal: AbortSignal.timeout(5_000) }, () => execute())
- */
-export function withDeadline<T>(deadline: Deadline, work: () => T): T {
-  return deadlines.run(deadline, work);
-}
-
 /** The error of work refused or stopped because its request's deadline passed or its client left. */
 export const pastDeadline = () => serviceUnavailable('The request ran past its deadline and was stopped; ask for less, or retry later.');
 
-/** Throws `pastDeadline()` once the current request's deadline has passed or its client has gone. */
-export function assertInTime(): void {
-  const deadline = deadlines.get();
+/** Throws `pastDeadline()` once `deadline` has passed or its client has gone. */
+function assertInTime(deadline: Deadline | undefined): void {
   if (deadline && (deadline.signal.aborted || Date.now() >= deadline.at)) throw pastDeadline();
 }
 
@@ -71,7 +56,7 @@ export function snapshotReads<DB>(db: Kysely<DB>): Kysely<DB> {
  * nothing over to the next request, even after a failure.
  *
  * The tenant travels with the statements: a plain read (a `select` taking no row locks) is sent
- * in one round trip with a prepared statement that sets the tenant (and, under `withDeadline`,
+ * in one round trip with a prepared statement that sets the tenant (and, with a `deadline`,
  * `statement_timeout`) before it, itself prepared once per connection; PostgreSQL runs the two as
  * one implicit transaction, so the setting ends with it (see `TenantDriver`). Under read committed
  * that is what the read would see inside a longer transaction. The first other statement (a
@@ -80,45 +65,52 @@ export function snapshotReads<DB>(db: Kysely<DB>): Kysely<DB> {
  * unit runs in that transaction, ended by `COMMIT` (or `ROLLBACK`). A unit of reads costs one
  * round trip per read and no `BEGIN`/`COMMIT`; a unit of writes one per statement, and its `COMMIT`.
  *
- * Under `withDeadline`, no work starts past the deadline, none of its statements is sent once
- * the deadline passes or the client leaves, and `statement_timeout` is the time left when it is
- * lower than the connection's own.
+ * With the `deadline` of the request it serves (server-kit's `dataContext` passes it), no work
+ * starts past the deadline, none of its statements is sent once the deadline passes or the client
+ * leaves, and `statement_timeout` is the time left when it is lower than the connection's own.
+ * The deadline is passed, not looked up in an AsyncLocalStorage: on Node 20 a store puts hooks on
+ * every promise of the process.
  *
  * @example
- * const rows = await withTenant(db, 'avocado', (trx) => findProducts(trx, 'avocado', page))
+ * const rows = await withTenant(db, 'avocado', (trx) => findProducts(trx, 'avocado', page), context.deadline)
  */
-export async function withTenant<DB, T>(db: Kysely<DB>, tenantId: string, work: (trx: Kysely<DB>) => Promise<T>): Promise<T> {
+export async function withTenant<DB, T>(
+  db: Kysely<DB>,
+  tenantId: string,
+  work: (trx: Kysely<DB>) => Promise<T>,
+  deadline?: Deadline,
+): Promise<T> {
   if (!isTenantId(tenantId)) throw new TypeError('withTenant needs a valid tenant id');
   const begin = snapshotInstances.has(db)
     ? 'begin isolation level repeatable read read only'
     : readOnlyInstances.has(db)
       ? 'begin read only'
       : 'begin';
-  const deadline = deadlines.get();
-  assertInTime();
+  assertInTime(deadline);
   try {
     return await db.connection().execute(async (connection) => {
       // Checked again once the connection is ours: waiting for it used part of the time.
-      assertInTime();
+      assertInTime(deadline);
       // A snapshot reads every statement in its one repeatable-read transaction: no read goes alone.
       const unit = tenantUnit(tenantId, begin, deadline, snapshotInstances.has(db));
+      // The unit's end, whatever the deadline; counted as its tenant's statement in the SQL metrics.
+      const end = (statement: 'commit' | 'rollback') => {
+        const compiled = sql.raw(statement).compile(connection);
+        ofTenant(compiled.queryId, tenantId);
+        return connection.executeQuery(compiled);
+      };
       let result: T;
       try {
         result = await work(connection.withPlugin(unit.plugin));
       } catch (error) {
-        if (unit.inTransaction()) {
-          await sql
-            .raw('rollback')
-            .execute(connection)
-            .catch(() => {});
-        }
+        if (unit.inTransaction()) await end('rollback').catch(() => {});
         throw error;
       }
-      if (unit.inTransaction()) await sql.raw('commit').execute(connection);
+      if (unit.inTransaction()) await end('commit');
       return result;
     });
   } catch (error) {
-    throw clearDatabaseError(error);
+    throw clearDatabaseError(error, deadline);
   }
 }
 
@@ -132,7 +124,8 @@ function tenantUnit(tenantId: string, begin: string, deadline: Deadline | undefi
   const settings = (): TenantSettings => ({ tenantId, timeoutMs: deadline ? Math.max(1, deadline.at - Date.now()) : undefined });
   const plugin: KyselyPlugin = {
     transformQuery: ({ node, queryId }) => {
-      assertInTime();
+      assertInTime(deadline);
+      ofTenant(queryId, tenantId);
       if (open) return node;
       if (!oneTransaction && isPlainRead(node)) {
         sendWith(queryId, { read: settings() });
@@ -160,10 +153,10 @@ function isPlainRead(node: RootOperationNode): boolean {
  * client understands; anything else unchanged. Only this tenant's requests see it: other
  * databases have their own pools.
  */
-export function clearDatabaseError(error: unknown): unknown {
+function clearDatabaseError(error: unknown, deadline: Deadline | undefined): unknown {
   const { code, message = '' } = (error ?? {}) as { code?: unknown; message?: string };
   // 57014: cancelled by statement_timeout; under a deadline, the time left ran out.
-  if (code === '57014' && deadlines.get()) return pastDeadline();
+  if (code === '57014' && deadline) return pastDeadline();
   if (code === '25006') return serviceUnavailable('The tenant is being moved between databases; writes resume in a few seconds. Retry.');
   if (isConnectionError(code, message)) return serviceUnavailable("The tenant's database is unavailable right now; retry shortly.");
   return error;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { connect, createPool, kyselyOver, snapshotReads, withDeadline, withTenant } from '@tenantgraph/database';
+import { connect, createPool, type Deadline, kyselyOver, snapshotReads, withTenant } from '@tenantgraph/database';
 import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -191,18 +191,23 @@ describe('withTenant', () => {
 
   it("bounds a unit's statements by the time its request has left, or by the connection's own timeout when lower", async () => {
     const shortTimeout = connect<Database>(urlFor(adminUrl, name, role), { max: 1, statementTimeoutMs: 300 });
-    const timeout = (source: Kysely<Database>) =>
-      withTenant(source, 'alpha', async (trx) => ({
-        read: (await trx.selectNoFrom(sql<string>`current_setting('statement_timeout')`.as('t')).executeTakeFirstOrThrow()).t,
-        write: (await sql<{ t: string }>`select current_setting('statement_timeout') as t for update`.execute(trx)).rows[0]?.t,
-      }));
+    const timeout = (source: Kysely<Database>, deadline: Deadline) =>
+      withTenant(
+        source,
+        'alpha',
+        async (trx) => ({
+          read: (await trx.selectNoFrom(sql<string>`current_setting('statement_timeout')`.as('t')).executeTakeFirstOrThrow()).t,
+          write: (await sql<{ t: string }>`select current_setting('statement_timeout') as t for update`.execute(trx)).rows[0]?.t,
+        }),
+        deadline,
+      );
     const deadline = (ms: number) => ({ at: Date.now() + ms, signal: new AbortController().signal });
     try {
-      expect(await withDeadline(deadline(10_000), () => timeout(shortTimeout))).toEqual({ read: '300ms', write: '300ms' });
-      const left = await withDeadline(deadline(200), () => timeout(shortTimeout));
+      expect(await timeout(shortTimeout, deadline(10_000))).toEqual({ read: '300ms', write: '300ms' });
+      const left = await timeout(shortTimeout, deadline(200));
       for (const value of Object.values(left)) expect(Number.parseInt(value ?? '', 10)).toBeLessThanOrEqual(200);
       // The default connection's own is 5 s: the time left wins.
-      const own = await withDeadline(deadline(2_000), () => timeout(db));
+      const own = await timeout(db, deadline(2_000));
       for (const value of Object.values(own)) expect(Number.parseInt(value ?? '', 10)).toBeLessThanOrEqual(2_000);
     } finally {
       await shortTimeout.destroy();

@@ -7,7 +7,8 @@ export type TenantScope<DB> = {
   tenantId: string;
   /**
    * Runs `work` in one transaction with `app.tenant_id` set to this tenant (`withTenant`), on the
-   * database holding its rows: row-level security shows and accepts this tenant's rows only.
+   * database holding its rows, under the request's deadline: row-level security shows and accepts
+   * this tenant's rows only.
    */
   inTenant<T>(work: (trx: Kysely<DB>) => Promise<T>): Promise<T>;
 };
@@ -20,5 +21,5 @@ export type DataContext<DB> = SubgraphContext & TenantScope<DB>;
  * @example const scope = dataContext(base, await databases.forTenant(base.tenantId))
  */
 export function dataContext<DB>(base: SubgraphContext, db: Kysely<DB>): DataContext<DB> {
-  return { ...base, inTenant: (work) => withTenant(db, base.tenantId, work) };
+  return { ...base, inTenant: (work) => withTenant(db, base.tenantId, work, base.deadline) };
 }

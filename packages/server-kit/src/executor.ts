@@ -36,9 +36,9 @@ export type ExecutorOptions<C> = {
   /** Sees every error of every request, before it is formatted (logging). */
   onErrors?(errors: readonly GraphQLErrorType[], context: C): void;
   /** The operation of a request, once known (metrics, the access log). */
-  onOperation?(operation: OperationDefinitionNode, operationName: string | undefined): void;
+  onOperation?(operation: OperationDefinitionNode, operationName: string | undefined, context: C): void;
   /** Every request that reached the executor, with the code of its first error (none when it succeeded). */
-  onAnswer?(code: string | undefined): void;
+  onAnswer?(code: string | undefined, context: C): void;
   /** Distinct documents kept parsed and validated, least recently used dropped first. */
   documentCacheSize?: number;
   /** And at most this many characters of query text in all (their parsed form is a few times larger). */
@@ -111,7 +111,7 @@ export function createExecutor<C>(options: ExecutorOptions<C>): GraphQLExecutor<
       return options.formatError(error.toJSON());
     });
     const code = formatted[0]?.extensions?.code;
-    options.onAnswer?.(typeof code === 'string' ? code : undefined);
+    options.onAnswer?.(typeof code === 'string' ? code : undefined, context);
     const body = data === undefined ? { errors: formatted } : formatted.length > 0 ? { errors: formatted, data } : { data };
     return { status, headers, body: JSON.stringify(body) };
   };
@@ -144,7 +144,7 @@ export function createExecutor<C>(options: ExecutorOptions<C>): GraphQLExecutor<
         : 'Must provide operation name if query contains multiple operations.';
       return answer(REFUSED, [new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })], context);
     }
-    options.onOperation?.(operation, operation.name?.value ?? undefined);
+    options.onOperation?.(operation, operation.name?.value ?? undefined, context);
     if (operation.operation === 'subscription') {
       return refuse(REFUSED, 'A subgraph serves no subscriptions over HTTP.', context);
     }

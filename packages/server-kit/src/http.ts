@@ -4,7 +4,7 @@ import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import { ERROR_STATUS, type ErrorCode, errorCode, type Logger } from '@tenantgraph/core';
 import { activeTraceId, inServerSpan, withSpan } from '@tenantgraph/telemetry';
 import type { GraphQLError } from 'graphql';
-import { currentRequest, inRequest, type RequestRecord } from './observe.ts';
+import { inRequest, type RequestRecord } from './observe.ts';
 
 /** Requests bodies larger than this are refused with 413 before they are parsed. */
 export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
@@ -55,19 +55,18 @@ export type GraphQLHttpOptions<C extends BaseContext> = {
   logger: Logger;
   /**
    * Runs on the headers alone, before the body is read: verifies the caller and builds the
-   * request context. A GraphQLError with an HTTP status (401, 403) ends the request there.
+   * request context, which carries `record` (see `noteTenant`) to whatever fills it in later.
+   * A GraphQLError with an HTTP status (401, 403) ends the request there.
    * `closed` is aborted with the reason `'caller gone'` when the client goes away before its
    * answer, and with `deadlineMs`, with `'deadline'` once that much time has passed. An answered
    * request's signal is left as it is: aborting it would dispatch an event nobody waits for.
    */
-  authenticate(req: IncomingMessage, requestId: string, closed: AbortSignal): Promise<C>;
+  authenticate(req: IncomingMessage, record: RequestRecord, closed: AbortSignal): Promise<C>;
   /**
    * A request not answered this long after it arrived has its `closed` signal aborted with
    * `'deadline'` (and a warning logged): its work stops there. Unset: no deadline.
    */
   deadlineMs?: number;
-  /** Wraps the execution of one request (metrics, async-local request state). */
-  around?<T>(context: C, run: () => Promise<T>): Promise<T>;
   /**
    * Admission, once the body is read: waits for the request's turn (fair share between tenants)
    * and resolves with the release, called once the answer is sent or the request failed.
@@ -107,10 +106,9 @@ export function requestIdOf(req: IncomingMessage): string {
  */
 export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLHttpOptions<C>): Server {
   const { execute: executeRequest, logger, routes = {}, maxBodyBytes = DEFAULT_MAX_BODY_BYTES, responseHeaders = {} } = options;
-  const around = options.around ?? ((_context, run) => run());
 
   /**
-   * Every GraphQL request runs in its server span (when tracing) with its record in scope (tenant,
+   * Every GraphQL request runs in its server span (when tracing) with its record (tenant,
    * operation, outcome: see `inRequest`) and ends with one access line, `request`, whatever became of it.
    */
   const handleGraphQL = (req: IncomingMessage, res: ServerResponse) => inServerSpan(req, res, () => recordGraphQL(req, res));
@@ -137,25 +135,25 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
         traceId: record.traceId,
       });
     });
-    return inRequest(record, () => serveGraphQL(req, res, record.requestId, closed));
+    return inRequest(record, () => serveGraphQL(req, res, record, closed));
   };
 
-  const serveGraphQL = async (req: IncomingMessage, res: ServerResponse, requestId: string, closed: AbortController) => {
-    res.setHeader('x-request-id', requestId);
+  const serveGraphQL = async (req: IncomingMessage, res: ServerResponse, record: RequestRecord, closed: AbortController) => {
+    res.setHeader('x-request-id', record.requestId);
     let context: C;
     try {
-      context = await options.authenticate(req, requestId, closed.signal);
+      context = await options.authenticate(req, record, closed.signal);
     } catch (error) {
-      return sendError(res, error, logger, requestId);
+      return sendError(res, error, logger, record);
     }
     let body: unknown;
     if (req.method === 'POST') {
       const text = await readBody(req, maxBodyBytes).catch(() => undefined);
-      if (text === undefined) return sendBadRequest(res, 413, 'Request body too large.');
+      if (text === undefined) return sendBadRequest(res, 413, 'Request body too large.', record);
       try {
         body = JSON.parse(text);
       } catch {
-        return sendBadRequest(res, 400, 'The request body is not valid JSON.');
+        return sendBadRequest(res, 400, 'The request body is not valid JSON.', record);
       }
     }
     let release = () => {};
@@ -164,34 +162,34 @@ export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLH
         release = await options.admit(context, closed.signal);
       } catch (error) {
         // A client that left while waiting needs no answer.
-        return closed.signal.aborted ? undefined : sendError(res, error, logger, requestId);
+        return closed.signal.aborted ? undefined : sendError(res, error, logger, record);
       }
     }
     try {
       // The service's own span for the operation: the plugin names it once the operation is parsed.
-      await withSpan('graphql.operation', {}, () => execute(req, res, context, body, requestId));
+      await withSpan('graphql.operation', {}, () => execute(req, res, context, body, record));
     } finally {
       release();
     }
   };
 
-  const execute = async (req: IncomingMessage, res: ServerResponse, context: C, body: unknown, requestId: string) => {
+  const execute = async (req: IncomingMessage, res: ServerResponse, context: C, body: unknown, record: RequestRecord) => {
     const query = req.url?.indexOf('?') ?? -1;
     const search = query === -1 ? '' : req.url!.slice(query);
     let request: GraphQLRequestParts = { method: req.method ?? 'GET', body, search };
     try {
       if (options.prepare) request = options.prepare(request, context);
     } catch (error) {
-      return sendError(res, error, logger, requestId);
+      return sendError(res, error, logger, record);
     }
-    const response = await around(context, () => executeRequest({ ...request, headers: req.headers }, context));
+    const response = await executeRequest({ ...request, headers: req.headers }, context);
     for (const [name, value] of response.headers ?? []) res.setHeader(name, value);
     for (const [name, value] of Object.entries(responseHeaders)) res.setHeader(name, value);
     res.statusCode = response.status;
     if (typeof response.body === 'string') {
       const size = options.maxResponseBytes === undefined ? 0 : Buffer.byteLength(response.body);
       if (options.maxResponseBytes !== undefined && size > options.maxResponseBytes) {
-        logger.warn('response over the size cap', { requestId, bytes: size, limit: options.maxResponseBytes });
+        logger.warn('response over the size cap', { requestId: record.requestId, bytes: size, limit: options.maxResponseBytes });
         return sendJson(res, 200, { data: null, errors: [responseTooLarge(size, options.maxResponseBytes)] });
       }
       res.end(response.body);
@@ -251,10 +249,9 @@ function responseTooLarge(bytes: number, limit: number) {
 export const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 /** Answers with the error's code and HTTP status; anything unexpected is logged and masked. */
-function sendError(res: ServerResponse, error: unknown, logger: Logger, requestId: string) {
+function sendError(res: ServerResponse, error: unknown, logger: Logger, record: RequestRecord) {
   const code = errorCode(error);
-  const record = currentRequest();
-  if (record) record.code = code && code in ERROR_STATUS ? code : 'INTERNAL_SERVER_ERROR';
+  record.code = code && code in ERROR_STATUS ? code : 'INTERNAL_SERVER_ERROR';
   if (code && code in ERROR_STATUS && code !== 'INTERNAL_SERVER_ERROR') {
     const status = ERROR_STATUS[code as ErrorCode];
     const retryAfter = (error as GraphQLError).extensions?.retryAfterSeconds;
@@ -263,13 +260,12 @@ function sendError(res: ServerResponse, error: unknown, logger: Logger, requestI
       errors: [{ message: (error as GraphQLError).message, extensions: { code } }],
     });
   }
-  logger.error('request failed before execution', { error, requestId });
+  logger.error('request failed before execution', { error, requestId: record.requestId });
   return sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
 }
 
-function sendBadRequest(res: ServerResponse, status: number, message: string) {
-  const record = currentRequest();
-  if (record) record.code = 'BAD_REQUEST';
+function sendBadRequest(res: ServerResponse, status: number, message: string, record: RequestRecord) {
+  record.code = 'BAD_REQUEST';
   sendJson(res, status, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
 }
 

@@ -2,7 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { setSpanAttributes } from '@tenantgraph/telemetry';
 import type { OperationDefinitionNode } from 'graphql';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from 'prom-client';
-import { currentRequest, type RequestRecord } from './observe.ts';
+import type { RequestRecord } from './observe.ts';
 
 /** The label value shared by every tenant (or operation) beyond the ones that keep their own series. */
 export const OTHER = 'other';
@@ -134,8 +134,7 @@ export function createMetrics(service: string, { maxTenants = DEFAULT_METRICS_MA
   let queries = 0;
   let requests = 0;
   /** The request's operation, once resolved: its record and span are named after it. */
-  const noteOperation = (operation: OperationDefinitionNode, operationName: string | undefined) => {
-    const record = currentRequest();
+  const noteOperation = (record: RequestRecord | undefined, operation: OperationDefinitionNode, operationName: string | undefined) => {
     if (!record) return;
     record.operationName = operationName;
     record.operationType = operation.operation;
@@ -145,18 +144,16 @@ export function createMetrics(service: string, { maxTenants = DEFAULT_METRICS_MA
     });
   };
   /** A request answered by the executor, with its first error's code (none when it succeeded). */
-  const noteAnswer = (code: string | undefined) => {
+  const noteAnswer = (record: RequestRecord | undefined, code: string | undefined) => {
     requests += 1;
-    const record = currentRequest();
     if (record && code !== undefined) record.code = code;
   };
 
   return {
     registry,
-    /** Pass to `connect({ onQuery })`: one statement sent, and how long it took. */
-    countQuery(durationMs: number) {
+    /** Pass to `connect({ onQuery })`: one statement sent, how long it took, and whose it was. */
+    countQuery(durationMs: number, tenant?: string) {
       queries += 1;
-      const tenant = currentRequest()?.tenantId;
       queryDuration.observe({ tenant: tenant === undefined ? 'none' : tenantLabel(tenant) }, durationMs / 1000);
     },
     /** One lookup of the gateway's entity cache. */
@@ -189,17 +186,18 @@ export function createMetrics(service: string, { maxTenants = DEFAULT_METRICS_MA
     },
     noteOperation,
     noteAnswer,
-    /** `noteOperation` and `noteAnswer` for Apollo Server (the gateway). */
+    /** `noteOperation` and `noteAnswer` for Apollo Server (the gateway), on the context's `record`. */
     plugin: {
-      async requestDidStart() {
+      async requestDidStart({ contextValue }) {
+        const { record } = contextValue as { record?: RequestRecord };
         return {
           async didResolveOperation({ operation, operationName }) {
-            if (operation) noteOperation(operation, operationName ?? undefined);
+            if (operation) noteOperation(record, operation, operationName ?? undefined);
           },
           async willSendResponse({ response }) {
             const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
             const code = errors?.[0]?.extensions?.code;
-            noteAnswer(typeof code === 'string' ? code : undefined);
+            noteAnswer(record, typeof code === 'string' ? code : undefined);
           },
         };
       },

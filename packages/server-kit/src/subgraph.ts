@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { TokenVerifier } from '@tenantgraph/auth';
 import { accessPolicyOf, type Logger, requireSameTenant, type Viewer } from '@tenantgraph/core';
-import { type DatabaseRouter, type Deadline, pastDeadline, withDeadline } from '@tenantgraph/database';
+import { type DatabaseRouter, type Deadline, pastDeadline } from '@tenantgraph/database';
 import { tracingEnabled, withSpan } from '@tenantgraph/telemetry';
 import { type DocumentNode, GraphQLError, GraphQLScalarType, type GraphQLSchema, Kind, type ValidationRule } from 'graphql';
 import { checkAccess } from './access.ts';
@@ -12,7 +12,7 @@ import { createExecutor } from './executor.ts';
 import type { Admission } from './fair-scheduler.ts';
 import { closeGracefully, createGraphQLHttpServer, listen, type Route, sendJson } from './http.ts';
 import type { Metrics } from './metrics.ts';
-import { noteTenant } from './observe.ts';
+import { noteTenant, type RequestRecord } from './observe.ts';
 import type { ResolverMap } from './resolvers.ts';
 
 /** The resolvers `buildSubgraphSchema` takes, named through its public signature. */
@@ -24,8 +24,10 @@ export type SubgraphContext = {
   /** Always `viewer.tenantId`: the tenant comes from the verified token and nowhere else. */
   tenantId: string;
   requestId: string;
+  /** What the metrics and the access line say of this request (its operation, its outcome). */
+  record: RequestRecord;
   logger: Logger;
-  /** When this request must be done; past it (or once the caller has gone) no more SQL is sent. */
+  /** When this request must be done; past it (or once the caller has gone) no more SQL is sent (see `dataContext`). */
   deadline: Deadline;
 };
 
@@ -122,20 +124,22 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
     ],
     formatError: maskError,
     onErrors: (errors, context) => logUnexpected(logger, errors, context.requestId),
-    onOperation: metrics.noteOperation,
-    onAnswer: metrics.noteAnswer,
+    onOperation: (operation, operationName, context) => metrics.noteOperation(context.record, operation, operationName),
+    onAnswer: (code, context) => metrics.noteAnswer(context.record, code),
   });
   const http = createGraphQLHttpServer<C>({
     execute,
     logger,
-    async authenticate(req, requestId, closed) {
+    async authenticate(req, record, closed) {
       const viewer = await options.verifier.verify(req.headers.authorization);
-      noteTenant(viewer.tenantId);
+      noteTenant(record, viewer.tenantId);
+      const { requestId } = record;
       const requestLogger = logger.child({ requestId, tenant: viewer.tenantId });
       const base: SubgraphContext = {
         viewer,
         tenantId: viewer.tenantId,
         requestId,
+        record,
         logger: requestLogger,
         // `closed` is aborted at the deadline too (`deadlineMs` below): the caller leaving (the
         // gateway gave up) ends the work as surely as the deadline does.
@@ -144,7 +148,6 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
       return options.createContext(base, req);
     },
     deadlineMs: limits.deadlineMs,
-    around: (context, run) => withDeadline(context.deadline, run),
     onFinish: metrics.observeRequest,
     maxResponseBytes: limits.maxResponseBytes,
     admit: options.admission && ((context, signal) => options.admission!.admit(context.tenantId, signal)),

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import {
@@ -34,37 +33,12 @@ export type TraceScope = { requestId: string; tenantId?: string | undefined };
 const tracer = trace.getTracer('@tenantgraph/telemetry');
 let sdk: NodeSDK | undefined;
 
-/** A value kept through the async work of one request (its record, its deadline): see `asyncLocal`. */
-export type AsyncLocal<T> = {
-  run<R>(value: T, work: () => R): R;
-  get(): T | undefined;
-};
-
-/** Every `asyncLocal` value, when not tracing. */
-const locals = new AsyncLocalStorage<Context>();
-
 /**
- * A value kept through one request's async work. Every such value of a process shares one store:
- * OpenTelemetry's context when tracing (the SDK keeps it in an AsyncLocalStorage of its own), and
- * otherwise one AsyncLocalStorage for them all — each store enabled adds its cost to every promise
- * of every request, so tracing adds no store and two values cost one.
- * @example const deadlines = asyncLocal<Deadline>('tenantgraph.deadline'); deadlines.run(deadline, work)
+ * Where a request's trace scope sits in OpenTelemetry's context (kept by the SDK in an
+ * AsyncLocalStorage of its own): only when tracing, so that without it no store is enabled and no
+ * hook runs on any promise.
  */
-export function asyncLocal<T>(name: string): AsyncLocal<T> & { key: symbol } {
-  const key = createContextKey(name);
-  return {
-    key,
-    run(value, work) {
-      if (sdk) return context.with(context.active().setValue(key, value), work);
-      return locals.run((locals.getStore() ?? ROOT_CONTEXT).setValue(key, value), work);
-    },
-    get() {
-      return (sdk ? context.active() : locals.getStore())?.getValue(key) as T | undefined;
-    },
-  };
-}
-
-const scopes = asyncLocal<TraceScope>('tenantgraph.trace-scope');
+const SCOPE = createContextKey('tenantgraph.trace-scope');
 
 /** The trace a request belongs to when it was not sampled (see `inServerSpan`). */
 const UNSAMPLED = createContextKey('tenantgraph.unsampled-trace');
@@ -168,7 +142,7 @@ function injectOnly(propagator: TextMapPropagator): TextMapPropagator {
 /** Stamps each span started inside a request with its tenant and request id, whoever creates it (pg, Apollo, us). */
 const scopeAttributes: SpanProcessor = {
   onStart(span, parent: Context) {
-    const scope = parent.getValue(scopes.key) as TraceScope | undefined;
+    const scope = parent.getValue(SCOPE) as TraceScope | undefined;
     if (!scope) return;
     span.setAttribute('request.id', scope.requestId);
     if (scope.tenantId !== undefined) span.setAttribute('tenant.id', scope.tenantId);
@@ -191,13 +165,15 @@ export async function stopTracing(): Promise<void> {
 }
 
 /**
- * Runs `run` with `scope` in its async context (`asyncLocal`): when tracing, every span started
- * inside carries `request.id` and, once `scope.tenantId` is set, `tenant.id`; the span already
- * active (the HTTP server span) gets them from `setSpanAttributes` (server-kit's `noteTenant`).
+ * Runs `run` with `scope` in its trace context: when tracing, every span started inside carries
+ * `request.id` and, once `scope.tenantId` is set, `tenant.id`; the span already active (the HTTP
+ * server span) gets them from `setSpanAttributes` (server-kit's `noteTenant`). Without tracing,
+ * `run` is just called.
  */
 export function withTraceScope<T>(scope: TraceScope, run: () => T): T {
-  if (sdk) trace.getActiveSpan()?.setAttribute('request.id', scope.requestId);
-  return scopes.run(scope, run);
+  if (!sdk) return run();
+  trace.getActiveSpan()?.setAttribute('request.id', scope.requestId);
+  return context.with(context.active().setValue(SCOPE, scope), run);
 }
 
 /**
@@ -235,11 +211,6 @@ export function inServerSpan<T>(req: IncomingMessage, res: ServerResponse, handl
     span.end();
   });
   return context.with(trace.setSpan(parent, span), handle);
-}
-
-/** The scope `withTraceScope` put in the async context: a service's request record. */
-export function currentTraceScope<S extends TraceScope>(): S | undefined {
-  return scopes.get() as S | undefined;
 }
 
 /** Sets attributes on the active span (e.g. the tenant, once verified, on the HTTP server span). */

@@ -1,4 +1,5 @@
 import type { Logger, TenantRecord, Viewer } from '@tenantgraph/core';
+import type { RequestRecord } from '@tenantgraph/server-kit';
 import type { CacheScope } from './entity-cache.ts';
 
 export type GatewayContext = {
@@ -6,6 +7,8 @@ export type GatewayContext = {
   /** The tenant's plan, from the registry: it sizes the tenant's budgets. */
   plan: TenantRecord['plan'];
   requestId: string;
+  /** What the metrics and the access line say of this request (an HTTP request's, a subscription event's lookup). */
+  record?: RequestRecord;
   logger: Logger;
   /** What this request's subgraph answers may be cached under; none: nothing is cached. */
   cacheScope?: CacheScope | undefined;

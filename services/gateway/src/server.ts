@@ -16,6 +16,7 @@ import {
   type Metrics,
   maskError,
   noteTenant,
+  type RequestRecord,
   sendJson,
   tenantAdmission,
 } from '@tenantgraph/server-kit';
@@ -179,7 +180,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
    * The same for HTTP requests and WebSocket connections: the verified viewer, its tenant, one
    * request of its rate limit. An HTTP request's context also gets its entity-cache scope (see `http`).
    */
-  const authenticateTenant = async (authorization: string | undefined, requestId: string) => {
+  const authenticateTenant = async (authorization: string | undefined, requestId: string, record?: RequestRecord) => {
     const viewer = await deps.verifier.verify(authorization);
     const tenant = await deps.registry.get(viewer.tenantId);
     if (!tenant) {
@@ -187,9 +188,15 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       if (entityCache) await entityCache.invalidate(viewer.tenantId).catch(() => {});
       throw unknownTenant();
     }
-    noteTenant(tenant.id);
+    if (record) noteTenant(record, tenant.id);
     await takeRequest({ viewer, plan: tenant.plan });
-    const context: GatewayContext = { viewer, requestId, plan: tenant.plan, logger: logger.child({ requestId, tenant: viewer.tenantId }) };
+    const context: GatewayContext = {
+      viewer,
+      requestId,
+      record,
+      plan: tenant.plan,
+      logger: logger.child({ requestId, tenant: viewer.tenantId }),
+    };
     return { context, tenant };
   };
   // A subscription's lookups run right after a change, for as long as the socket lives: never from the cache.
@@ -198,8 +205,8 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   const http = createGraphQLHttpServer<GatewayContext>({
     execute: apolloExecutor(apollo),
     logger,
-    async authenticate(req, requestId, closed) {
-      const { context, tenant } = await authenticateTenant(req.headers.authorization, requestId);
+    async authenticate(req, record, closed) {
+      const { context, tenant } = await authenticateTenant(req.headers.authorization, record.requestId, record);
       // A tenant holding all its slots is refused here, before its body is read and parsed: refusing stays cheap.
       await admission.refuseIfFull(tenant.id);
       context.closed = closed;

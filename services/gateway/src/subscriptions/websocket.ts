@@ -99,7 +99,10 @@ export function createSubscriptionServer(options: SubscriptionServerOptions) {
     const { session, prepared } = group.reduce((best, next) =>
       next.state.session.expiresAt > best.state.session.expiresAt ? next : best,
     ).state;
-    const context: GatewayContext = { ...session.context, requestId: randomUUID() };
+    const requestId = randomUUID();
+    // One lookup is one request of its tenant: in its metrics (outcome, duration) and spans, like an HTTP one.
+    const record: RequestRecord = { requestId, start: performance.now(), tenantId: session.context.viewer.tenantId };
+    const context: GatewayContext = { ...session.context, requestId, record };
     try {
       await options.takeRequest(context);
       // The lookup is admitted like any query, by the budget plugin once its cost is known.
@@ -108,8 +111,6 @@ export function createSubscriptionServer(options: SubscriptionServerOptions) {
           { query: prepared.lookup, variables: lookupVariables(prepared, event.entityId), operationName: 'SubscriptionEvent' },
           { contextValue: context },
         );
-      // One lookup is one request of its tenant: in its metrics (outcome, duration) and spans, like an HTTP one.
-      const record: RequestRecord = { requestId: context.requestId, start: performance.now(), tenantId: context.viewer.tenantId };
       const response = await inRequest(record, run);
       options.metrics?.observeRequest(record, 200, (performance.now() - record.start) / 1000);
       if (response.body.kind !== 'single') throw new Error('a lookup answered incrementally');
