@@ -1,17 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { connect, createdAtKeyset, reusableRead, withTenant } from '@tenantgraph/database';
 import { type Kysely, sql } from 'kysely';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { dropDatabase, ensureDatabase, urlFor } from '../src/provision.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scratchDatabase } from './scratch-database.ts';
 
 // reusableRead builds and compiles a statement once per shape and sends it with each call's values:
 // these tests hold that every call reads what Kysely would have read, for its own tenant only, and
 // that a read breaking the contract fails at once.
 
-const adminUrl = inject('pgAdminUrl');
-const name = `t_reuse_${randomBytes(4).toString('hex')}`;
-const role = { name, password: randomBytes(12).toString('hex') };
 type Database = {
   item: { tenant_id: string; id: string; kind: string; rank: number; created_at: Date };
   other_item: { tenant_id: string; id: string; kind: string; rank: number; created_at: Date };
@@ -19,10 +14,7 @@ type Database = {
 let db: Kysely<Database>;
 let statements = 0;
 
-beforeAll(async () => {
-  await ensureDatabase(adminUrl, name, role);
-  const client = new pg.Client({ connectionString: urlFor(adminUrl, name, role) });
-  await client.connect();
+const scratch = scratchDatabase('t_reuse', async (client) => {
   for (const table of ['item', 'other_item']) {
     await client.query(`create table ${table} (tenant_id text not null, id text not null, kind text not null, rank int not null, created_at timestamptz not null);
       alter table ${table} enable row level security; alter table ${table} force row level security;
@@ -36,14 +28,13 @@ beforeAll(async () => {
       await client.query('insert into other_item values ($1, $2, $3, $4, $5)', [...values.slice(0, 3), i * 10, values[4]]);
     }
   }
-  await client.end();
-  db = connect<Database>(urlFor(adminUrl, name, role), { max: 1, onQuery: () => statements++ });
-}, 60_000);
-
-afterAll(async () => {
-  await db?.destroy();
-  await dropDatabase(adminUrl, name);
 });
+
+beforeAll(() => {
+  db = connect<Database>(scratch.url, { max: 1, onQuery: () => statements++ });
+});
+
+afterAll(() => db?.destroy());
 
 describe('reusableRead', () => {
   it('builds a shape once and reads each call with its own values, for its own tenant only', async () => {

@@ -1,36 +1,26 @@
-import { randomBytes } from 'node:crypto';
 import { connect, createPool, type Deadline, kyselyOver, snapshotReads, withTenant } from '@tenantgraph/database';
 import { type Kysely, sql } from 'kysely';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { dropDatabase, ensureDatabase, urlFor } from '../src/provision.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scratchDatabase } from './scratch-database.ts';
 
 // withTenant sends a read and its tenant's settings as one pipeline of prepared statements: these
 // tests hold that every value comes back as it went in, that the tenant setting ends with each unit
 // of work, and that the prepared statements are reused, bounded and survive a failed read.
 
-const adminUrl = inject('pgAdminUrl');
-const name = `t_scope_${randomBytes(4).toString('hex')}`;
-const role = { name, password: randomBytes(12).toString('hex') };
+const scratch = scratchDatabase('t_scope', (client) =>
+  client.query(`create table note (tenant_id text not null, body text not null, tags text[] not null, at timestamptz not null, data jsonb);
+    alter table note enable row level security; alter table note force row level security;
+    create policy tenant_isolation on note using (tenant_id = current_setting('app.tenant_id', true)) with check (tenant_id = current_setting('app.tenant_id', true))`),
+);
 type Database = { note: { tenant_id: string; body: string; tags: string[]; at: Date; data: unknown } };
 let db: Kysely<Database>;
 let statements = 0;
 
-beforeAll(async () => {
-  await ensureDatabase(adminUrl, name, role);
-  const client = new pg.Client({ connectionString: urlFor(adminUrl, name, role) });
-  await client.connect();
-  await client.query(`create table note (tenant_id text not null, body text not null, tags text[] not null, at timestamptz not null, data jsonb);
-    alter table note enable row level security; alter table note force row level security;
-    create policy tenant_isolation on note using (tenant_id = current_setting('app.tenant_id', true)) with check (tenant_id = current_setting('app.tenant_id', true))`);
-  await client.end();
-  db = connect<Database>(urlFor(adminUrl, name, role), { max: 1, onQuery: () => statements++ });
-}, 60_000);
-
-afterAll(async () => {
-  await db?.destroy();
-  await dropDatabase(adminUrl, name);
+beforeAll(() => {
+  db = connect<Database>(scratch.url, { max: 1, onQuery: () => statements++ });
 });
+
+afterAll(() => db?.destroy());
 
 const STRANGE = ["it's", 'back\\slash', "\\' or 1=1 --", "'); drop table note; --", 'é ✓ 🥑', '$1 $$ $tag$', ''];
 
@@ -157,7 +147,7 @@ describe('withTenant', () => {
 
   it("sends a unit's first write behind its begin and settings in one round trip; one failing there leaves nothing", async () => {
     // Each message a client sends and waits for, counted.
-    const pool = createPool(urlFor(adminUrl, name, role), { max: 1 });
+    const pool = createPool(scratch.url, { max: 1 });
     let messages = 0;
     const counting = {
       connect: async () => {
@@ -190,7 +180,7 @@ describe('withTenant', () => {
   });
 
   it("bounds a unit's statements by the time its request has left, or by the connection's own timeout when lower", async () => {
-    const shortTimeout = connect<Database>(urlFor(adminUrl, name, role), { max: 1, statementTimeoutMs: 300 });
+    const shortTimeout = connect<Database>(scratch.url, { max: 1, statementTimeoutMs: 300 });
     const timeout = (source: Kysely<Database>, deadline: Deadline) =>
       withTenant(
         source,

@@ -343,7 +343,7 @@ async function main() {
     ),
     postgres: await postgresCpuSeconds(postmaster),
   });
-  /** CPU milliseconds per request of each process (and in all) between two readings of `cpu`. */
+  /** CPU milliseconds per request of each process between two readings of `cpu`. */
   const perRequest = (before: Record<string, number>, after: Record<string, number>, requests: number) =>
     Object.fromEntries(Object.entries(after).map(([name, seconds]) => [name, ((seconds - before[name]!) * 1000) / Math.max(1, requests)]));
   let cpuPerRequest: Record<string, number> = {};
