@@ -17,8 +17,9 @@ export type RequestRecord = TraceScope & {
 /**
  * Runs one request; when tracing, with its record in its async context, so that every span
  * started inside carries the request id and the tenant. The record itself travels explicitly (the
- * request context's `record`): without tracing no AsyncLocalStorage is enabled at all, which on
- * Node 20 would put hooks on every promise of the process (4–5 % of a subgraph's CPU).
+ * request context's `record`): without tracing no AsyncLocalStorage is enabled at all. On Node 20
+ * one puts hooks on every promise of the process; leaving it out cut each process's CPU per
+ * dashboard by about a fifth (tools/bench/ANALYSIS.md).
  */
 export function inRequest<T>(record: RequestRecord, run: () => T): T {
   return withTraceScope(record, run);
