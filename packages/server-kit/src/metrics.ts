@@ -1,6 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { setSpanAttributes } from '@tenantgraph/telemetry';
-import type { OperationDefinitionNode } from 'graphql';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from 'prom-client';
 import type { RequestRecord } from './observe.ts';
 
@@ -134,12 +133,12 @@ export function createMetrics(service: string, { maxTenants = DEFAULT_METRICS_MA
   let queries = 0;
   let requests = 0;
   /** The request's operation, once resolved: its record and span are named after it. */
-  const noteOperation = (record: RequestRecord | undefined, operation: OperationDefinitionNode, operationName: string | undefined) => {
+  const noteOperation = (record: RequestRecord | undefined, type: string, operationName: string | undefined) => {
     if (!record) return;
     record.operationName = operationName;
-    record.operationType = operation.operation;
+    record.operationType = type;
     setSpanAttributes({
-      'graphql.operation.type': operation.operation,
+      'graphql.operation.type': type,
       ...(operationName ? { 'graphql.operation.name': operationName } : {}),
     });
   };
@@ -192,7 +191,7 @@ export function createMetrics(service: string, { maxTenants = DEFAULT_METRICS_MA
         const { record } = contextValue as { record?: RequestRecord };
         return {
           async didResolveOperation({ operation, operationName }) {
-            if (operation) noteOperation(record, operation, operationName ?? undefined);
+            if (operation) noteOperation(record, operation.operation, operationName ?? undefined);
           },
           async willSendResponse({ response }) {
             const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;

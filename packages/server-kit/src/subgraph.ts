@@ -124,7 +124,7 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
     ],
     formatError: maskError,
     onErrors: (errors, context) => logUnexpected(logger, errors, context.requestId),
-    onOperation: (operation, operationName, context) => metrics.noteOperation(context.record, operation, operationName),
+    onOperation: (operation, operationName, context) => metrics.noteOperation(context.record, operation.operation, operationName),
     onAnswer: (code, context) => metrics.noteAnswer(context.record, code),
   });
   const http = createGraphQLHttpServer<C>({

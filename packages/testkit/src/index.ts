@@ -4,5 +4,6 @@ export * from './client.ts';
 export * from './databases.ts';
 export * from './fixtures.ts';
 export * from './postgres.ts';
+export * from './recording.ts';
 export * from './registry.ts';
 export * from './rls-audit.ts';

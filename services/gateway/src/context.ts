@@ -18,6 +18,11 @@ export type GatewayContext = {
   subgraphFetches?: number;
   /** A fetch of this request went to a subgraph the entity cache never keeps: its whole answer is not kept (`wholeAnswers`). */
   uncachedFetch?: boolean;
+  /**
+   * Whether the answer may be kept whole (`wholeAnswers`: a query, without errors, every fetch
+   * cacheable). An object, shared by the copy of the context Apollo Server makes per operation.
+   */
+  wholeAnswer?: { keep: boolean };
   /** The subgraphs this request sent a mutation to: whose cached answers of the tenant it invalidates (`invalidateOnMutation`). */
   mutatedSubgraphs?: Set<string>;
 };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type ApolloServerPlugin, type BaseContext, HeaderMap } from '@apollo/server';
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { Logger, Viewer } from '@tenantgraph/core';
 import type { EventTransport } from '@tenantgraph/events';
 import type { Redis } from 'ioredis';
@@ -35,10 +35,10 @@ export type CacheScope = { tenantId: string; placement: string; generations: Gen
 type Generations = Readonly<Record<string, number>>;
 const ALL = '*';
 
-/** A whole answer, kept as the object it was sent as: never changed once kept. */
-type Answer = Readonly<{ data: Record<string, unknown> }>;
+/** A whole answer as it was sent (see whole-answers.ts), and the name of its operation (metrics, the access line). */
+type Answer = Readonly<{ body: string; headers: readonly [string, string][]; operationName: string | undefined }>;
 
-/** A fetch's answer as the JSON text it came in (the shared tier's form), or a whole answer as an object. */
+/** A fetch's answer as the JSON text it came in (the shared tier's form), or a whole answer. */
 type Entry = { key: string; tenantId: string; value: string | Answer; bytes: number; expires: number };
 
 /**
@@ -174,25 +174,15 @@ export function createEntityCache(options: EntityCacheOptions) {
 
     /**
      * The key of a whole answer: the scope with every one of the tenant's generations (a change
-     * of its data in any subgraph makes the answer unreadable), the subject, and the operation
-     * (its document's hash, its name, its variables).
+     * of its data in any subgraph makes the answer unreadable), the subject, and `request`: all
+     * else the answer depends on (see `wholeAnswers`).
      */
-    answerKey(scope: CacheScope, operation: { queryHash: string; operationName?: string | null | undefined; variables?: unknown }): string {
+    answerKey(scope: CacheScope, request: string): string {
       const generations = Object.entries(scope.generations)
         .sort(([a], [b]) => (a < b ? -1 : 1))
         .map(([subgraph, generation]) => `${subgraph}=${generation}`)
         .join(' ');
-      return [
-        scope.tenantId,
-        scope.placement,
-        generations,
-        'answer',
-        scope.scopes,
-        scope.subject,
-        operation.queryHash,
-        operation.operationName ?? '',
-        JSON.stringify(operation.variables ?? null),
-      ].join('\u0000');
+      return [scope.tenantId, scope.placement, generations, 'answer', scope.scopes, scope.subject, request].join('\u0000');
     },
 
     /** A whole answer kept in this replica's memory; a hit counts as the tenant's hit, a miss as nothing (the fetches' lookups follow). */
@@ -208,12 +198,9 @@ export function createEntityCache(options: EntityCacheOptions) {
       return entry.value as Answer;
     },
 
-    /**
-     * Keeps a whole answer in this replica's memory, in the tenant's share like any entry, as the
-     * object it is (a hit is sent without parsing it again); it counts as its JSON text would.
-     */
+    /** Keeps a whole answer in this replica's memory, in the tenant's share like any entry. */
     keepAnswer(scope: CacheScope, key: string, answer: Answer): void {
-      store(scope.tenantId, key, answer, Date.now() + ttlMs, (key.length + JSON.stringify(answer).length) * 2);
+      store(scope.tenantId, key, answer, Date.now() + ttlMs, (key.length + answer.body.length) * 2);
     },
 
     async get(scope: CacheScope, key: string): Promise<string | undefined> {
@@ -300,43 +287,6 @@ export function invalidateOnMutation(
           if (operation?.operation !== 'mutation' || !contextValue.viewer) return;
           const mutated = contextValue.mutatedSubgraphs;
           await cache.invalidate(contextValue.viewer.tenantId, mutated?.size ? [...mutated] : undefined);
-        },
-      };
-    },
-  };
-}
-
-/**
- * Whole answers over the entity cache: a query whose every fetch could be cached is kept whole
- * (`answerKey`: the tenant's generations of every subgraph, the viewer, the operation and its
- * variables), and the same request of the same viewer is answered from it, without planning or
- * fetching, while nothing of the tenant changed. A change anywhere in the tenant makes it
- * unreadable; the entity cache then still answers the fetches the change left alone. Kept in this
- * replica's memory only: a replica rebuilds an answer from the shared tier's entries.
- */
-export function wholeAnswers(cache: EntityCache): ApolloServerPlugin<BaseContext & { cacheScope?: CacheScope; uncachedFetch?: boolean }> {
-  return {
-    async requestDidStart() {
-      let key: string | undefined;
-      return {
-        async responseForOperation({ operation, operationName, queryHash, request, contextValue }) {
-          const scope = contextValue.cacheScope;
-          if (operation.operation !== 'query' || !scope || !queryHash) return null;
-          const wanted = cache.answerKey(scope, { queryHash, operationName, variables: request.variables });
-          const kept = cache.answer(scope, wanted);
-          if (kept === undefined) {
-            key = wanted;
-            return null;
-          }
-          // A copy of the top level: a plugin may add `extensions` to what it sends; `data` is only read.
-          return { http: { status: undefined, headers: new HeaderMap() }, body: { kind: 'single', singleResult: { ...kept } } };
-        },
-        async willSendResponse({ response, contextValue }) {
-          const scope = contextValue.cacheScope;
-          if (!key || !scope || response.body.kind !== 'single' || contextValue.uncachedFetch) return;
-          const { data, errors } = response.body.singleResult;
-          // Kept under the generations the request started with: a change while it ran already made it unreadable.
-          if (data && !errors?.length) cache.keepAnswer(scope, key, { data });
         },
       };
     },

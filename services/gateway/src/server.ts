@@ -25,7 +25,7 @@ import { budgetPlugin, DEFAULT_COST_RATES, DEFAULT_QUERY_BUDGETS, overBudgetPena
 import type { GatewayContext } from './context.ts';
 import { cors } from './cors.ts';
 import { TenantDataSource } from './datasource.ts';
-import { type EntityCache, invalidateOnMutation, wholeAnswers } from './entity-cache.ts';
+import { type EntityCache, invalidateOnMutation } from './entity-cache.ts';
 import { createExplorer } from './explorer.ts';
 import { createSubgraphFetcher, observedFetcher } from './fetcher.ts';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits, queryLimits } from './limits.ts';
@@ -34,6 +34,7 @@ import type { TenantEventSource } from './subscriptions/events.ts';
 import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits } from './subscriptions/limits.ts';
 import { createSubscriptionServer } from './subscriptions/websocket.ts';
 import { type TrustedDocuments, trustedDocumentsStep } from './trusted-documents.ts';
+import { wholeAnswers } from './whole-answers.ts';
 
 export { supergraphForGateway, withAccessPolicy } from './access-policy.ts';
 export { DEFAULT_COST_RATES, DEFAULT_QUERY_BUDGETS, type QueryBudgets } from './budget.ts';
@@ -134,6 +135,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       error: (m) => logger.error(String(m)),
     },
   });
+  const whole = entityCache && wholeAnswers(entityCache, gateway, metrics);
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     formatError: maskError,
@@ -164,7 +166,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       }),
       overBudgetPenalty(rateLimiter, planLimits),
       metrics.plugin,
-      ...(entityCache ? [invalidateOnMutation(entityCache), wholeAnswers(entityCache)] : []),
+      ...(entityCache && whole ? [invalidateOnMutation(entityCache), whole.plugin] : []),
     ],
   });
   // Ready once the supergraph is loaded, and no longer once stopping, so a load balancer stops
@@ -203,7 +205,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   const authenticate = async (authorization: string | undefined, requestId: string) =>
     (await authenticateTenant(authorization, requestId)).context;
   const http = createGraphQLHttpServer<GatewayContext>({
-    execute: apolloExecutor(apollo),
+    execute: whole ? whole.executor(apolloExecutor(apollo)) : apolloExecutor(apollo),
     logger,
     async authenticate(req, record, closed) {
       const { context, tenant } = await authenticateTenant(req.headers.authorization, record.requestId, record);

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { connect, withTenant } from '@tenantgraph/database';
 import { createPostgresTransport, eventLogMigrationsFolder } from '@tenantgraph/events';
-import { createServiceDatabases, graphql } from '@tenantgraph/testkit';
+import { createServiceDatabases, graphql, recordingLogger } from '@tenantgraph/testkit';
 import { Redis } from 'ioredis';
 import { describe, expect } from 'vitest';
 import { createEntityCache, type EntityCache, invalidateOnEvents } from '../src/server.ts';
@@ -115,6 +115,42 @@ describe('the entity cache through the gateway', () => {
     const page = 'query($n: Int!) { tenant { products(first: $n) { nodes { id } } } }';
     expect((await ok(gateway.url, ana, page, { n: 1 })).tenant.products.nodes).toHaveLength(1);
     expect((await ok(gateway.url, ana, page, { n: 2 })).tenant.products.nodes).toHaveLength(2);
+    await gateway.stop();
+  }, 60_000);
+
+  it('answers a kept request with the bytes first sent, named in its access line; a GET or a simple POST still meets CSRF prevention', async ({
+    stack,
+  }) => {
+    const cache = newCache();
+    const logger = recordingLogger();
+    const gateway = await stack.startGateway({ entityCache: cache, planLimits, logger });
+    const token = await stack.auth.token('avocado', ['products:write']);
+    await createProduct(gateway.url, token, 'kept');
+    const query = 'query Products { tenant { products(first: 5) { totalCount nodes { name } } } }';
+    const send = (contentType: string) =>
+      fetch(gateway.url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': contentType },
+        body: JSON.stringify({ query, operationName: 'Products' }),
+      });
+    const first = await send('application/json');
+    const text = await first.text();
+    expect(JSON.parse(text).data.tenant.products.totalCount).toBeGreaterThan(0);
+    const { hits } = cache.stats('avocado');
+    const again = await send('application/json');
+    expect(await again.text()).toBe(text);
+    expect(again.headers.get('content-type')).toBe(first.headers.get('content-type'));
+    expect(again.headers.get('cache-control')).toBe('private, no-store');
+    expect(cache.stats('avocado').hits).toBe(hits + 1);
+    const access = logger.lines.filter((line) => line.message === 'request').at(-1);
+    expect(access?.fields).toMatchObject({ tenant: 'avocado', operation: 'Products', type: 'query', status: 200 });
+
+    // Neither is answered from what was kept: Apollo Server refuses both as possible CSRF.
+    const simple = await send('text/plain');
+    const get = await fetch(`${gateway.url}?query=${encodeURIComponent(query)}`, { headers: { authorization: `Bearer ${token}` } });
+    expect([simple.status, get.status]).toEqual([400, 400]);
+    expect(await get.text()).toContain('CSRF');
+    expect(cache.stats('avocado').hits).toBe(hits + 1);
     await gateway.stop();
   }, 60_000);
 

@@ -7,12 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { ApolloGateway } from '@apollo/gateway';
 import type { Logger } from '@tenantgraph/core';
 import { listen } from '@tenantgraph/server-kit';
-import { codes, graphql } from '@tenantgraph/testkit';
+import { codes, graphql, type LogLine, recordingLogger, until } from '@tenantgraph/testkit';
 import type { GraphQLObjectType, GraphQLSchema } from 'graphql';
 import { describe, expect, test } from 'vitest';
 import { composeSubgraphs, readSubgraphSources } from '../../../supergraph/src/compose-lib.ts';
 import { loadSupergraphConfig } from '../../../supergraph/src/supergraph-config.ts';
 import { withAccessPolicy } from '../src/access-policy.ts';
+import { createEntityCache } from '../src/entity-cache.ts';
 import { supergraphFromFile, supergraphFromUrl } from '../src/supergraph.ts';
 import { type Stack, startStack } from './stack.ts';
 
@@ -45,23 +46,7 @@ async function supergraphWithoutStock(): Promise<string> {
   return outcome.supergraphSdl;
 }
 
-type LogLine = { level: string; message: string; fields: Record<string, unknown> | undefined };
-
-/** A logger that keeps its lines, so a test can wait for "supergraph reloaded" or "refused". */
-function recordingLogger(lines: LogLine[] = []): Logger & { lines: LogLine[] } {
-  const at = (level: string) => (message: string, fields?: Record<string, unknown>) => void lines.push({ level, message, fields });
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => recordingLogger(lines) };
-}
-
 const count = (logger: { lines: LogLine[] }, message: string) => logger.lines.filter((line) => line.message === message).length;
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 /** Replaces the file the way a deploy should: write beside it, then rename over it. */
 async function replaceFile(path: string, text: string) {
@@ -198,6 +183,31 @@ describe('hot reload of the supergraph file', () => {
     expect(ok).toBeGreaterThan(50);
     expect(after.status).toBe(400);
     expect(codes(after)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+  });
+
+  it('never answers from a whole answer kept under another supergraph: a field taken out is refused, not served from the entity cache', async ({
+    stack,
+    token,
+    supergraphFile,
+    reloads,
+  }) => {
+    await replaceFile(supergraphFile, await readFile(COMMITTED, 'utf8'));
+    await until('the gateway reloads a third time', () => count(reloads, 'supergraph reloaded') === 3);
+    const cache = createEntityCache({ maxBytes: 16 * 2 ** 20, tenantShare: 0.5, ttlMs: 60_000 });
+    const own = recordingLogger();
+    const gateway = await stack.startGateway({ entityCache: cache, supergraph: supergraphFromFile(supergraphFile, own, 100) });
+    const first = await graphql(gateway.url, { token, query: STOCK_QUERY });
+    expect(first.body.data.tenant.products.nodes).toEqual([{ sku: 'reload-1', stock: 7 }]);
+    const { hits } = cache.stats('avocado');
+    expect((await graphql(gateway.url, { token, query: STOCK_QUERY })).body).toEqual(first.body);
+    expect(cache.stats('avocado').hits).toBe(hits + 1); // kept whole
+
+    await replaceFile(supergraphFile, await supergraphWithoutStock());
+    await until('the cached gateway reloads', () => count(own, 'supergraph reloaded') === 1);
+    const after = await graphql(gateway.url, { token, query: STOCK_QUERY });
+    expect(after.status).toBe(400);
+    expect(codes(after)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    await gateway.stop();
   });
 });
 

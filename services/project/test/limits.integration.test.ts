@@ -1,7 +1,6 @@
-import type { Logger } from '@tenantgraph/core';
 import { connect, createDatabaseRouter } from '@tenantgraph/database';
 import { createMetrics, type SubgraphLimits } from '@tenantgraph/server-kit';
-import { codes, graphql, staticRegistry, subgraphTest } from '@tenantgraph/testkit';
+import { codes, graphql, recordingLogger, staticRegistry, subgraphTest, until } from '@tenantgraph/testkit';
 import { sql } from 'kysely';
 import { describe, expect } from 'vitest';
 import type { Database } from '../src/database.ts';
@@ -12,32 +11,6 @@ const NESTED = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Te
   organizations { name projects { name tasks { title } } }
 } } }`;
 const AVOCADO = { r: [{ __typename: 'Tenant', id: 'avocado' }] };
-
-type Line = { level: string; message: string; fields?: Record<string, unknown> };
-
-/** Keeps every line, and notes each request-scoped child logger (made once a request is authenticated). */
-function recordingLogger(lines: Line[] = []): Logger & { lines: Line[] } {
-  const at = (level: string) => (message: string, fields?: Record<string, unknown>) => void lines.push({ level, message, fields });
-  return {
-    lines,
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: (fields) => {
-      lines.push({ level: 'child', message: 'request authenticated', fields });
-      return recordingLogger(lines);
-    },
-  };
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /**
  * The project subgraph over the file's databases with one connection per pool (so a test can

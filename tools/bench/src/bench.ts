@@ -1,7 +1,7 @@
 // `pnpm bench [--quick] [--noisy] [--tracing]`: our gateway under load, side by side with plain @apollo/gateway and the
 // slowest subgraph alone, on the same seeded data, in alternating rounds. See BENCHMARKS.md.
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,7 @@ import {
   sqlCount,
 } from './load.ts';
 import { noisyNeighbour } from './noisy.ts';
-import { readMix, readMixSection, type SideBySide, sum } from './read-mix.ts';
+import { readMix, readMixDetail, readMixSection, type SideBySide, sum } from './read-mix.ts';
 import { type Round, writeReport } from './report.ts';
 import { keptSections, writeSection } from './sections.ts';
 import { seedVolume, tenantIds, type Volume } from './seed.ts';
@@ -323,6 +323,55 @@ async function main() {
       soakSeconds,
     );
 
+  /** Our gateway with its entity cache, on our subgraphs, and the read mix's users: one per connection, each its own tenant's. */
+  const startReadMix = async () => {
+    const cachedPort = await freePort();
+    const cached = runService(
+      'cached',
+      `${ROOT}services/gateway`,
+      'src/index.ts',
+      {
+        ...common,
+        ...registryUrl,
+        ...overrides,
+        PORT: String(cachedPort),
+        METRICS_PORT: String(await freePort()),
+        ENTITY_CACHE: 'on',
+      },
+      profile('cached'),
+    );
+    children.push(cached);
+    await waitUntilHealthy(`http://127.0.0.1:${cachedPort}/health`, cached);
+    const mixUsers = await Promise.all(
+      tenants
+        .slice(0, Math.min(20, connections))
+        .map(async (tenant, i) => ({ token: await issuer.sign({ tenant, scopes: SCOPES, subject: `mix-${i}` }) })),
+    );
+    return { cached, cachedUrl: `http://127.0.0.1:${cachedPort}/graphql`, mixUsers };
+  };
+  // --read-mix: the read mix alone, with each process's CPU per request and where the tail is.
+  if (process.argv.includes('--read-mix')) {
+    const { cached, cachedUrl, mixUsers } = await startReadMix();
+    const of = { ...processes, gateway: cached };
+    const postmaster = await postmasterOf(adminUrl);
+    const cpu = async () => ({
+      ...Object.fromEntries(
+        await Promise.all(Object.entries(of).map(async ([name, child]) => [name, await cpuSecondsOf(child.process.pid!)])),
+      ),
+      postgres: await postgresCpuSeconds(postmaster),
+      bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+    });
+    const before = await cpu();
+    const result = await readMix(cachedUrl, mixUsers, dashboard(20), seconds);
+    const after = await cpu();
+    const text = readMixDetail(result, before, after);
+    console.log(`\n${text}`);
+    await mkdir(`${ROOT}.data`, { recursive: true });
+    await writeFile(`${ROOT}.data/read-mix.json`, JSON.stringify(result.samples));
+    log('wrote .data/read-mix.json (every request: when it started, what it took, what it was)');
+    return result.errors + result.staleReads > 0 ? 1 : 0;
+  }
+
   // --baseline: the issue's code, on the same databases, answering the same dashboard.
   const baseline = baselineRoot ? await startServices({}, '·6f', baselineRoot) : undefined;
   if (baseline) {
@@ -391,29 +440,8 @@ async function main() {
 
   // The read mix: 95 % dashboards, 5 % writes, one tenant per connection, our gateway with its
   // entity cache beside plain @apollo/gateway; stale reads counted.
-  const cachedPort = await freePort();
-  const cached = runService(
-    'cached',
-    `${ROOT}services/gateway`,
-    'src/index.ts',
-    {
-      ...common,
-      ...registryUrl,
-      ...overrides,
-      PORT: String(cachedPort),
-      METRICS_PORT: String(await freePort()),
-      ENTITY_CACHE: 'on',
-    },
-    profile('cached'),
-  );
-  children.push(cached);
-  await waitUntilHealthy(`http://127.0.0.1:${cachedPort}/health`, cached);
-  const mixUsers = await Promise.all(
-    tenants
-      .slice(0, Math.min(20, connections))
-      .map(async (tenant, i) => ({ token: await issuer.sign({ tenant, scopes: SCOPES, subject: `mix-${i}` }) })),
-  );
-  const mixCached = await readMix(`http://127.0.0.1:${cachedPort}/graphql`, mixUsers, dashboard(20), seconds);
+  const { cachedUrl, mixUsers } = await startReadMix();
+  const mixCached = await readMix(cachedUrl, mixUsers, dashboard(20), seconds);
   const mixPlain = await readMix(plainUrl, mixUsers, dashboard(20), seconds);
   log(
     `read mix: ours with the entity cache ${mixCached.requestsPerSecond.toFixed(0)} req/s (p99 ${mixCached.p99} ms; writes ${mixCached.writeP99}, the read after one ${mixCached.afterWriteP99}; ${mixCached.staleReads} stale), ` +

@@ -15,7 +15,11 @@ export type ReadMixResult = {
   tenants: number;
   /** Dashboards that showed fewer products than the tenant had after its last acknowledged write. */
   staleReads: number;
+  /** Every request: when it started (ms since the mix began), what it took, and what it was. */
+  samples: Sample[];
 };
+
+export type Sample = { at: number; took: number; kind: 'read' | 'write' | 'after write' };
 
 /**
  * The read mix: `connections` virtual users, each its own tenant's, each sending 19 dashboards
@@ -24,19 +28,16 @@ export type ReadMixResult = {
  */
 export async function readMix(url: string, users: { token: string }[], dashboard: string, seconds: number): Promise<ReadMixResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: users.length });
-  const latencies: number[] = [];
-  const writeLatencies: number[] = [];
-  const afterWriteLatencies: number[] = [];
+  const samples: Sample[] = [];
   let mutations = 0;
   let errors = 0;
   let staleReads = 0;
+  const begun = performance.now();
   const until = Date.now() + seconds * 1000;
-  const post = async (token: string, body: string, also?: number[]) => {
+  const post = async (token: string, body: string, kind: Sample['kind']) => {
     const started = performance.now();
     const text = await send(agent, url, token, body);
-    const took = performance.now() - started;
-    latencies.push(took);
-    also?.push(took);
+    samples.push({ at: started - begun, took: performance.now() - started, kind });
     return JSON.parse(text) as { data?: any; errors?: unknown[] };
   };
   await Promise.all(
@@ -51,13 +52,13 @@ export async function readMix(url: string, users: { token: string }[], dashboard
                 query: 'mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }',
                 variables: { i: { sku: `MIX-${randomBytes(6).toString('hex')}`, name: 'Read mix', priceCents: 100, stock: 1 } },
               }),
-              writeLatencies,
+              'write',
             );
             mutations++;
             if (answer.errors) errors++;
             else if (known >= 0) known++;
           } else {
-            const answer = await post(token, dashboard, i % 20 === 0 && i > 0 ? afterWriteLatencies : undefined);
+            const answer = await post(token, dashboard, i % 20 === 0 && i > 0 ? 'after write' : 'read');
             if (answer.errors) {
               errors++;
               continue;
@@ -73,22 +74,27 @@ export async function readMix(url: string, users: { token: string }[], dashboard
     }),
   );
   agent.destroy();
-  const quantile = (values: number[], q: number) => {
-    const ordered = values.sort((a, b) => a - b);
-    return Math.round(ordered[Math.min(ordered.length - 1, Math.floor(q * ordered.length))] ?? 0);
-  };
+  const took = (kinds: Sample['kind'][]) => samples.filter((sample) => kinds.includes(sample.kind)).map((sample) => sample.took);
+  const all = took(['read', 'write', 'after write']);
   return {
     tenants: users.length,
-    requestsPerSecond: latencies.length / seconds,
-    p50: quantile(latencies, 0.5),
-    p99: quantile(latencies, 0.99),
-    writeP99: quantile(writeLatencies, 0.99),
-    afterWriteP99: quantile(afterWriteLatencies, 0.99),
-    requests: latencies.length,
+    requestsPerSecond: all.length / seconds,
+    p50: quantile(all, 0.5),
+    p99: quantile(all, 0.99),
+    writeP99: quantile(took(['write']), 0.99),
+    afterWriteP99: quantile(took(['after write']), 0.99),
+    requests: all.length,
     mutations,
     errors,
     staleReads,
+    samples,
   };
+}
+
+/** The `q` quantile of `values` (sorted in place), in whole milliseconds. */
+export function quantile(values: number[], q: number): number {
+  const ordered = values.sort((a, b) => a - b);
+  return Math.round(ordered[Math.min(ordered.length - 1, Math.floor(q * ordered.length))] ?? 0);
 }
 
 function send(agent: Agent, url: string, token: string, body: string): Promise<string> {
@@ -182,4 +188,38 @@ function sideBySideTable(sideBySide: SideBySide, ours: Record<string, number>, b
     `Round by round, 6f1290d ÷ ours: ${sideBySide.ours.map((round, i) => (sum(sideBySide.baseline[i]!) / sum(round)).toFixed(2)).join(', ')}.`,
     '',
   ];
+}
+
+/**
+ * `--read-mix`: the percentiles of each kind of request, each process's CPU per request (the
+ * bench's own included: it shares the cores), and the slowest second.
+ */
+export function readMixDetail(result: ReadMixResult, before: Record<string, number>, after: Record<string, number>): string {
+  const tookBy = (kind?: Sample['kind']) =>
+    result.samples.filter((sample) => kind === undefined || sample.kind === kind).map((sample) => sample.took);
+  const row = (name: string, took: number[]) =>
+    `| ${name} | ${took.length} | ${quantile(took, 0.5)} | ${quantile(took, 0.9)} | ${quantile(took, 0.99)} | ${quantile(took, 1)} |`;
+  const cpu = Object.entries(after).map(
+    ([name, seconds]) => [name, ((seconds - before[name]!) * 1000) / Math.max(1, result.requests)] as const,
+  );
+  const bySecond = new Map<number, number[]>();
+  for (const { at, took } of result.samples) {
+    const second = Math.floor(at / 1000);
+    bySecond.set(second, [...(bySecond.get(second) ?? []), took]);
+  }
+  return [
+    `Read mix: ${result.requestsPerSecond.toFixed(0)} req/s, ${result.tenants} tenants, ${result.errors} errors, ${result.staleReads} stale reads.`,
+    '',
+    '| requests | count | p50 ms | p90 ms | p99 ms | max ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    row('all', tookBy()),
+    ...(['read', 'write', 'after write'] as const).map((kind) => row(kind, tookBy(kind))),
+    '',
+    '| process | CPU ms per request |',
+    '| --- | ---: |',
+    ...cpu.map(([name, ms]) => `| ${name} | ${ms.toFixed(2)} |`),
+    `| all | ${cpu.reduce((total, [, ms]) => total + ms, 0).toFixed(2)} |`,
+    '',
+    `p99 by second: ${[...bySecond].map(([second, took]) => `${second}:${quantile(took, 0.99)}`).join(' ')}`,
+  ].join('\n');
 }
