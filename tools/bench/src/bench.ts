@@ -326,6 +326,7 @@ async function main() {
   /** Our gateway with its entity cache, on our subgraphs, and the read mix's users: one per connection, each its own tenant's. */
   const startReadMix = async () => {
     const cachedPort = await freePort();
+    const cachedMetrics = await freePort();
     const cached = runService(
       'cached',
       `${ROOT}services/gateway`,
@@ -335,7 +336,7 @@ async function main() {
         ...registryUrl,
         ...overrides,
         PORT: String(cachedPort),
-        METRICS_PORT: String(await freePort()),
+        METRICS_PORT: String(cachedMetrics),
         ENTITY_CACHE: 'on',
       },
       profile('cached'),
@@ -347,11 +348,11 @@ async function main() {
         .slice(0, Math.min(20, connections))
         .map(async (tenant, i) => ({ token: await issuer.sign({ tenant, scopes: SCOPES, subject: `mix-${i}` }) })),
     );
-    return { cached, cachedUrl: `http://127.0.0.1:${cachedPort}/graphql`, mixUsers };
+    return { cached, cachedUrl: `http://127.0.0.1:${cachedPort}/graphql`, cachedMetrics, mixUsers };
   };
   // --read-mix: the read mix alone, with each process's CPU per request and where the tail is.
   if (process.argv.includes('--read-mix')) {
-    const { cached, cachedUrl, mixUsers } = await startReadMix();
+    const { cached, cachedUrl, cachedMetrics, mixUsers } = await startReadMix();
     const of = { ...processes, gateway: cached };
     const postmaster = await postmasterOf(adminUrl);
     const cpu = async () => ({
@@ -369,6 +370,9 @@ async function main() {
     await mkdir(`${ROOT}.data`, { recursive: true });
     await writeFile(`${ROOT}.data/read-mix.json`, JSON.stringify(result.samples));
     log('wrote .data/read-mix.json (every request: when it started, what it took, what it was)');
+    const m = await (await fetch(`http://127.0.0.1:${cachedMetrics}/metrics`)).text();
+    await writeFile('/tmp/cached-metrics.txt', m);
+    await writeFile('/tmp/product-metrics.txt', await (await fetch(`http://127.0.0.1:${metricsPorts.product}/metrics`)).text());
     return result.errors + result.staleReads > 0 ? 1 : 0;
   }
 
