@@ -81,13 +81,21 @@ export async function recordEvent<DB>(trx: Kysely<DB>, tenantId: string, events:
   if (list.length === 0) return;
   if (!isTenantId(tenantId)) throw new TypeError('recordEvent needs a valid tenant id');
   const rows = list.map((event) => {
-    const payload = JSON.stringify(event.payload ?? {});
-    if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES)
+    const payload = event.payload ?? {};
+    if (Buffer.byteLength(JSON.stringify(payload)) > MAX_PAYLOAD_BYTES)
       throw new RangeError(`the payload of ${event.type} is over ${MAX_PAYLOAD_BYTES} bytes`);
     return { tenant_id: tenantId, type: event.type, entity_id: event.entityId, payload };
   });
-  const db = trx as unknown as Kysely<OutboxDatabase>;
-  // The NOTIFY is delivered at commit, and never for a rolled-back transaction.
-  await sql`select pg_advisory_xact_lock(hashtextextended(${`outbox:${tenantId}`}, 0)), pg_notify(${OUTBOX_CHANNEL}, '')`.execute(db);
-  await db.insertInto(OUTBOX_TABLE).values(rows).execute();
+  // One statement, one round trip: the lock is taken before any row is inserted (each row joins
+  // the locked CTE), so every row's `occurred_at` is read under it. The NOTIFY is delivered at
+  // commit, and never for a rolled-back transaction.
+  await sql`with locked as materialized (
+      select pg_advisory_xact_lock(hashtextextended(${`outbox:${tenantId}`}, 0)), pg_notify(${OUTBOX_CHANNEL}, '')
+    )
+    insert into ${sql.table(OUTBOX_TABLE)} (tenant_id, type, entity_id, payload)
+    select event.tenant_id, event.type, event.entity_id, event.payload
+    from locked, rows from (
+      jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as (tenant_id text, type text, entity_id text, payload jsonb)
+    ) with ordinality as event(tenant_id, type, entity_id, payload, position)
+    order by event.position`.execute(trx);
 }

@@ -129,6 +129,24 @@ describe.each<TransportKind>(['nats', 'postgres'])('the outbox relay on the %s t
     ]);
   });
 
+  it('publishes the events of one call in the order given, each with its payload as written', async () => {
+    const names = ['batch-c', 'batch-a', 'batch-b'];
+    await withTenant(shared, 'avocado', (trx) =>
+      recordEvent(
+        trx,
+        'avocado',
+        names.map((name, i) => ({ type: 'product.created', entityId: toGlobalId('avocado', name), payload: { name, detail: { i } } })),
+      ),
+    );
+    const relay = createOutboxRelay({ transport, sharedUrl: databases.sharedUrl });
+    await relay.drain();
+    await relay.stop();
+    const batch = () => received.filter((event) => String(event.payload.name).startsWith('batch-'));
+    await eventually(() => batch().length === 3);
+    expect(batch().map((event) => event.payload)).toEqual(names.map((name, i) => ({ name, detail: { i } })));
+    expect(batch().map((event) => event.tenantId)).toEqual(['avocado', 'avocado', 'avocado']);
+  });
+
   it('loses nothing and counts nothing twice when the relay dies after publishing, before marking sent', async () => {
     for (let i = 0; i < 3; i++) await createItem(shared, 'avocado', `crash-${i}`);
     // A relay whose process dies right after the transport stored the batch: nothing gets marked.
