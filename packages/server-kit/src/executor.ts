@@ -39,6 +39,8 @@ export type ExecutorOptions<C> = {
   onOperation?(operation: OperationDefinitionNode, operationName: string | undefined, context: C): void;
   /** Every request that reached the executor, with the code of its first error (none when it succeeded). */
   onAnswer?(code: string | undefined, context: C): void;
+  /** The answer's `extensions`, if any (what a mutation changed, for the gateway's entity cache). */
+  extensions?(context: C): Record<string, unknown> | undefined;
   /** Distinct documents kept parsed and validated, least recently used dropped first. */
   documentCacheSize?: number;
   /** And at most this many characters of query text in all (their parsed form is a few times larger). */
@@ -112,7 +114,10 @@ export function createExecutor<C>(options: ExecutorOptions<C>): GraphQLExecutor<
     });
     const code = formatted[0]?.extensions?.code;
     options.onAnswer?.(typeof code === 'string' ? code : undefined, context);
-    const body = data === undefined ? { errors: formatted } : formatted.length > 0 ? { errors: formatted, data } : { data };
+    const body: Record<string, unknown> =
+      data === undefined ? { errors: formatted } : formatted.length > 0 ? { errors: formatted, data } : { data };
+    const extensions = options.extensions?.(context);
+    if (extensions) body.extensions = extensions;
     return { status, headers, body: JSON.stringify(body) };
   };
 

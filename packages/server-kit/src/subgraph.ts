@@ -29,7 +29,23 @@ export type SubgraphContext = {
   logger: Logger;
   /** When this request must be done; past it (or once the caller has gone) no more SQL is sent (see `dataContext`). */
   deadline: Deadline;
+  /** What a mutation says it changed, for the gateway's entity cache (see `noteChanged`). */
+  changes: { entityTypes?: Set<string> };
 };
+
+/**
+ * Says which entity types' answers this request's mutation may have changed, for the gateway's
+ * entity cache: it then drops, for this tenant and this subgraph, the answers about these types
+ * and every root field's, and keeps its other entity answers (a new product leaves every product
+ * already shown as it was). A mutation that notes nothing drops all of the subgraph's answers of
+ * the tenant. Name every type whose fields, in this subgraph, show what changed (lists and counts
+ * on the tenant included): an omission shows a stale answer.
+ * @example noteChanged(context, 'Tenant') // createProduct: the tenant's product list and count changed, no existing product
+ */
+export function noteChanged(context: SubgraphContext, ...entityTypes: string[]): void {
+  context.changes.entityTypes ??= new Set();
+  for (const type of entityTypes) context.changes.entityTypes.add(type);
+}
 
 /**
  * What one request may cost a subgraph, whoever sends it (zero trust: the gateway checks the
@@ -126,6 +142,7 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
     onErrors: (errors, context) => logUnexpected(logger, errors, context.requestId),
     onOperation: (operation, operationName, context) => metrics.noteOperation(context.record, operation.operation, operationName),
     onAnswer: (code, context) => metrics.noteAnswer(context.record, code),
+    extensions: ({ changes }) => (changes.entityTypes ? { entityCache: { changed: [...changes.entityTypes] } } : undefined),
   });
   const http = createGraphQLHttpServer<C>({
     execute,
@@ -144,6 +161,7 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
         // `closed` is aborted at the deadline too (`deadlineMs` below): the caller leaving (the
         // gateway gave up) ends the work as surely as the deadline does.
         deadline: { at: Date.now() + limits.deadlineMs, signal: closed },
+        changes: {},
       };
       return options.createContext(base, req);
     },

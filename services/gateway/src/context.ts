@@ -23,6 +23,10 @@ export type GatewayContext = {
    * cacheable). An object, shared by the copy of the context Apollo Server makes per operation.
    */
   wholeAnswer?: { keep: boolean };
-  /** The subgraphs this request sent a mutation to: whose cached answers of the tenant it invalidates (`invalidateOnMutation`). */
-  mutatedSubgraphs?: Set<string>;
+  /**
+   * The mutations this request sent, by subgraph, each with the entity types its subgraph said it
+   * changed (none said: all of the subgraph's): whose cached answers of the tenant it invalidates
+   * (`invalidateOnMutation`).
+   */
+  mutations?: { subgraph: string; changed?: readonly string[] }[];
 };

@@ -21,7 +21,7 @@ export class TenantDataSource extends RemoteGraphQLDataSource<GatewayContext> {
    * With the entity cache: a query fetch of a request that may be cached is answered from it when
    * it holds the same fetch (same tenant, placement, generations, scopes, selection, types and
    * keys); otherwise sent, and its answer kept when it carries no error. Mutations always go out,
-   * and name their subgraph for `invalidateOnMutation`.
+   * and name their subgraph, and what it says they changed, for `invalidateOnMutation`.
    */
   override async process(options: Parameters<DataSource['process']>[0]) {
     const context = 'incomingRequestContext' in options ? options.context : undefined;
@@ -39,8 +39,13 @@ export class TenantDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     const { cache, subgraph } = this.cache;
     if (/^\s*mutation\b/.test(query)) {
       // Noted before it is sent: a mutation that fails half-way may still have changed something.
-      if (context) context.mutatedSubgraphs = new Set(context.mutatedSubgraphs).add(subgraph);
-      return send();
+      const mutation: { subgraph: string; changed?: readonly string[] } = { subgraph };
+      if (context) context.mutations = [...(context.mutations ?? []), mutation];
+      const response = await send();
+      // What the subgraph says its mutation changed (`noteChanged`), when it says so.
+      const changed = (response.extensions?.entityCache as { changed?: unknown } | undefined)?.changed;
+      if (Array.isArray(changed) && changed.every((type) => typeof type === 'string')) mutation.changed = changed;
+      return response;
     }
     if (!scope || /^\s*subscription\b/.test(query)) return send();
     const key = cache.key(scope, subgraph, query, options.request.variables);

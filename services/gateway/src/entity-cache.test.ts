@@ -117,6 +117,32 @@ describe('entity cache', () => {
     expect(cache.stats('a')).toEqual({ hits: 1, misses: 0 });
   });
 
+  it("drops, after a change its subgraph said reaches some types, those types' and the root fields' answers, and keeps the rest", async () => {
+    const cache = createEntityCache({ maxBytes: 1_000_000, tenantShare: 0.5, ttlMs: 60_000 });
+    const entities = (type: string) => ({ representations: [{ __typename: type, id: '1' }] });
+    const keys = async () => {
+      const a = (await cache.scope('a', 'shared', viewer))!;
+      return {
+        products: cache.key(a, 'product', 'query E', entities('Product')),
+        tenant: cache.key(a, 'product', 'query E', entities('Tenant')),
+        root: cache.key(a, 'product', 'query R', {}),
+        orderProducts: cache.key(a, 'order', 'query E', entities('Product')),
+      };
+    };
+    const before = await keys();
+    await cache.invalidate('a', ['product'], ['Tenant']);
+    const after = await keys();
+    expect(after.products).toBe(before.products);
+    expect(after.orderProducts).toBe(before.orderProducts);
+    expect(after.tenant).not.toBe(before.tenant);
+    expect(after.root).not.toBe(before.root);
+    // Without the types: every answer of the subgraph.
+    await cache.invalidate('a', ['product']);
+    const last = await keys();
+    expect(last.products).not.toBe(after.products);
+    expect(last.orderProducts).toBe(after.orderProducts);
+  });
+
   it('neither fails a change nor caches while Redis, its shared tier, cannot be reached', async () => {
     const redis = new Redis('redis://127.0.0.1:1', { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true });
     const cache = createEntityCache({ maxBytes: 1_000_000, tenantShare: 0.5, ttlMs: 60_000, redis });

@@ -3,6 +3,7 @@ import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { Logger, Viewer } from '@tenantgraph/core';
 import type { EventTransport } from '@tenantgraph/events';
 import type { Redis } from 'ioredis';
+import type { GatewayContext } from './context.ts';
 
 type EntityCacheOptions = {
   /** Bound on the memory the entries take (their JSON, counted as 2 bytes a character). */
@@ -28,12 +29,19 @@ type EntityCacheOptions = {
 export type CacheScope = { tenantId: string; placement: string; generations: Generations; scopes: string; subject: string };
 
 /**
- * A tenant's generations: one per subgraph, bumped by each change of the tenant's data in that
- * subgraph, and one for the whole tenant (`ALL`), bumped by a change whose subgraph is not known.
- * A subgraph's answer is keyed by both: a new product leaves the tenant's cached orders standing.
+ * A tenant's generations: one for the whole tenant (`ALL`), bumped by a change whose subgraph is
+ * not known; one per subgraph, bumped by a change there whose reach the subgraph did not say; and
+ * one per subgraph and type (`product/Tenant`, `product/Query` for the root fields), bumped by a
+ * change the subgraph said reaches that type's answers (`noteChanged`). A fetch's answer is keyed
+ * by the first two and by its own types' (an `_entities` fetch's representations' types, or
+ * `Query`): a new product leaves the tenant's cached orders standing, and the products already shown.
  */
 type Generations = Readonly<Record<string, number>>;
 const ALL = '*';
+/** The type a root field's answer is about. */
+const ROOT = 'Query';
+/** The generation of a subgraph's answers about one type. */
+const typeGeneration = (subgraph: string, type: string) => `${subgraph}/${type}`;
 
 /** A whole answer as it was sent (see whole-answers.ts), and the name of its operation (metrics, the access line). */
 type Answer = Readonly<{ body: string; headers: readonly [string, string][]; operationName: string | undefined }>;
@@ -168,7 +176,9 @@ export function createEntityCache(options: EntityCacheOptions) {
         .update('\u0000')
         .update(JSON.stringify(variables ?? null))
         .digest('base64url');
-      const generation = `${scope.generations[ALL] ?? 0}.${scope.generations[subgraph] ?? 0}`;
+      const { generations } = scope;
+      let generation = `${generations[ALL] ?? 0}.${generations[subgraph] ?? 0}`;
+      for (const type of typesOf(variables)) generation += `.${generations[typeGeneration(subgraph, type)] ?? 0}`;
       return [scope.tenantId, scope.placement, generation, subgraph, scope.scopes, who, fetch].join('\u0000');
     },
 
@@ -230,19 +240,21 @@ export function createEntityCache(options: EntityCacheOptions) {
 
     /**
      * A change of the tenant's data in `subgraphs` (all of them when not given): every entry of
-     * those subgraphs cached before it is never read again, on this replica at once and, through
-     * Redis, on every replica. Resolves once that holds.
+     * those subgraphs cached before it (with `types`, every entry about those types and the root
+     * fields) is never read again, on this replica at once and, through Redis, on every replica.
+     * Resolves once that holds.
      */
-    async invalidate(tenantId: string, subgraphs: readonly string[] = [ALL]): Promise<void> {
+    async invalidate(tenantId: string, subgraphs: readonly string[] = [ALL], types?: readonly string[]): Promise<void> {
+      const bumped = types ? subgraphs.flatMap((subgraph) => [ROOT, ...types].map((type) => typeGeneration(subgraph, type))) : subgraphs;
       const own = generations.get(tenantId) ?? {};
-      for (const subgraph of subgraphs) own[subgraph] = (own[subgraph] ?? 0) + 1;
+      for (const name of bumped) own[name] = (own[name] ?? 0) + 1;
       generations.set(tenantId, own);
       // The whole tenant's entries are freed at once; one subgraph's are left to the LRU.
       if (subgraphs.includes(ALL)) this.dropTenant(tenantId, false);
       if (!redis) return;
       try {
         const bump = redis.multi();
-        for (const subgraph of subgraphs) bump.hincrby(`${prefix}gens:${tenantId}`, subgraph, 1);
+        for (const name of bumped) bump.hincrby(`${prefix}gens:${tenantId}`, name, 1);
         await bump.exec();
       } catch (error) {
         // The change itself succeeded; Redis being down must not fail it. Requests are not cached
@@ -273,20 +285,35 @@ export function createEntityCache(options: EntityCacheOptions) {
 export type EntityCache = ReturnType<typeof createEntityCache>;
 
 /**
+ * The types a fetch's answer is about: an `_entities` fetch's representations' types (sorted,
+ * once each), or `Query` for a root fetch.
+ */
+function typesOf(variables: unknown): string[] {
+  const representations = (variables as { representations?: unknown } | null | undefined)?.representations;
+  if (!Array.isArray(representations)) return [ROOT];
+  const types = new Set<string>();
+  for (const representation of representations) types.add(String((representation as { __typename?: unknown })?.__typename));
+  return [...types].sort();
+}
+
+/**
  * Read-your-writes: a tenant's mutation invalidates the tenant's cached answers of the subgraphs
- * it was sent to (`mutatedSubgraphs`; all of them when none is known) before its own answer is
- * sent, so the query the client sends next never sees what was there before.
+ * it was sent to before its own answer is sent (all of them when none is known; of a subgraph
+ * that said which entity types it changed, those types' and the root fields'), so the query the
+ * client sends next never sees what was there before.
  */
 export function invalidateOnMutation(
   cache: EntityCache,
-): ApolloServerPlugin<BaseContext & { viewer?: Viewer; mutatedSubgraphs?: Set<string> }> {
+): ApolloServerPlugin<BaseContext & { viewer?: Viewer; mutations?: GatewayContext['mutations'] }> {
   return {
     async requestDidStart() {
       return {
         async willSendResponse({ operation, contextValue }) {
           if (operation?.operation !== 'mutation' || !contextValue.viewer) return;
-          const mutated = contextValue.mutatedSubgraphs;
-          await cache.invalidate(contextValue.viewer.tenantId, mutated?.size ? [...mutated] : undefined);
+          const { tenantId } = contextValue.viewer;
+          const mutations = contextValue.mutations ?? [];
+          if (mutations.length === 0) return cache.invalidate(tenantId);
+          for (const { subgraph, changed } of mutations) await cache.invalidate(tenantId, [subgraph], changed);
         },
       };
     },

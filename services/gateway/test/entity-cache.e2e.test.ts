@@ -95,6 +95,29 @@ describe('the entity cache through the gateway', () => {
     await gateway.stop();
   }, 60_000);
 
+  it('keeps the products an order shows after a new product: the subgraph said only the tenant changed', async ({ stack }) => {
+    const cache = newCache();
+    const gateway = await cachedGateway(stack, cache);
+    const token = await stack.auth.token('avocado', ['products:write', 'orders:write']);
+    const { createProduct: shown } = await createProduct(gateway.url, token, 'shown-in-an-order');
+    await ok(gateway.url, token, 'mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { id } }', {
+      i: { lines: [{ productId: shown.id, quantity: 1 }] },
+    });
+    // Four fetches: the tenant, its products and its orders, then the orders' products (product's _entities).
+    const LINES = '{ tenant { id products(first: 50) { totalCount } orders(first: 5) { nodes { lines { product { name } } } } } }';
+    await ok(gateway.url, token, LINES);
+    const stats = cache.stats('avocado');
+    await createProduct(gateway.url, token, 'new-one');
+    const after = (await ok(gateway.url, token, LINES)).tenant;
+    const names = after.orders.nodes.flatMap((order: { lines: { product: { name: string } }[] }) =>
+      order.lines.map((line) => line.product.name),
+    );
+    expect(names).toContain('shown-in-an-order');
+    // The product list was fetched again; the tenant, the orders and the products they show came from the cache.
+    expect(cache.stats('avocado')).toEqual({ hits: stats.hits + 3, misses: stats.misses + 1 });
+    await gateway.stop();
+  }, 60_000);
+
   it("answers a repeated query whole, once per viewer: one hit, no fetch, and never another viewer's answer", async ({ stack }) => {
     const cache = newCache();
     const gateway = await cachedGateway(stack, cache);

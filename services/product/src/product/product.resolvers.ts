@@ -1,5 +1,5 @@
 import { localIdOf, pagedConnection, parseGlobalId } from '@tenantgraph/core';
-import { tenantEntityResolvers } from '@tenantgraph/server-kit';
+import { noteChanged, tenantEntityResolvers } from '@tenantgraph/server-kit';
 import type { GraphQLResolveInfo } from 'graphql';
 import type { ProductContext } from '../context.ts';
 import { countProducts, findProducts } from './product.repository.ts';
@@ -32,6 +32,8 @@ export const productResolvers = {
   Mutation: {
     async createProduct(_: unknown, { input }: { input: CreateProductInput }, context: ProductContext) {
       const row = await createProduct(context, validateCreateProduct(input));
+      // The tenant's product list and count changed; no product the gateway may have cached did.
+      noteChanged(context, 'Tenant');
       return productRowToProduct(row);
     },
   },
