@@ -23,9 +23,10 @@ export type Sample = { at: number; took: number; kind: 'read' | 'write' | 'after
 
 /**
  * The read mix: `connections` virtual users, each its own tenant's, each sending 19 dashboards
- * then one `createProduct`, for `seconds`, after one untimed dashboard each (a warm-up). After a
- * write is acknowledged, every dashboard of that tenant must count the new product: one that does
- * not is a stale read (the bench counts them).
+ * then one `createProduct`, for `seconds`, after one untimed dashboard each (a warm-up); user k
+ * starts k requests into its cycle, so the users' writes do not all fall on the same instant. After
+ * a write is acknowledged, every dashboard of that tenant must count the new product: one that
+ * does not is a stale read (the bench counts them).
  */
 export async function readMix(url: string, users: { token: string }[], dashboard: string, seconds: number): Promise<ReadMixResult> {
   // undici rather than node:http's client: the bench shares the cores with what it measures.
@@ -55,9 +56,12 @@ export async function readMix(url: string, users: { token: string }[], dashboard
     return text;
   };
   await Promise.all(
-    users.map(async ({ token }) => {
+    users.map(async ({ token }, user) => {
       let known = -1;
-      for (let i = 0; Date.now() < until; i++) {
+      let wrote = false;
+      // Each user starts at another point of its cycle: independent users' writes are spread out,
+      // not all sent in the same instant at the start (a burst no real mix has).
+      for (let i = user % 20; Date.now() < until; i++) {
         try {
           if (i % 20 === 19) {
             const answer = JSON.parse(
@@ -71,10 +75,12 @@ export async function readMix(url: string, users: { token: string }[], dashboard
               ),
             ) as { errors?: unknown[] };
             mutations++;
+            wrote = true;
             if (answer.errors) errors++;
             else if (known >= 0) known++;
           } else {
-            const count = productCount(await post(token, dashboard, i % 20 === 0 && i > 0 ? 'after write' : 'read'));
+            const count = productCount(await post(token, dashboard, wrote ? 'after write' : 'read'));
+            wrote = false;
             if (count === undefined) {
               errors++;
               continue;
