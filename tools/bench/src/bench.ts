@@ -26,7 +26,7 @@ import {
   sqlCount,
 } from './load.ts';
 import { noisyNeighbour } from './noisy.ts';
-import { readMix, readMixDetail, readMixSection, type SideBySide, sum } from './read-mix.ts';
+import { gatewayView, readMix, readMixDetail, readMixSection, type SideBySide, sum } from './read-mix.ts';
 import { type Round, writeReport } from './report.ts';
 import { keptSections, writeSection } from './sections.ts';
 import { seedVolume, tenantIds, type Volume } from './seed.ts';
@@ -365,14 +365,12 @@ async function main() {
     const before = await cpu();
     const result = await readMix(cachedUrl, mixUsers, dashboard(20), seconds);
     const after = await cpu();
-    const text = readMixDetail(result, before, after);
+    const metrics = await (await fetch(`http://127.0.0.1:${cachedMetrics}/metrics`)).text();
+    const text = `${readMixDetail(result, before, after)}\n${gatewayView(metrics)}`;
     console.log(`\n${text}`);
     await mkdir(`${ROOT}.data`, { recursive: true });
     await writeFile(`${ROOT}.data/read-mix.json`, JSON.stringify(result.samples));
     log('wrote .data/read-mix.json (every request: when it started, what it took, what it was)');
-    const m = await (await fetch(`http://127.0.0.1:${cachedMetrics}/metrics`)).text();
-    await writeFile('/tmp/cached-metrics.txt', m);
-    await writeFile('/tmp/product-metrics.txt', await (await fetch(`http://127.0.0.1:${metricsPorts.product}/metrics`)).text());
     return result.errors + result.staleReads > 0 ? 1 : 0;
   }
 

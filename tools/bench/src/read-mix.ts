@@ -236,3 +236,27 @@ export function readMixDetail(result: ReadMixResult, before: Record<string, numb
     `p99 by second: ${[...bySecond].map(([second, took]) => `${second}:${quantile(took, 0.99)}`).join(' ')}`,
   ].join('\n');
 }
+
+/**
+ * What the read mix's gateway says of it, from its Prometheus metrics: how late its event loop ran
+ * (every visit of a request waits for it) and how long each subgraph's fetches took as it saw them.
+ */
+export function gatewayView(metrics: string): string {
+  const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN);
+  const fetches = new Map<string, { count: number; seconds: number }>();
+  for (const [, kind, subgraph, figure] of metrics.matchAll(
+    /^subgraph_fetch_duration_seconds_(sum|count)\{[^}]*subgraph="([^"]+)"[^}]*\} (\S+)$/gm,
+  )) {
+    const seen = fetches.get(subgraph!) ?? { count: 0, seconds: 0 };
+    if (kind === 'count') seen.count += Number(figure);
+    else seen.seconds += Number(figure);
+    fetches.set(subgraph!, seen);
+  }
+  const ms = (seconds: number) => (seconds * 1000).toFixed(1);
+  return [
+    `Gateway event loop lag (10 ms resolution): mean ${ms(value('nodejs_eventloop_lag_mean_seconds'))} ms, p99 ${ms(value('nodejs_eventloop_lag_p99_seconds'))} ms.`,
+    `Subgraph fetches as the gateway saw them: ${[...fetches]
+      .map(([subgraph, { count, seconds }]) => `${subgraph} ${count} (mean ${ms(seconds / Math.max(1, count))} ms)`)
+      .join(', ')}.`,
+  ].join('\n');
+}
