@@ -36,6 +36,19 @@ export function tenantOfStatement(queryId: QueryId): string | undefined {
   return tenants.get(queryId);
 }
 
+/** Statements whose answer nobody reads, held back to travel with their transaction's `COMMIT` (see `sendWithCommit`). */
+const heldBack = new WeakSet<QueryId>();
+
+/**
+ * Marks the statement `queryId`, whose answer the caller does not read, to travel with its
+ * transaction's `COMMIT`, in one round trip, rather than alone: executing it answers at once with
+ * no rows. It is sent before any later statement of the transaction, and never if the transaction
+ * rolls back; if it fails, so does the `COMMIT`. Outside a transaction it is sent at once.
+ */
+export function sendWithCommit(queryId: QueryId): void {
+  heldBack.add(queryId);
+}
+
 /**
  * Marks the statement `queryId` to travel as a plain read behind the tenant's settings, in one round
  * trip, or to follow its unit's `begin` and settings on its connection.
@@ -264,13 +277,36 @@ export class TenantDriver implements Driver {
 type ConnectionOptions = { statementTimeoutMs: number; onBefore?: ((durationMs: number, tenantId: string) => void) | undefined };
 
 class TenantConnection implements DatabaseConnection {
+  /** Whether a transaction is open on this connection (its `begin` sent), so a statement may wait for its `COMMIT`. */
+  #inTransaction = false;
+  /** Statements held back for the `COMMIT` (`sendWithCommit`). */
+  #held: Step[] = [];
+
   constructor(
     readonly client: Client,
     private readonly options: ConnectionOptions,
   ) {}
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    const ending = compiled.sql === 'commit' || compiled.sql === 'rollback';
+    if (heldBack.has(compiled.queryId) && this.#inTransaction) {
+      this.#held.push(statementStep(compiled, false));
+      return { rows: [] };
+    }
+    if (this.#held.length > 0) {
+      const held = this.#held;
+      this.#held = [];
+      if (compiled.sql === 'commit') {
+        this.#inTransaction = false;
+        return answerOf(await this.#pipeline([...held, { text: 'commit', values: [], prepared: true }]));
+      }
+      // Before any other statement, in order; a rollback drops them unsent.
+      if (compiled.sql !== 'rollback') await this.#pipeline(held);
+    }
+    if (ending) this.#inTransaction = false;
+    else if (/^(begin|start transaction)\b/.test(compiled.sql)) this.#inTransaction = true;
     const instruction = instructions.get(compiled.queryId);
+    if (instruction && 'begin' in instruction) this.#inTransaction = true;
     if (instruction && ('read' in instruction || !instruction.raw)) {
       const settings = 'read' in instruction ? instruction.read : instruction.settings;
       const timeoutMs = timeoutFor(settings, this.options.statementTimeoutMs);

@@ -106,7 +106,13 @@ export async function withTenant<DB, T>(
         if (unit.inTransaction()) await end('rollback').catch(() => {});
         throw error;
       }
-      if (unit.inTransaction()) await end('commit');
+      if (unit.inTransaction()) {
+        // A statement sent with the COMMIT (`sendWithCommit`) that failed leaves the transaction open, aborted.
+        await end('commit').catch(async (error: unknown) => {
+          await end('rollback').catch(() => {});
+          throw error;
+        });
+      }
       return result;
     });
   } catch (error) {

@@ -1,4 +1,4 @@
-import { connect, createPool, type Deadline, kyselyOver, snapshotReads, withTenant } from '@tenantgraph/database';
+import { connect, createPool, type Deadline, kyselyOver, sendWithCommit, snapshotReads, withTenant } from '@tenantgraph/database';
 import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scratchDatabase } from './scratch-database.ts';
@@ -21,6 +21,30 @@ beforeAll(() => {
 });
 
 afterAll(() => db?.destroy());
+
+const note = (tenant: string, body: string) => ({ tenant_id: tenant, body, tags: [], at: new Date(), data: null });
+
+/** A Kysely over one connection whose messages (each one the client sends and waits for) are counted. */
+function countingWriter() {
+  const pool = createPool(scratch.url, { max: 1 });
+  let messages = 0;
+  const counted = new WeakSet<object>();
+  const counting = {
+    connect: async () => {
+      const client = await pool.connect();
+      if (counted.has(client)) return client;
+      counted.add(client);
+      const query = client.query;
+      client.query = ((...args: Parameters<typeof query>) => {
+        messages++;
+        return query.apply(client, args);
+      }) as typeof query;
+      return client;
+    },
+    end: () => pool.end(),
+  };
+  return { writer: kyselyOver<Database>(counting), messages: () => messages };
+}
 
 const STRANGE = ["it's", 'back\\slash', "\\' or 1=1 --", "'); drop table note; --", 'é ✓ 🥑', '$1 $$ $tag$', ''];
 
@@ -146,34 +170,53 @@ describe('withTenant', () => {
   });
 
   it("sends a unit's first write behind its begin and settings in one round trip; one failing there leaves nothing", async () => {
-    // Each message a client sends and waits for, counted.
-    const pool = createPool(scratch.url, { max: 1 });
-    let messages = 0;
-    const counting = {
-      connect: async () => {
-        const client = await pool.connect();
-        const query = client.query;
-        client.query = ((...args: Parameters<typeof query>) => {
-          messages++;
-          return query.apply(client, args);
-        }) as typeof query;
-        return client;
-      },
-      end: () => pool.end(),
-    };
-    const writer = kyselyOver<Database>(counting);
-    const note = (tenant: string, body: string) => ({ tenant_id: tenant, body, tags: [], at: new Date(), data: null });
+    const { writer, messages } = countingWriter();
     try {
       await withTenant(writer, 'delta', async (trx) => {
         await trx.insertInto('note').values(note('delta', 'one')).execute();
         await trx.insertInto('note').values(note('delta', 'two')).execute();
       });
       // The first insert with its begin and settings, the second insert, the commit.
-      expect(messages).toBe(3);
+      expect(messages()).toBe(3);
       const refused = withTenant(writer, 'delta', (trx) => trx.insertInto('note').values(note('other', 'refused')).execute());
       await expect(refused).rejects.toThrow(/row-level security/);
       const bodies = await withTenant(writer, 'delta', (trx) => trx.selectFrom('note').select('body').orderBy('body').execute());
       expect(bodies).toEqual([{ body: 'one' }, { body: 'two' }]);
+    } finally {
+      await writer.destroy();
+    }
+  });
+
+  it('sends a statement held for the commit with it, in one round trip; a rollback never sends it; one that fails leaves nothing', async () => {
+    const { writer, messages } = countingWriter();
+    const held = (trx: Kysely<Database>, tenant: string, body: string) => {
+      const compiled = trx.insertInto('note').values(note(tenant, body)).compile();
+      sendWithCommit(compiled.queryId);
+      return trx.executeQuery(compiled);
+    };
+    try {
+      await withTenant(writer, 'epsilon', async (trx) => {
+        await trx.insertInto('note').values(note('epsilon', 'first')).execute();
+        expect((await held(trx, 'epsilon', 'held')).rows).toEqual([]);
+      });
+      // The first insert with its begin and settings; the held insert with the commit.
+      expect(messages()).toBe(2);
+      const failing = withTenant(writer, 'epsilon', async (trx) => {
+        await trx.insertInto('note').values(note('epsilon', 'rolled back')).execute();
+        await held(trx, 'epsilon', 'never sent');
+        throw new Error('a later step failed');
+      });
+      await expect(failing).rejects.toThrow('a later step failed');
+      // The insert and the rollback: the held statement never went out.
+      expect(messages()).toBe(4);
+      const refusedAtCommit = withTenant(writer, 'epsilon', async (trx) => {
+        await trx.insertInto('note').values(note('epsilon', 'refused with its unit')).execute();
+        await held(trx, 'other', 'refused');
+      });
+      await expect(refusedAtCommit).rejects.toThrow(/row-level security/);
+      // The connection (the pool's only one) reads on, and only the first unit's rows are there.
+      const bodies = await withTenant(writer, 'epsilon', (trx) => trx.selectFrom('note').select('body').orderBy('body').execute());
+      expect(bodies).toEqual([{ body: 'first' }, { body: 'held' }]);
     } finally {
       await writer.destroy();
     }

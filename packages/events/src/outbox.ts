@@ -1,5 +1,5 @@
 import { isTenantId } from '@tenantgraph/core';
-import { tenantIsolationPolicy } from '@tenantgraph/database';
+import { sendWithCommit, tenantIsolationPolicy } from '@tenantgraph/database';
 import { type Generated, type Insertable, type Kysely, type Selectable, sql } from 'kysely';
 import { MAX_PAYLOAD_BYTES, type NewEvent } from './event.ts';
 
@@ -71,9 +71,11 @@ export const OUTBOX_CHANNEL = 'event_outbox';
 
 /**
  * Writes events to the outbox inside the caller's transaction (`trx`, from `withTenant`/`inTenant`):
- * they exist exactly when the change commits, and the relay publishes them after. Call it last in
- * the transaction: it takes the tenant's outbox lock until commit, so one tenant's events commit
- * in the order of their `occurred_at`, which is the order the relay publishes them in.
+ * they exist exactly when the change commits, and the relay publishes them after. Inside a
+ * transaction the rows are written with its COMMIT, in the same round trip (`sendWithCommit`): a
+ * failure to write them fails the commit, and a rollback never sends them. Call it last in the
+ * transaction: it takes the tenant's outbox lock until commit, so one tenant's events commit in
+ * the order of their `occurred_at`, which is the order the relay publishes them in.
  * @example await inTenant(async (trx) => { const row = await insertProduct(trx, tenantId, p); await recordEvent(trx, tenantId, { type: 'product.created', entityId: toGlobalId(tenantId, row.id) }); return row })
  */
 export async function recordEvent<DB>(trx: Kysely<DB>, tenantId: string, events: NewEvent | readonly NewEvent[]): Promise<void> {
@@ -86,10 +88,11 @@ export async function recordEvent<DB>(trx: Kysely<DB>, tenantId: string, events:
       throw new RangeError(`the payload of ${event.type} is over ${MAX_PAYLOAD_BYTES} bytes`);
     return { tenant_id: tenantId, type: event.type, entity_id: event.entityId, payload };
   });
-  // One statement, one round trip: the lock is taken before any row is inserted (each row joins
-  // the locked CTE), so every row's `occurred_at` is read under it. The NOTIFY is delivered at
-  // commit, and never for a rolled-back transaction.
-  await sql`with locked as materialized (
+  // One statement: the lock is taken before any row is inserted (each row joins the locked CTE), so
+  // every row's `occurred_at` is read under it. It travels with the transaction's COMMIT, in the
+  // same round trip (and holds the lock only that long); the NOTIFY is delivered at commit, and
+  // never for a rolled-back transaction.
+  const compiled = sql`with locked as materialized (
       select pg_advisory_xact_lock(hashtextextended(${`outbox:${tenantId}`}, 0)), pg_notify(${OUTBOX_CHANNEL}, '')
     )
     insert into ${sql.table(OUTBOX_TABLE)} (tenant_id, type, entity_id, payload)
@@ -97,5 +100,7 @@ export async function recordEvent<DB>(trx: Kysely<DB>, tenantId: string, events:
     from locked, rows from (
       jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as (tenant_id text, type text, entity_id text, payload jsonb)
     ) with ordinality as event(tenant_id, type, entity_id, payload, position)
-    order by event.position`.execute(trx);
+    order by event.position`.compile(trx);
+  sendWithCommit(compiled.queryId);
+  await trx.executeQuery(compiled);
 }
