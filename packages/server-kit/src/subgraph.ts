@@ -29,8 +29,11 @@ export type SubgraphContext = {
   logger: Logger;
   /** When this request must be done; past it (or once the caller has gone) no more SQL is sent (see `dataContext`). */
   deadline: Deadline;
-  /** What a mutation says it changed, for the gateway's entity cache (see `noteChanged`). */
-  changes: { entityTypes?: Set<string> };
+  /**
+   * What a mutation says it changed, for the gateway's entity cache (see `noteChanged`), and
+   * whether the operation has one root field (what a field of several says is not sent).
+   */
+  changes: { entityTypes?: Set<string>; oneField?: boolean };
 };
 
 /**
@@ -38,7 +41,7 @@ export type SubgraphContext = {
  * entity cache: it then drops, for this tenant and this subgraph, the answers about these types
  * and every root field's, and keeps its other entity answers (a new product leaves every product
  * already shown as it was). A mutation that notes nothing drops all of the subgraph's answers of
- * the tenant. Name every type whose fields, in this subgraph, show what changed (lists and counts
+ * the tenant, and so does one the gateway sent with other fields in the same request. Name every type whose fields, in this subgraph, show what changed (lists and counts
  * on the tenant included): an omission shows a stale answer.
  * @example noteChanged(context, 'Tenant') // createProduct: the tenant's product list and count changed, no existing product
  */
@@ -140,9 +143,16 @@ export function createSubgraphServer<C extends SubgraphContext>(options: Subgrap
     ],
     formatError: maskError,
     onErrors: (errors, context) => logUnexpected(logger, errors, context.requestId),
-    onOperation: (operation, operationName, context) => metrics.noteOperation(context.record, operation.operation, operationName),
+    onOperation: (operation, operationName, context) => {
+      metrics.noteOperation(context.record, operation.operation, operationName);
+      // Of a mutation of several fields, one that noted nothing would go unseen beside one that did:
+      // only a mutation of one field says what it changed; the gateway drops all of the others'.
+      const [first, ...rest] = operation.selectionSet.selections;
+      context.changes.oneField = first?.kind === Kind.FIELD && rest.length === 0;
+    },
     onAnswer: (code, context) => metrics.noteAnswer(context.record, code),
-    extensions: ({ changes }) => (changes.entityTypes ? { entityCache: { changed: [...changes.entityTypes] } } : undefined),
+    extensions: ({ changes }) =>
+      changes.entityTypes && changes.oneField ? { entityCache: { changed: [...changes.entityTypes] } } : undefined,
   });
   const http = createGraphQLHttpServer<C>({
     execute,

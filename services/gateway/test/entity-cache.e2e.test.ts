@@ -31,6 +31,9 @@ async function ok(url: string, token: string, query: string, variables?: Record<
   return response.body.data;
 }
 
+/** A product's input as a GraphQL literal. */
+const input = (name: string) => `{ sku: "${name}-${randomBytes(4).toString('hex')}", name: "${name}", priceCents: 100, stock: 5 }`;
+
 const createProduct = (url: string, token: string, name: string) =>
   ok(url, token, 'mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }', {
     i: { sku: `${name}-${randomBytes(4).toString('hex')}`, name, priceCents: 100, stock: 5 },
@@ -115,6 +118,19 @@ describe('the entity cache through the gateway', () => {
     expect(names).toContain('shown-in-an-order');
     // The product list was fetched again; the tenant, the orders and the products they show came from the cache.
     expect(cache.stats('avocado')).toEqual({ hits: stats.hits + 3, misses: stats.misses + 1 });
+
+    // Two mutation fields in one request: what one says it changed does not speak for the other,
+    // so all of the product subgraph's answers go (the list and the orders' products).
+    await ok(
+      gateway.url,
+      token,
+      'mutation { a: createProduct(input: $a) { id } b: createProduct(input: $b) { id } }'
+        .replace('$a', input('two-a'))
+        .replace('$b', input('two-b')),
+    );
+    const again = cache.stats('avocado');
+    await ok(gateway.url, token, LINES);
+    expect(cache.stats('avocado')).toEqual({ hits: again.hits + 2, misses: again.misses + 2 });
     await gateway.stop();
   }, 60_000);
 
