@@ -1,6 +1,6 @@
 import type { Logger, TenantRecord, Viewer } from '@tenantgraph/core';
 import type { RequestRecord } from '@tenantgraph/server-kit';
-import type { CacheScope } from './entity-cache.ts';
+import type { CacheScope, SentMutation } from './entity-cache.ts';
 
 export type GatewayContext = {
   viewer: Viewer;
@@ -28,5 +28,5 @@ export type GatewayContext = {
    * changed (none said: all of the subgraph's): whose cached answers of the tenant it invalidates
    * (`invalidateOnMutation`).
    */
-  mutations?: { subgraph: string; changed?: readonly string[] }[];
+  mutations?: SentMutation[];
 };

@@ -2,7 +2,7 @@ import { RemoteGraphQLDataSource } from '@apollo/gateway';
 import { serviceUnavailable } from '@tenantgraph/core';
 import { GraphQLError } from 'graphql';
 import type { GatewayContext } from './context.ts';
-import type { EntityCache } from './entity-cache.ts';
+import type { EntityCache, SentMutation } from './entity-cache.ts';
 
 type DataSource = RemoteGraphQLDataSource<GatewayContext>;
 type FetcherResponse = Awaited<ReturnType<DataSource['fetcher']>>;
@@ -39,7 +39,7 @@ export class TenantDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     const { cache, subgraph } = this.cache;
     if (/^\s*mutation\b/.test(query)) {
       // Noted before it is sent: a mutation that fails half-way may still have changed something.
-      const mutation: { subgraph: string; changed?: readonly string[] } = { subgraph };
+      const mutation: SentMutation = { subgraph };
       if (context) context.mutations = [...(context.mutations ?? []), mutation];
       const response = await send();
       // What the subgraph says its mutation changed (`noteChanged`), when it says so.

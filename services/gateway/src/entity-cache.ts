@@ -3,7 +3,6 @@ import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { Logger, Viewer } from '@tenantgraph/core';
 import type { EventTransport } from '@tenantgraph/events';
 import type { Redis } from 'ioredis';
-import type { GatewayContext } from './context.ts';
 
 type EntityCacheOptions = {
   /** Bound on the memory the entries take (their JSON, counted as 2 bytes a character). */
@@ -27,6 +26,9 @@ type EntityCacheOptions = {
  * the caller may see (scopes, and the subject where the answer names the viewer).
  */
 export type CacheScope = { tenantId: string; placement: string; generations: Generations; scopes: string; subject: string };
+
+/** A mutation a request sent: to which subgraph, and the entity types that subgraph said it changed (none said: all). */
+export type SentMutation = { subgraph: string; changed?: readonly string[] };
 
 /**
  * A tenant's generations: one for the whole tenant (`ALL`), bumped by a change whose subgraph is
@@ -304,7 +306,7 @@ function typesOf(variables: unknown): string[] {
  */
 export function invalidateOnMutation(
   cache: EntityCache,
-): ApolloServerPlugin<BaseContext & { viewer?: Viewer; mutations?: GatewayContext['mutations'] }> {
+): ApolloServerPlugin<BaseContext & { viewer?: Viewer; mutations?: SentMutation[] }> {
   return {
     async requestDidStart() {
       return {
